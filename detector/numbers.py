@@ -1,0 +1,117 @@
+"""Phone-number normalisation to E.164 digits without ``+`` (data-contract.md, "Numbers").
+
+Everything here is a Polars expression, so a billion rows are normalised by Polars' vectorised
+string kernels, never by a Python loop per row.
+
+Rules, applied in order to the text of a number:
+
+1. Surrounding white space is trimmed. A value containing a letter (an alphanumeric SMS sender
+   such as ``VIETTEL`` or ``Shopee``) is kept as it is, trimmed.
+2. Spaces, dots, dashes, slashes and brackets are dropped, then a leading ``+``.
+3. ``00`` + country code (international prefix) loses the ``00``; a national ``0…`` number gets
+   the country code instead of its trunk ``0``; ``<cc>0…`` (``+84 (0) 912…`` written out) loses
+   the stray ``0``. ``<cc>…`` of 11-12 digits is already canonical.
+4. Vietnam's retired 11-digit mobile prefixes (``84162…`` -> ``8432…``, the whole 2018 table) are
+   converted to their 10-digit successors.
+5. Anything else (short codes like ``1900…`` or ``9029``, foreign numbers) is kept as its digits.
+
+Normalising is idempotent: a normalised number normalises to itself.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+DEFAULT_COUNTRY_CODE = "84"
+
+#: The 2018 conversion of Vietnam's 11-digit mobile numbers to 10 digits (national prefixes, with
+#: the trunk ``0``): Viettel 016x, MobiFone 012x, VinaPhone 012x, Vietnamobile 018x, Gmobile 0199.
+RETIRED_PREFIXES: dict[str, str] = {
+    # Viettel
+    "0162": "032", "0163": "033", "0164": "034", "0165": "035",
+    "0166": "036", "0167": "037", "0168": "038", "0169": "039",
+    # MobiFone
+    "0120": "070", "0121": "079", "0122": "077", "0126": "076", "0128": "078",
+    # VinaPhone
+    "0123": "083", "0124": "084", "0125": "085", "0127": "081", "0129": "082",
+    # Vietnamobile
+    "0186": "056", "0188": "058",
+    # Gmobile
+    "0199": "059",
+}
+
+_SEPARATORS = r"[\s.\-/()\[\]]"
+
+
+def normalise_number(expr: pl.Expr, country_code: str = DEFAULT_COUNTRY_CODE) -> pl.Expr:
+    """Return an expression normalising the phone numbers in ``expr`` (a string column).
+
+    Parameters
+    ----------
+    expr:
+        A Utf8 expression, e.g. ``pl.col("caller")``. Nulls stay null; empty text becomes null.
+    country_code:
+        The home network's country code, digits only (``"84"`` for Vietnam). The retired-prefix
+        table is applied only for ``"84"``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["0912 345 678", "+84 162 123 4567", "0084912345678", "VIETTEL", "1900"])
+    >>> pl.select(normalise_number(pl.lit(s))).to_series().to_list()
+    ['84912345678', '84321234567', '84912345678', 'VIETTEL', '1900']
+    """
+    cc = country_code
+    text = expr.cast(pl.Utf8).str.strip_chars()
+    digits = text.str.replace_all(_SEPARATORS, "").str.strip_prefix("+")
+    n = digits.str.len_chars()
+    is_digits = digits.str.contains(r"^[0-9]+$")
+
+    canonical = (
+        pl.when(digits.str.starts_with("00" + cc))
+        .then(digits.str.slice(2))
+        # Another country's international prefix. "000…" and the like are left alone so that
+        # normalising stays idempotent (the result must not start with a prefix again).
+        .when(digits.str.starts_with("00") & ~digits.str.starts_with("000") & (n > 4))
+        .then(digits.str.slice(2))
+        .when(
+            digits.str.starts_with(cc + "0")
+            & ~digits.str.starts_with(cc + "00")
+            & (n >= len(cc) + 10)
+        )
+        .then(pl.lit(cc) + digits.str.slice(len(cc) + 1))
+        .when(digits.str.starts_with("0") & ~digits.str.starts_with("00") & (n >= 9))
+        .then(pl.lit(cc) + digits.str.slice(1))
+        .otherwise(digits)
+    )
+    if cc == DEFAULT_COUNTRY_CODE:
+        canonical = _convert_retired(canonical, cc)
+
+    return (
+        pl.when(text.str.len_chars() == 0)
+        .then(None)
+        .when(text.str.contains(r"[A-Za-z]") | ~is_digits)
+        .then(text)
+        .otherwise(canonical)
+    )
+
+
+def _convert_retired(canonical: pl.Expr, cc: str) -> pl.Expr:
+    """Map ``<cc>1xy`` + 7 digits (12 digits in all) to ``<cc>0ab`` successors, without the trunk 0."""
+    old = [cc + k[1:] for k in RETIRED_PREFIXES]  # e.g. "84162"
+    new = [cc + v[1:] for v in RETIRED_PREFIXES.values()]  # e.g. "8432"
+    head = canonical.str.slice(0, len(cc) + 3)
+    replaced = head.replace_strict(old, new, default=None)
+    retired = (canonical.str.len_chars() == len(cc) + 10) & replaced.is_not_null()
+    return pl.when(retired).then(replaced + canonical.str.slice(len(cc) + 3)).otherwise(canonical)
+
+
+def national_to_retired(national: str) -> str | None:
+    """The retired 11-digit national form of a 10-digit national number, if it had one.
+
+    ``"0321234567"`` -> ``"01621234567"``. Used by the generator to write old-style numbers.
+    """
+    for old, new in RETIRED_PREFIXES.items():
+        if national.startswith(new):
+            return old + national[len(new):]
+    return None
