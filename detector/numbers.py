@@ -67,22 +67,17 @@ def normalise_number(expr: pl.Expr, country_code: str = DEFAULT_COUNTRY_CODE) ->
     n = digits.str.len_chars()
     is_digits = digits.str.contains(r"^[0-9]+$")
 
+    # International prefix first ("0084…", "001…"); "000…" is left alone so that no result starts
+    # with a prefix again, which keeps normalising idempotent.
+    intl = digits.str.starts_with("00") & ~digits.str.starts_with("000") & (n > 4)
+    d1 = pl.when(intl).then(digits.str.slice(2)).otherwise(digits)
+    n1 = d1.str.len_chars()
     canonical = (
-        pl.when(digits.str.starts_with("00" + cc))
-        .then(digits.str.slice(2))
-        # Another country's international prefix. "000…" and the like are left alone so that
-        # normalising stays idempotent (the result must not start with a prefix again).
-        .when(digits.str.starts_with("00") & ~digits.str.starts_with("000") & (n > 4))
-        .then(digits.str.slice(2))
-        .when(
-            digits.str.starts_with(cc + "0")
-            & ~digits.str.starts_with(cc + "00")
-            & (n >= len(cc) + 10)
-        )
-        .then(pl.lit(cc) + digits.str.slice(len(cc) + 1))
-        .when(digits.str.starts_with("0") & ~digits.str.starts_with("00") & (n >= 9))
-        .then(pl.lit(cc) + digits.str.slice(1))
-        .otherwise(digits)
+        pl.when(d1.str.starts_with(cc + "0") & ~d1.str.starts_with(cc + "00") & (n1 >= len(cc) + 10))
+        .then(pl.lit(cc) + d1.str.slice(len(cc) + 1))
+        .when(d1.str.starts_with("0") & ~d1.str.starts_with("00") & (n1 >= 9))
+        .then(pl.lit(cc) + d1.str.slice(1))
+        .otherwise(d1)
     )
     if cc == DEFAULT_COUNTRY_CODE:
         canonical = _convert_retired(canonical, cc)

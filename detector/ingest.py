@@ -1,0 +1,490 @@
+"""Reading CDR exports into the canonical schema (data-contract.md, "Inputs").
+
+``scan_cdr_file`` builds a lazy Polars plan for one file: read every field as text (CSV) or as
+stored (Parquet), apply the mapping, normalise numbers, parse timestamps and durations, and give
+each row either a canonical record or a reason for rejecting it. ``read_cdrs`` runs those plans
+file by file (so that an unreadable file is named in the error), splits kept rows from rejects,
+and drops exact duplicate rows across all files.
+
+Nothing is ever dropped silently: every row read is kept, rejected (with its file, row and reason),
+dropped on purpose by the mapping (``[values.event_type] X = "drop"``), or counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from detector.errors import InputError
+from detector.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, Mapping
+from detector.numbers import normalise_number
+
+EVENT_TYPE = pl.Enum(list(EVENT_TYPES))
+
+#: The canonical CDR schema every export is mapped onto.
+CDR_SCHEMA = pl.Schema(
+    {
+        "caller": pl.Utf8,
+        "callee": pl.Utf8,
+        "start_time": pl.Datetime("us"),
+        "duration_s": pl.Int64,
+        "event_type": EVENT_TYPE,
+        "answered": pl.Boolean,
+        "cell_id": pl.Utf8,
+        "imei": pl.Utf8,
+    }
+)
+REJECTS_SCHEMA = pl.Schema({"file": pl.Utf8, "row": pl.Int64, "reason": pl.Utf8, "raw": pl.Utf8})
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+#: Timestamp layouts tried when the mapping gives none, most common first. ``%.f`` also matches
+#: no fraction; ``%#z`` also matches ``Z``.
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y/%m/%d %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d %H%M%S",
+    "%Y%m%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M",
+    "epoch",
+    "epoch_ms",
+)
+_SAMPLE_ROWS = 1000
+
+_ROW = "_row"
+_REASON = "_reason"
+_DROP = "_drop"
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to the rows of one input file."""
+
+    path: str
+    rows_read: int
+    rows_parsed: int
+    rows_rejected: int
+    rows_dropped: int
+
+
+@dataclass
+class CdrBatch:
+    """The result of reading a set of CDR files.
+
+    ``cdrs`` has the canonical schema with exact duplicates removed; ``rejects`` has one row per
+    row that could not be parsed (``file``, ``row`` (line number for CSV, 1-based row for Parquet),
+    ``reason``, ``raw``).
+    """
+
+    cdrs: pl.DataFrame
+    rejects: pl.DataFrame
+    files: list[FileReport] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(f.rows_dropped for f in self.files)
+
+
+def find_cdr_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand files, directories (searched recursively) and globs into a sorted list of files.
+
+    Raises :class:`InputError` for a path that does not exist, a glob that matches nothing, or a
+    directory holding no CSV/Parquet file.
+    """
+    if not paths:
+        raise InputError("no CDR input given (use --cdr PATH)")
+    found: list[Path] = []
+    for raw in paths:
+        text = str(raw)
+        if glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            if not matches:
+                raise InputError(f"no file matches {text}")
+            for m in matches:
+                found.extend(_expand(m))
+            continue
+        p = Path(text)
+        if not p.exists():
+            raise InputError(f"no such file or directory: {p}")
+        found.extend(_expand(p, explicit=True))
+    # A file named twice (a glob and its directory) is read once.
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in {', '.join(map(str, paths))}")
+    return unique
+
+
+def _expand(p: Path, explicit: bool = False) -> list[Path]:
+    if p.is_dir():
+        files = sorted(
+            f for f in p.rglob("*")
+            if f.is_file() and not f.name.startswith(".") and _is_cdr_name(f)
+        )
+        if not files and explicit:
+            raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in directory {p}")
+        return files
+    # A file named explicitly is read whatever its name; one matched by a glob must look like CDRs.
+    return [p] if explicit or _is_cdr_name(p) else []
+
+
+def _is_cdr_name(p: Path) -> bool:
+    name = p.name.lower()
+    return name.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    try:
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            return fh.readline(65536)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def _sniff_separator(header: bytes) -> str:
+    counts = {sep: header.count(sep.encode()) for sep in (",", ";", "|", "\t")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def scan_cdr_file(path: Path, mapping: Mapping) -> tuple[pl.LazyFrame, str]:
+    """A lazy plan reading one file into canonical columns plus ``_row``, ``_reason``, ``_drop``.
+
+    Also returns the CSV separator used (or ``""`` for Parquet) so rejects can show the raw row.
+    Raises :class:`InputError` for an empty or unreadable file or a missing required column.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if size == 0:
+        raise InputError(f"{path} is empty")
+    try:
+        if _is_parquet(path):
+            separator = ""
+            lf = pl.scan_parquet(path).with_row_index(_ROW, offset=1)
+        else:
+            header = _first_line(path)
+            if not header.strip():
+                raise InputError(f"{path} is empty")
+            separator = mapping.separator or _sniff_separator(header)
+            lf = pl.scan_csv(
+                path,
+                separator=separator,
+                infer_schema=False,
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+                row_index_name=_ROW,
+                row_index_offset=2,  # the line number: the header is line 1
+            )
+        schema = lf.collect_schema()
+    except InputError:
+        raise
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
+    return _parse(lf, schema, mapping, path), separator
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[str, str]:
+    """Canonical name -> the file's column name, for every canonical column the file has."""
+    names = [n for n in schema.names() if n != _ROW]
+    by_stripped = {n.strip().lstrip("\ufeff"): n for n in names}
+    by_folded = {k.lower(): v for k, v in by_stripped.items()}
+    wanted = dict.fromkeys(CANONICAL_COLUMNS)
+    wanted["start_date"] = None
+    resolved: dict[str, str] = {}
+    for canonical in wanted:
+        source = mapping.source_column(canonical)
+        column = by_stripped.get(source) or by_folded.get(source.lower())
+        if column is None and canonical == "start_date":
+            continue
+        if column is not None:
+            resolved[canonical] = column
+        elif CANONICAL_COLUMNS[canonical]:
+            hint = "" if canonical in mapping.columns else f"; map it with {mapping.option_for(canonical)}"
+            raise InputError(
+                f"{path}: required column {canonical!r} is missing (looked for {source!r}){hint}"
+            )
+    return resolved
+
+
+def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) -> pl.LazyFrame:
+    cols = _resolve_columns(schema, mapping, path)
+    src = {k: pl.col(v) for k, v in cols.items()}
+    dtype = {k: schema[v] for k, v in cols.items()}
+
+    caller = normalise_number(_text(src["caller"], dtype["caller"]), mapping.country_code)
+    callee = normalise_number(_text(src["callee"], dtype["callee"]), mapping.country_code)
+
+    ts_text: pl.Expr | None = None
+    if "start_date" in cols:
+        ts_text = pl.concat_str(
+            [_text(src["start_date"], dtype["start_date"]), _text(src["start_time"], dtype["start_time"])],
+            separator=" ",
+        )
+        start_time = _parse_timestamp_text(lf, ts_text, mapping, path)
+    elif dtype["start_time"] == pl.Utf8:
+        ts_text = _text(src["start_time"], pl.Utf8)
+        start_time = _parse_timestamp_text(lf, ts_text, mapping, path)
+    else:
+        start_time = _typed_timestamp(src["start_time"], dtype["start_time"], mapping)
+    ts_missing = (ts_text.is_null() if ts_text is not None else src["start_time"].is_null())
+
+    event_raw = _text(src["event_type"], dtype["event_type"]).str.to_uppercase()
+    event_kind = event_raw.replace_strict(
+        list(mapping.event_types), list(mapping.event_types.values()), default=None,
+        return_dtype=pl.Utf8,
+    )
+    is_drop = event_kind == DROP
+
+    duration, duration_missing = _duration(src["duration_s"], dtype["duration_s"], mapping)
+    # SMS rows often leave the duration blank: an SMS has no conversation time.
+    duration = pl.when(duration_missing & (event_kind == "sms")).then(pl.lit(0, pl.Int64)).otherwise(duration)
+
+    answered = pl.lit(None, pl.Boolean)
+    if "answered" in cols:
+        answered = _answered(src["answered"], dtype["answered"], mapping)
+    answered = answered.fill_null(duration > 0)
+
+    optional = {
+        name: (_text(src[name], dtype[name]) if name in cols else pl.lit(None, pl.Utf8))
+        for name in ("cell_id", "imei")
+    }
+
+    others = [c for k, c in cols.items() if k != "caller"]
+    too_few_fields = pl.all_horizontal([pl.col(c).is_null() for c in others])
+    reason = (
+        pl.when(is_drop).then(None)
+        .when(too_few_fields).then(pl.lit("malformed row (too few fields)"))
+        .when(caller.is_null()).then(pl.lit("missing caller"))
+        .when(callee.is_null()).then(pl.lit("missing callee"))
+        .when(ts_missing).then(pl.lit("missing start_time"))
+        .when(start_time.is_null()).then(pl.lit("bad start_time"))
+        .when(event_raw.is_null()).then(pl.lit("missing event_type"))
+        .when(event_kind.is_null()).then(pl.lit("unknown event_type"))
+        .when(duration_missing & duration.is_null()).then(pl.lit("missing duration_s"))
+        .when(duration.is_null()).then(pl.lit("bad duration_s"))
+        .when(duration < 0).then(pl.lit("negative duration_s"))
+        .otherwise(None)
+    )
+    raw_columns = [c for c in schema.names() if c != _ROW]
+    return lf.select(
+        pl.col(_ROW).cast(pl.Int64),
+        caller.alias("caller"),
+        callee.alias("callee"),
+        start_time.alias("start_time"),
+        duration.alias("duration_s"),
+        pl.when(is_drop).then(None).otherwise(event_kind).cast(EVENT_TYPE, strict=False).alias("event_type"),
+        answered.alias("answered"),
+        optional["cell_id"].alias("cell_id"),
+        optional["imei"].alias("imei"),
+        reason.alias(_REASON),
+        is_drop.fill_null(False).alias(_DROP),
+        pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in raw_columns],
+                      separator="\x1f").alias("_raw"),
+    )
+
+
+def _text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Trimmed text, empty -> null, from a column of any type."""
+    text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
+    text = text.str.strip_chars()
+    return pl.when(text.str.len_chars() > 0).then(text).otherwise(None)
+
+
+def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, path: Path) -> list[str]:
+    """Pick the layouts that parse a sample of the file's timestamps, best first."""
+    sample = (
+        lf.select(text.alias("t")).drop_nulls().head(_SAMPLE_ROWS).collect().to_series()
+    )
+    if sample.is_empty():
+        return list(TIMESTAMP_FORMATS[:1])
+    scores = []
+    for fmt in TIMESTAMP_FORMATS:
+        parsed = pl.select(_timestamp_from_text(pl.lit(sample), fmt, "UTC", None)).to_series()
+        scores.append((parsed.is_not_null().sum(), fmt))
+    scores.sort(key=lambda s: -s[0])
+    best_count = scores[0][0]
+    if best_count == 0:
+        raise InputError(
+            f"{path}: cannot recognise timestamps like {sample[0]!r}; "
+            'give the layout with [format] timestamp = "..." in the --mapping file'
+        )
+    if best_count == sample.len():
+        return [scores[0][1]]
+    return [fmt for count, fmt in scores if count > 0]
+
+
+def _parse_timestamp_text(lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, path: Path) -> pl.Expr:
+    if mapping.timestamp_format:
+        formats = [mapping.timestamp_format]
+    else:
+        try:
+            formats = _detect_timestamp_formats(lf, text, path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
+    parsed = [_timestamp_from_text(text, f, mapping.timezone, mapping.source_timezone) for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def _to_local(dt: pl.Expr, zoned: bool, local: str, source: str | None) -> pl.Expr:
+    """Naive local network time from a zoned (UTC-based) or naive datetime."""
+    if zoned:
+        return dt.dt.convert_time_zone(local).dt.replace_time_zone(None)
+    if source and source != local:
+        return (
+            dt.dt.replace_time_zone(source, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone(local)
+            .dt.replace_time_zone(None)
+        )
+    return dt
+
+
+def _timestamp_from_text(text: pl.Expr, fmt: str, local: str, source: str | None) -> pl.Expr:
+    if fmt in ("epoch", "epoch_ms"):
+        digits = pl.when(text.str.contains(r"^\d{9,13}$")).then(text).otherwise(None)
+        unit = "s" if fmt == "epoch" else "ms"
+        dt = pl.from_epoch(digits.cast(pl.Int64, strict=False), time_unit=unit).dt.cast_time_unit("us")
+        return _to_local(dt.dt.replace_time_zone("UTC"), True, local, None)
+    dt = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    return _to_local(dt, "z" in fmt, local, source)
+
+
+def _typed_timestamp(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    """A Parquet timestamp column that is already typed."""
+    if isinstance(dtype, pl.Datetime):
+        dt = expr.dt.cast_time_unit("us")
+        return _to_local(dt, dtype.time_zone is not None, mapping.timezone, mapping.source_timezone)
+    if dtype.is_integer():
+        return _timestamp_from_text(expr.cast(pl.Utf8), "epoch", mapping.timezone, None)
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("us"))
+    return _timestamp_from_text(expr.cast(pl.Utf8), TIMESTAMP_FORMATS[0], mapping.timezone,
+                                mapping.source_timezone)
+
+
+def _duration(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> tuple[pl.Expr, pl.Expr]:
+    """Duration in whole seconds, and whether the field was empty."""
+    if dtype.is_numeric():
+        return _whole_seconds(expr.cast(pl.Float64)), expr.is_null()
+    text = _text(expr, dtype)
+    seconds = _whole_seconds(text.cast(pl.Float64, strict=False))
+    parts = text.str.extract_groups(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+    hms = _whole_seconds(
+        parts.struct.field("1").cast(pl.Float64).fill_null(0.0) * 3600
+        + parts.struct.field("2").cast(pl.Float64) * 60
+        + parts.struct.field("3").cast(pl.Float64)
+    )
+    if mapping.duration_format == "seconds":
+        value = seconds
+    elif mapping.duration_format == "hms":
+        value = hms
+    else:
+        value = pl.coalesce(seconds, hms)
+    return value, text.is_null()
+
+
+def _whole_seconds(x: pl.Expr) -> pl.Expr:
+    finite = x.is_finite() & (x.abs() < 1e12)
+    return pl.when(finite).then(x.round(0)).otherwise(None).cast(pl.Int64, strict=False)
+
+
+def _answered(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    if dtype == pl.Boolean:
+        return expr
+    if dtype.is_numeric():
+        return expr != 0
+    code = _text(expr, dtype).str.to_uppercase()
+    return code.replace_strict(list(mapping.answered), list(mapping.answered.values()),
+                               default=None, return_dtype=pl.Boolean)
+
+
+def read_cdrs(
+    paths: Sequence[str | Path],
+    mapping: Mapping | None = None,
+    progress: Callable[[Path, FileReport], None] | None = None,
+) -> CdrBatch:
+    """Read CDR files (CSV, .csv.gz, Parquet; files, directories, globs) into a :class:`CdrBatch`.
+
+    Raises :class:`InputError` (one clear line) for unreadable input, a missing required column,
+    or input with no rows at all.
+    """
+    mapping = mapping or Mapping()
+    files = find_cdr_files(paths)
+    kept_frames: list[pl.DataFrame] = []
+    reject_frames: list[pl.DataFrame] = []
+    reports: list[FileReport] = []
+    for path in files:
+        kept, rejects, dropped = _read_one(path, mapping)
+        report = FileReport(
+            path=str(path),
+            rows_read=kept.height + rejects.height + dropped,
+            rows_parsed=kept.height,
+            rows_rejected=rejects.height,
+            rows_dropped=dropped,
+        )
+        reports.append(report)
+        kept_frames.append(kept)
+        reject_frames.append(rejects)
+        if progress is not None:
+            progress(path, report)
+
+    if sum(r.rows_read for r in reports) == 0:
+        raise InputError(f"no CDR rows in {', '.join(map(str, paths))} (the files have only headers)")
+    cdrs = pl.concat(kept_frames, how="vertical") if kept_frames else CDR_SCHEMA.to_frame()
+    before = cdrs.height
+    cdrs = cdrs.unique(maintain_order=True)
+    rejects = pl.concat(reject_frames, how="vertical") if reject_frames else REJECTS_SCHEMA.to_frame()
+    return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=before - cdrs.height)
+
+
+def _read_one(path: Path, mapping: Mapping) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    lf, separator = scan_cdr_file(path, mapping)
+    ok = pl.col(_REASON).is_null() & ~pl.col(_DROP)
+    kept_q = lf.filter(ok).select(CDR_SCHEMA.names())
+    rejects_q = lf.filter(pl.col(_REASON).is_not_null()).select(
+        pl.lit(str(path)).alias("file"),
+        pl.col(_ROW).alias("row"),
+        pl.col(_REASON).alias("reason"),
+        pl.col("_raw")
+        .str.strip_chars_end("\x1f")  # a short row's missing fields are not part of its text
+        .str.replace_all("\x1f", separator or ",", literal=True)
+        .alias("raw"),
+    )
+    dropped_q = lf.filter(pl.col(_DROP)).select(pl.len().alias("n"))
+    try:
+        kept, rejects, dropped = pl.collect_all([kept_q, rejects_q, dropped_q])
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
+    return kept, rejects, int(dropped["n"][0])
