@@ -1,0 +1,109 @@
+"""The command line as a user meets it: real subprocesses, exit codes and one-line errors."""
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+HEADER = "caller,callee,start_time,duration_s,event_type,answered,cell_id,imei\n"
+ROW = "0912345678,0987654321,2026-11-02 08:00:00,35,voice,true,C1,355\n"
+
+
+def detector(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "detector", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("command", ["generate", "validate"])
+def test_every_command_has_help_with_an_example(command):
+    for flag in ("--help", "-h"):
+        result = detector(command, flag)
+        assert result.returncode == 0
+        assert "Example" in result.stdout
+        assert f"detector {command}" in result.stdout
+
+
+def test_top_level_help_lists_commands():
+    result = detector("--help")
+    assert result.returncode == 0
+    assert "generate" in result.stdout and "validate" in result.stdout
+
+
+def test_validate_reports_exact_counts(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text(HEADER + ROW + ROW + "garbage\n" + ROW.replace("08:00", "09:00"))
+    result = detector("validate", "--cdr", f, "--rejects", tmp_path / "rej.csv", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["rows_read"] == 4
+    assert report["rows_kept"] == 2
+    assert report["duplicates"] == 1
+    assert report["rows_rejected"] == 1
+    assert report["rejects_by_reason"] == {"malformed row (too few fields)": 1}
+    assert (tmp_path / "rej.csv").read_text().splitlines()[1].endswith("garbage")
+
+
+def test_missing_required_column_exits_2_naming_it(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("caller,start_time,duration_s,event_type\n0912345678,2026-11-02 08:00:00,3,voice\n")
+    assert_one_line_error(detector("validate", "--cdr", f), "'callee'", "--mapping")
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    trunc = tmp_path / "t.csv.gz"
+    data = gzip.compress((HEADER + ROW * 5000).encode())
+    trunc.write_bytes(data[: len(data) // 2])
+    nocdr = tmp_path / "nocdr"
+    nocdr.mkdir()
+    (nocdr / "notes.txt.bak").write_text("x")
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + ROW)
+    bad_mapping = tmp_path / "m.toml"
+    bad_mapping.write_text("[columns\n")
+    cases = [
+        (["--cdr", tmp_path / "missing.csv"], "no such file"),
+        (["--cdr", empty], "is empty"),
+        (["--cdr", trunc], "cannot read"),
+        (["--cdr", nocdr], "no CDR files"),
+        (["--cdr", good, "--mapping", bad_mapping], "not valid TOML"),
+        (["--cdr", good, "--mapping", tmp_path / "nope.toml"], "mapping file not found"),
+    ]
+    for args, fragment in cases:
+        assert_one_line_error(detector("validate", *args, "--rejects", tmp_path / "r.csv"), fragment)
+
+
+def test_all_rows_rejected_is_exit_2(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text(HEADER + "garbage\nmore garbage\n")
+    result = detector("validate", "--cdr", f, "--rejects", tmp_path / "r.csv")
+    assert result.returncode == 2
+    assert "no usable CDR rows" in result.stderr
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 3
+
+
+def test_bad_option_is_exit_2():
+    assert detector("validate").returncode == 2
+    assert detector("generate", "--out", "x", "--subscribers", "nope").returncode == 2
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = detector("--debug", "validate", "--cdr", tmp_path / "missing.csv")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
