@@ -23,6 +23,14 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, Mapping
+from detector.fields import (
+    clean_text,
+    one_line,
+    parse_answered,
+    parse_duration,
+    parse_timestamp_text,
+    typed_timestamp,
+)
 from detector.numbers import normalise_number
 
 EVENT_TYPE = pl.Enum(list(EVENT_TYPES))
@@ -45,25 +53,6 @@ REJECTS_SCHEMA = pl.Schema({"file": pl.Utf8, "row": pl.Int64, "reason": pl.Utf8,
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
-#: Timestamp layouts tried when the mapping gives none, most common first. ``%.f`` also matches
-#: no fraction; ``%#z`` also matches ``Z``.
-TIMESTAMP_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f%#z",
-    "%Y-%m-%dT%H:%M:%S%.f%#z",
-    "%Y/%m/%d %H:%M:%S",
-    "%d/%m/%Y %H:%M:%S",
-    "%d-%m-%Y %H:%M:%S",
-    "%Y%m%d%H%M%S",
-    "%Y%m%d %H%M%S",
-    "%Y%m%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%d/%m/%Y %H:%M",
-    "epoch",
-    "epoch_ms",
-)
-_SAMPLE_ROWS = 1000
 
 _ROW = "_row"
 _REASON = "_reason"
@@ -207,13 +196,8 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> tuple[pl.LazyFrame, str]:
     except InputError:
         raise
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
+        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
     return _parse(lf, schema, mapping, path), separator
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[str, str]:
@@ -244,41 +228,41 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
     src = {k: pl.col(v) for k, v in cols.items()}
     dtype = {k: schema[v] for k, v in cols.items()}
 
-    caller = normalise_number(_text(src["caller"], dtype["caller"]), mapping.country_code)
-    callee = normalise_number(_text(src["callee"], dtype["callee"]), mapping.country_code)
+    caller = normalise_number(clean_text(src["caller"], dtype["caller"]), mapping.country_code)
+    callee = normalise_number(clean_text(src["callee"], dtype["callee"]), mapping.country_code)
 
     ts_text: pl.Expr | None = None
     if "start_date" in cols:
         ts_text = pl.concat_str(
-            [_text(src["start_date"], dtype["start_date"]), _text(src["start_time"], dtype["start_time"])],
+            [clean_text(src["start_date"], dtype["start_date"]), clean_text(src["start_time"], dtype["start_time"])],
             separator=" ",
         )
-        start_time = _parse_timestamp_text(lf, ts_text, mapping, path)
+        start_time = parse_timestamp_text(lf, ts_text, mapping, str(path))
     elif dtype["start_time"] == pl.Utf8:
-        ts_text = _text(src["start_time"], pl.Utf8)
-        start_time = _parse_timestamp_text(lf, ts_text, mapping, path)
+        ts_text = clean_text(src["start_time"], pl.Utf8)
+        start_time = parse_timestamp_text(lf, ts_text, mapping, str(path))
     else:
-        start_time = _typed_timestamp(src["start_time"], dtype["start_time"], mapping)
+        start_time = typed_timestamp(src["start_time"], dtype["start_time"], mapping)
     ts_missing = (ts_text.is_null() if ts_text is not None else src["start_time"].is_null())
 
-    event_raw = _text(src["event_type"], dtype["event_type"]).str.to_uppercase()
+    event_raw = clean_text(src["event_type"], dtype["event_type"]).str.to_uppercase()
     event_kind = event_raw.replace_strict(
         list(mapping.event_types), list(mapping.event_types.values()), default=None,
         return_dtype=pl.Utf8,
     )
     is_drop = event_kind == DROP
 
-    duration, duration_missing = _duration(src["duration_s"], dtype["duration_s"], mapping)
+    duration, duration_missing = parse_duration(src["duration_s"], dtype["duration_s"], mapping)
     # SMS rows often leave the duration blank: an SMS has no conversation time.
     duration = pl.when(duration_missing & (event_kind == "sms")).then(pl.lit(0, pl.Int64)).otherwise(duration)
 
     answered = pl.lit(None, pl.Boolean)
     if "answered" in cols:
-        answered = _answered(src["answered"], dtype["answered"], mapping)
+        answered = parse_answered(src["answered"], dtype["answered"], mapping)
     answered = answered.fill_null(duration > 0)
 
     optional = {
-        name: (_text(src[name], dtype[name]) if name in cols else pl.lit(None, pl.Utf8))
+        name: (clean_text(src[name], dtype[name]) if name in cols else pl.lit(None, pl.Utf8))
         for name in ("cell_id", "imei")
     }
 
@@ -314,120 +298,6 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in raw_columns],
                       separator="\x1f").alias("_raw"),
     )
-
-
-def _text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Trimmed text, empty -> null, from a column of any type."""
-    text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
-    text = text.str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text).otherwise(None)
-
-
-def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, path: Path) -> list[str]:
-    """Pick the layouts that parse a sample of the file's timestamps, best first."""
-    sample = (
-        lf.select(text.alias("t")).drop_nulls().head(_SAMPLE_ROWS).collect().to_series()
-    )
-    if sample.is_empty():
-        return list(TIMESTAMP_FORMATS[:1])
-    scores = []
-    for fmt in TIMESTAMP_FORMATS:
-        parsed = pl.select(_timestamp_from_text(pl.lit(sample), fmt, "UTC", None)).to_series()
-        scores.append((parsed.is_not_null().sum(), fmt))
-    scores.sort(key=lambda s: -s[0])
-    best_count = scores[0][0]
-    if best_count == 0:
-        raise InputError(
-            f"{path}: cannot recognise timestamps like {sample[0]!r}; "
-            'give the layout with [format] timestamp = "..." in the --mapping file'
-        )
-    if best_count == sample.len():
-        return [scores[0][1]]
-    return [fmt for count, fmt in scores if count > 0]
-
-
-def _parse_timestamp_text(lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, path: Path) -> pl.Expr:
-    if mapping.timestamp_format:
-        formats = [mapping.timestamp_format]
-    else:
-        try:
-            formats = _detect_timestamp_formats(lf, text, path)
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
-    parsed = [_timestamp_from_text(text, f, mapping.timezone, mapping.source_timezone) for f in formats]
-    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
-
-
-def _to_local(dt: pl.Expr, zoned: bool, local: str, source: str | None) -> pl.Expr:
-    """Naive local network time from a zoned (UTC-based) or naive datetime."""
-    if zoned:
-        return dt.dt.convert_time_zone(local).dt.replace_time_zone(None)
-    if source and source != local:
-        return (
-            dt.dt.replace_time_zone(source, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone(local)
-            .dt.replace_time_zone(None)
-        )
-    return dt
-
-
-def _timestamp_from_text(text: pl.Expr, fmt: str, local: str, source: str | None) -> pl.Expr:
-    if fmt in ("epoch", "epoch_ms"):
-        digits = pl.when(text.str.contains(r"^\d{9,13}$")).then(text).otherwise(None)
-        unit = "s" if fmt == "epoch" else "ms"
-        dt = pl.from_epoch(digits.cast(pl.Int64, strict=False), time_unit=unit).dt.cast_time_unit("us")
-        return _to_local(dt.dt.replace_time_zone("UTC"), True, local, None)
-    dt = text.str.to_datetime(fmt, strict=False, time_unit="us")
-    return _to_local(dt, "z" in fmt, local, source)
-
-
-def _typed_timestamp(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
-    """A Parquet timestamp column that is already typed."""
-    if isinstance(dtype, pl.Datetime):
-        dt = expr.dt.cast_time_unit("us")
-        return _to_local(dt, dtype.time_zone is not None, mapping.timezone, mapping.source_timezone)
-    if dtype.is_integer():
-        return _timestamp_from_text(expr.cast(pl.Utf8), "epoch", mapping.timezone, None)
-    if dtype == pl.Date:
-        return expr.cast(pl.Datetime("us"))
-    return _timestamp_from_text(expr.cast(pl.Utf8), TIMESTAMP_FORMATS[0], mapping.timezone,
-                                mapping.source_timezone)
-
-
-def _duration(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> tuple[pl.Expr, pl.Expr]:
-    """Duration in whole seconds, and whether the field was empty."""
-    if dtype.is_numeric():
-        return _whole_seconds(expr.cast(pl.Float64)), expr.is_null()
-    text = _text(expr, dtype)
-    seconds = _whole_seconds(text.cast(pl.Float64, strict=False))
-    parts = text.str.extract_groups(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
-    hms = _whole_seconds(
-        parts.struct.field("1").cast(pl.Float64).fill_null(0.0) * 3600
-        + parts.struct.field("2").cast(pl.Float64) * 60
-        + parts.struct.field("3").cast(pl.Float64)
-    )
-    if mapping.duration_format == "seconds":
-        value = seconds
-    elif mapping.duration_format == "hms":
-        value = hms
-    else:
-        value = pl.coalesce(seconds, hms)
-    return value, text.is_null()
-
-
-def _whole_seconds(x: pl.Expr) -> pl.Expr:
-    finite = x.is_finite() & (x.abs() < 1e12)
-    return pl.when(finite).then(x.round(0)).otherwise(None).cast(pl.Int64, strict=False)
-
-
-def _answered(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
-    if dtype == pl.Boolean:
-        return expr
-    if dtype.is_numeric():
-        return expr != 0
-    code = _text(expr, dtype).str.to_uppercase()
-    return code.replace_strict(list(mapping.answered), list(mapping.answered.values()),
-                               default=None, return_dtype=pl.Boolean)
 
 
 def read_cdrs(
@@ -486,5 +356,5 @@ def _read_one(path: Path, mapping: Mapping) -> tuple[pl.DataFrame, pl.DataFrame,
     try:
         kept, rejects, dropped = pl.collect_all([kept_q, rejects_q, dropped_q])
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {_one_line(exc)}") from None
+        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
     return kept, rejects, int(dropped["n"][0])

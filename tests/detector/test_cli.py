@@ -107,3 +107,19 @@ def test_debug_shows_traceback(tmp_path):
     result = detector("--debug", "validate", "--cdr", tmp_path / "missing.csv")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def test_validate_a_week_from_a_different_simulator(tmp_path):
+    from tests.detector.foreign import write_foreign_week
+
+    rows = write_foreign_week(tmp_path / "week")
+    result = detector("validate", "--cdr", tmp_path / "week", "--rejects", tmp_path / "r.csv", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["rows_read"] == rows
+    assert report["rows_rejected"] == 0
+    assert report["rows_kept"] + report["duplicates"] == rows
+    assert report["days"] == 7
+    assert len(report["files"]) == 7

@@ -1,0 +1,160 @@
+"""Parsing one export field into its canonical type, as Polars expressions.
+
+Exports disagree about everything: timestamps in a dozen layouts, with or without a zone, or as
+epoch seconds; durations as seconds or ``HH:MM:SS``; answer flags as ``Y``/``N`` or ``1``/``0``.
+Each function here takes the export's column (and its dtype) and returns an expression giving the
+canonical value, or null where the text cannot be parsed, so the caller can reject that row.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from detector.errors import InputError
+from detector.mapping import Mapping
+
+#: Timestamp layouts tried when the mapping gives none, most common first. ``%.f`` also matches
+#: no fraction; ``%#z`` also matches ``Z``.
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y/%m/%d %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d %H%M%S",
+    "%Y%m%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M",
+    "epoch",
+    "epoch_ms",
+)
+_SAMPLE_ROWS = 1000
+
+
+def clean_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Trimmed text, empty -> null, from a column of any type."""
+    text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
+    text = text.str.strip_chars()
+    return pl.when(text.str.len_chars() > 0).then(text).otherwise(None)
+
+
+def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, where: str) -> list[str]:
+    """Pick the layouts that parse a sample of the file's timestamps, best first."""
+    sample = (
+        lf.select(text.alias("t")).drop_nulls().head(_SAMPLE_ROWS).collect().to_series()
+    )
+    if sample.is_empty():
+        return list(TIMESTAMP_FORMATS[:1])
+    scores = []
+    for fmt in TIMESTAMP_FORMATS:
+        parsed = pl.select(_timestamp_from_text(pl.lit(sample), fmt, "UTC", None)).to_series()
+        scores.append((parsed.is_not_null().sum(), fmt))
+    scores.sort(key=lambda s: -s[0])
+    best_count = scores[0][0]
+    if best_count == 0:
+        raise InputError(
+            f"{where}: cannot recognise timestamps like {sample[0]!r}; "
+            'give the layout with [format] timestamp = "..." in the --mapping file'
+        )
+    if best_count == sample.len():
+        return [scores[0][1]]
+    return [fmt for count, fmt in scores if count > 0]
+
+
+def parse_timestamp_text(lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, where: str) -> pl.Expr:
+    """Naive local timestamps parsed from text, in the mapping's layout or one detected from a
+    sample of ``lf`` (several layouts, coalesced, when the sample mixes them).
+
+    Raises :class:`InputError` when no known layout parses any sampled value.
+    """
+    if mapping.timestamp_format:
+        formats = [mapping.timestamp_format]
+    else:
+        try:
+            formats = _detect_timestamp_formats(lf, text, where)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"cannot read {where}: {one_line(exc)}") from None
+    parsed = [_timestamp_from_text(text, f, mapping.timezone, mapping.source_timezone) for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def _to_local(dt: pl.Expr, zoned: bool, local: str, source: str | None) -> pl.Expr:
+    """Naive local network time from a zoned (UTC-based) or naive datetime."""
+    if zoned:
+        return dt.dt.convert_time_zone(local).dt.replace_time_zone(None)
+    if source and source != local:
+        return (
+            dt.dt.replace_time_zone(source, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone(local)
+            .dt.replace_time_zone(None)
+        )
+    return dt
+
+
+def _timestamp_from_text(text: pl.Expr, fmt: str, local: str, source: str | None) -> pl.Expr:
+    if fmt in ("epoch", "epoch_ms"):
+        digits = pl.when(text.str.contains(r"^\d{9,13}$")).then(text).otherwise(None)
+        unit = "s" if fmt == "epoch" else "ms"
+        dt = pl.from_epoch(digits.cast(pl.Int64, strict=False), time_unit=unit).dt.cast_time_unit("us")
+        return _to_local(dt.dt.replace_time_zone("UTC"), True, local, None)
+    dt = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    return _to_local(dt, "z" in fmt, local, source)
+
+
+def typed_timestamp(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    """Naive local timestamps from a column that is already typed (Parquet)."""
+    if isinstance(dtype, pl.Datetime):
+        dt = expr.dt.cast_time_unit("us")
+        return _to_local(dt, dtype.time_zone is not None, mapping.timezone, mapping.source_timezone)
+    if dtype.is_integer():
+        return _timestamp_from_text(expr.cast(pl.Utf8), "epoch", mapping.timezone, None)
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("us"))
+    return _timestamp_from_text(expr.cast(pl.Utf8), TIMESTAMP_FORMATS[0], mapping.timezone,
+                                mapping.source_timezone)
+
+
+def parse_duration(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> tuple[pl.Expr, pl.Expr]:
+    """Duration in whole seconds, and whether the field was empty."""
+    if dtype.is_numeric():
+        return _whole_seconds(expr.cast(pl.Float64)), expr.is_null()
+    text = clean_text(expr, dtype)
+    seconds = _whole_seconds(text.cast(pl.Float64, strict=False))
+    parts = text.str.extract_groups(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+    hms = _whole_seconds(
+        parts.struct.field("1").cast(pl.Float64).fill_null(0.0) * 3600
+        + parts.struct.field("2").cast(pl.Float64) * 60
+        + parts.struct.field("3").cast(pl.Float64)
+    )
+    if mapping.duration_format == "seconds":
+        value = seconds
+    elif mapping.duration_format == "hms":
+        value = hms
+    else:
+        value = pl.coalesce(seconds, hms)
+    return value, text.is_null()
+
+
+def _whole_seconds(x: pl.Expr) -> pl.Expr:
+    finite = x.is_finite() & (x.abs() < 1e12)
+    return pl.when(finite).then(x.round(0)).otherwise(None).cast(pl.Int64, strict=False)
+
+
+def parse_answered(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    """The answered flag from a boolean, a number (non-zero) or a code in the mapping."""
+    if dtype == pl.Boolean:
+        return expr
+    if dtype.is_numeric():
+        return expr != 0
+    code = clean_text(expr, dtype).str.to_uppercase()
+    return code.replace_strict(list(mapping.answered), list(mapping.answered.values()),
+                               default=None, return_dtype=pl.Boolean)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for one-line errors."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
