@@ -156,7 +156,8 @@ def _first_line(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {exc}") from None
 
 
-def _sniff_separator(header: bytes) -> str:
+def sniff_separator(header: bytes) -> str:
+    """The most frequent of , ; | and tab in a header line (comma when none)."""
     counts = {sep: header.count(sep.encode()) for sep in (",", ";", "|", "\t")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] else ","
@@ -182,7 +183,7 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> tuple[pl.LazyFrame, str]:
             header = _first_line(path)
             if not header.strip():
                 raise InputError(f"{path} is empty")
-            separator = mapping.separator or _sniff_separator(header)
+            separator = mapping.separator or sniff_separator(header)
             lf = pl.scan_csv(
                 path,
                 separator=separator,

@@ -1,0 +1,121 @@
+"""Reading the subscriber registry (data-contract.md, "Subscriber registry").
+
+One row per home subscriber: ``msisdn``, ``activation_time``, ``dealer_id``, ``id_number``,
+``subscription_type``, and optionally ``iccid``, ``imsi``, ``activation_cell``. Numbers are
+normalised like CDR numbers; a row whose msisdn or activation time cannot be parsed is rejected
+with a reason; for a msisdn listed twice the latest activation wins and the duplicates are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from detector.errors import InputError
+from detector.fields import clean_text, one_line, parse_timestamp_text, typed_timestamp
+from detector.ingest import REJECTS_SCHEMA, sniff_separator
+from detector.mapping import Mapping
+from detector.numbers import normalise_number
+
+REGISTRY_SCHEMA = pl.Schema(
+    {
+        "msisdn": pl.Utf8,
+        "activation_time": pl.Datetime("us"),
+        "dealer_id": pl.Utf8,
+        "id_number": pl.Utf8,
+        "subscription_type": pl.Utf8,
+        "iccid": pl.Utf8,
+        "imsi": pl.Utf8,
+        "activation_cell": pl.Utf8,
+    }
+)
+_REQUIRED = ("msisdn", "activation_time", "dealer_id", "id_number", "subscription_type")
+
+
+@dataclass
+class Registry:
+    """The parsed registry: one row per msisdn, plus what was rejected or superseded."""
+
+    subscribers: pl.DataFrame
+    rejects: pl.DataFrame
+    duplicates: int
+
+
+def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
+    """Read a registry CSV or Parquet file.
+
+    Raises :class:`InputError` for a missing or unreadable file or a missing required column.
+    """
+    mapping = mapping or Mapping()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such registry file: {p}")
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4)
+            fh.seek(0)
+            header = fh.readline(65536)
+        if head == b"PAR1":
+            lf = pl.scan_parquet(p).with_row_index("_row", offset=1)
+        else:
+            if not header.strip():
+                raise InputError(f"registry file {p} is empty")
+            lf = pl.scan_csv(p, separator=sniff_separator(header), infer_schema=False,
+                             truncate_ragged_lines=True, encoding="utf8-lossy",
+                             row_index_name="_row", row_index_offset=2)
+        schema = lf.collect_schema()
+    except InputError:
+        raise
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read registry {p}: {one_line(exc)}") from None
+
+    by_name = {n.strip().lstrip("\ufeff").lower(): n for n in schema.names()}
+    missing = [c for c in _REQUIRED if c not in by_name]
+    if missing:
+        raise InputError(f"registry {p}: required column {missing[0]!r} is missing")
+
+    def text(name: str) -> pl.Expr:
+        if name not in by_name:
+            return pl.lit(None, pl.Utf8)
+        return clean_text(pl.col(by_name[name]), schema[by_name[name]])
+
+    activation_dtype = schema[by_name["activation_time"]]
+    if activation_dtype == pl.Utf8:
+        activation = parse_timestamp_text(lf, text("activation_time"), mapping, f"registry {p}")
+    else:
+        activation = typed_timestamp(pl.col(by_name["activation_time"]), activation_dtype, mapping)
+    msisdn = normalise_number(text("msisdn"), mapping.country_code)
+    reason = (
+        pl.when(msisdn.is_null()).then(pl.lit("missing msisdn"))
+        .when(text("activation_time").is_null()).then(pl.lit("missing activation_time"))
+        .when(activation.is_null()).then(pl.lit("bad activation_time"))
+        .otherwise(None)
+    )
+    parsed = lf.select(
+        pl.col("_row").cast(pl.Int64),
+        msisdn.alias("msisdn"),
+        activation.alias("activation_time"),
+        *[text(c).alias(c) for c in REGISTRY_SCHEMA.names()[2:]],
+        reason.alias("_reason"),
+        pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in schema.names() if c != "_row"],
+                      separator=",").alias("_raw"),
+    )
+    try:
+        df = parsed.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read registry {p}: {one_line(exc)}") from None
+
+    rejects = df.filter(pl.col("_reason").is_not_null()).select(
+        pl.lit(str(p)).alias("file"), pl.col("_row").alias("row"),
+        pl.col("_reason").alias("reason"), pl.col("_raw").alias("raw"),
+    )
+    good = df.filter(pl.col("_reason").is_null()).select(REGISTRY_SCHEMA.names())
+    # The latest activation of a msisdn wins (a number recycled to a new owner).
+    latest = good.sort(["msisdn", "activation_time"]).unique("msisdn", keep="last", maintain_order=True)
+    return Registry(
+        subscribers=latest.cast(dict(REGISTRY_SCHEMA)),
+        rejects=rejects.cast(dict(REJECTS_SCHEMA)),
+        duplicates=good.height - latest.height,
+    )
