@@ -1,0 +1,50 @@
+"""The feature catalogue: every feature's name, meaning and unit, in one place.
+
+The docs, the analyst report and the model read names and meanings from here. Core features
+(``core=True``) are fixed by spec/features.md, names and meanings alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One column of the feature table."""
+
+    name: str
+    meaning: str
+    unit: str
+    core: bool = False
+
+
+CATALOGUE: tuple[Feature, ...] = (
+    Feature("voice_out", "outgoing voice events", "events", True),
+    Feature("voice_out_distinct", "distinct callees of outgoing voice events", "numbers", True),
+    Feature("voice_answered_ratio", "answered share of outgoing voice events", "ratio", True),
+    Feature("voice_dur_mean", "mean duration of answered outgoing voice events", "seconds", True),
+    Feature("voice_dur_median", "median duration of answered outgoing voice events", "seconds", True),
+    Feature("voice_short_ratio", "share of answered outgoing voice events under 10 s", "ratio", True),
+    Feature("gap_cv", "coefficient of variation of the gaps between outgoing voice events", "ratio", True),
+    Feature("seq_callee_ratio", "share of consecutive outgoing calls to numbers 1-10 apart", "ratio", True),
+    Feature("reciprocity", "share of distinct voice callees who called back", "ratio", True),
+    Feature("sms_out", "outgoing SMS", "events", True),
+    Feature("sms_out_distinct", "distinct recipients of outgoing SMS", "numbers", True),
+    Feature("voice_in", "incoming voice events", "events", True),
+    Feature("voice_in_distinct", "distinct callers of incoming voice events", "numbers", True),
+    Feature("sms_in", "incoming SMS", "events", True),
+    Feature("night_ratio", "share of outgoing events between 00:00 and 05:59 local time", "ratio", True),
+    Feature("active_hours", "distinct hours of day with outgoing events", "hours", True),
+    Feature("distinct_cells", "distinct cells of outgoing events", "cells", True),
+    Feature("distinct_imeis", "distinct handsets (IMEIs) of outgoing events", "handsets", True),
+    Feature("imei_max_sims", "most SIMs seen on one of this number's handsets", "SIMs", True),
+    Feature("window_days", "distinct dates in the input", "days", True),
+    Feature("sims_per_id", "registry SIMs on this subscriber's identity document", "SIMs", True),
+    Feature("dealer_burst_1h", "SIMs the same dealer activated within 60 minutes either side", "SIMs", True),
+    Feature("msisdn_run_length", "run of consecutive numbers among the dealer's SIMs containing this one",
+            "SIMs", True),
+)
+
+CORE_FEATURES: list[str] = [f.name for f in CATALOGUE if f.core]
+BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}

@@ -1,0 +1,151 @@
+"""numba kernels for the per-subscriber sequential work.
+
+Every kernel works on *segments*: rows sorted by subscriber (and within a subscriber in event
+order), with ``starts`` the int64 offsets where each subscriber's rows begin plus a final offset
+equal to the row count (CSR layout, ``len(starts) == n_segments + 1``). A kernel returns one value
+per segment. Nulls are NaN in float64 outputs. Kernels take only contiguous numpy arrays of
+int64/float64/bool, never Python objects, and are cached on disk (``cache=True``) so a CLI run
+does not pay the compile time again.
+
+Each kernel ``_name`` has a public wrapper ``name`` that checks and casts its inputs; the tests
+compare each wrapper with a plain numpy version (``tests/features/naive.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Sort key of a callee that is not an integer: after every integer.
+NOT_AN_INTEGER = np.iinfo(np.int64).max
+
+
+@njit(cache=True)
+def _gap_cv(starts, ts_us):
+    n_seg = starts.shape[0] - 1
+    out = np.full(n_seg, np.nan)
+    for s in range(n_seg):
+        lo, hi = starts[s], starts[s + 1]
+        n_gaps = hi - lo - 1
+        if n_gaps < 2:
+            continue
+        total = 0.0
+        for i in range(lo + 1, hi):
+            total += (ts_us[i] - ts_us[i - 1]) / 1e6
+        mean = total / n_gaps
+        if mean == 0.0:
+            continue
+        # Two passes: the spread around the mean, not sum(g^2) - n*mean^2, which cancels badly.
+        sq = 0.0
+        for i in range(lo + 1, hi):
+            d = (ts_us[i] - ts_us[i - 1]) / 1e6 - mean
+            sq += d * d
+        out[s] = np.sqrt(sq / n_gaps) / mean
+    return out
+
+
+def gap_cv(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+    """Coefficient of variation (population std / mean) of the gaps between consecutive events.
+
+    ``ts_us``: event times in microseconds, in event order within each segment. NaN for a segment
+    with fewer than 2 gaps or a zero mean gap.
+    """
+    return _gap_cv(_int64(starts), _int64(ts_us))
+
+
+@njit(cache=True)
+def _seq_callee_ratio(starts, callee_key, max_step):
+    n_seg = starts.shape[0] - 1
+    out = np.full(n_seg, np.nan)
+    for s in range(n_seg):
+        lo, hi = starts[s], starts[s + 1]
+        if hi - lo < 2:
+            continue
+        hits = 0
+        for i in range(lo + 1, hi):
+            a, b = callee_key[i - 1], callee_key[i]
+            if a == NOT_AN_INTEGER or b == NOT_AN_INTEGER:
+                continue
+            # Compare before subtracting: a difference of two int64 numbers can overflow.
+            if a < b:
+                hit = b - a <= max_step
+            elif b < a:
+                hit = a - b <= max_step
+            else:
+                hit = False
+            if hit:
+                hits += 1
+        out[s] = hits / (hi - lo - 1)
+    return out
+
+
+def seq_callee_ratio(starts: np.ndarray, callee_key: np.ndarray, max_step: int = 10) -> np.ndarray:
+    """Share of consecutive event pairs whose callees, as integers, differ by 1 to ``max_step``.
+
+    ``callee_key``: callee as int64, :data:`NOT_AN_INTEGER` where it is not an integer (such a
+    pair is never sequential). NaN for a segment with fewer than 2 events.
+    """
+    return _seq_callee_ratio(_int64(starts), _int64(callee_key), np.int64(max_step))
+
+
+@njit(cache=True)
+def _window_count(starts, values, half_width):
+    out = np.zeros(values.shape[0], dtype=np.int64)
+    for s in range(starts.shape[0] - 1):
+        lo, hi = starts[s], starts[s + 1]
+        left = lo
+        right = lo
+        for i in range(lo, hi):
+            while values[left] < values[i] - half_width:
+                left += 1
+            if right < i:
+                right = i
+            while right + 1 < hi and values[right + 1] <= values[i] + half_width:
+                right += 1
+            out[i] = right - left + 1
+    return out
+
+
+def window_count(starts: np.ndarray, values: np.ndarray, half_width: int) -> np.ndarray:
+    """For each row, the rows of its segment whose value is within ``half_width`` either side
+    (inclusive), itself included. ``values`` must be sorted ascending within each segment.
+    One value per row, not per segment.
+    """
+    return _window_count(_int64(starts), _int64(values), np.int64(half_width))
+
+
+@njit(cache=True)
+def _run_length(starts, values):
+    out = np.zeros(values.shape[0], dtype=np.int64)
+    for s in range(starts.shape[0] - 1):
+        lo, hi = starts[s], starts[s + 1]
+        run_start = lo
+        for i in range(lo, hi + 1):
+            # A run ends at the segment's end or where the next value is not previous + 1
+            # (a repeated value also ends it: values are expected to be distinct).
+            if i == hi or (i > lo and values[i] != values[i - 1] + 1):
+                for j in range(run_start, i):
+                    out[j] = i - run_start
+                run_start = i
+    return out
+
+
+def run_length(starts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each row, the length of the run of consecutive integers (step 1) containing it, within
+    its segment. ``values`` must be sorted ascending and distinct within each segment. One value
+    per row.
+    """
+    return _run_length(_int64(starts), _int64(values))
+
+
+def segment_starts(keys: np.ndarray) -> np.ndarray:
+    """CSR offsets of the runs of equal values in a sorted key array (``n_runs + 1`` entries)."""
+    keys = np.asarray(keys)
+    if keys.shape[0] == 0:
+        return np.zeros(1, dtype=np.int64)
+    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    return np.concatenate(([0], change, [keys.shape[0]])).astype(np.int64)
+
+
+def _int64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)

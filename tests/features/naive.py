@@ -1,0 +1,61 @@
+"""Slow, obviously correct twins of the numba kernels in features/kernels.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.kernels import NOT_AN_INTEGER
+
+
+def segments(starts):
+    return [(int(starts[i]), int(starts[i + 1])) for i in range(len(starts) - 1)]
+
+
+def gap_cv(starts, ts_us):
+    out = []
+    for lo, hi in segments(starts):
+        gaps = np.diff(np.asarray(ts_us[lo:hi], dtype=np.float64)) / 1e6
+        if len(gaps) < 2 or gaps.mean() == 0:
+            out.append(np.nan)
+        else:
+            out.append(gaps.std() / gaps.mean())
+    return np.array(out, dtype=np.float64)
+
+
+def seq_callee_ratio(starts, keys, max_step=10):
+    out = []
+    for lo, hi in segments(starts):
+        seg = [int(k) for k in keys[lo:hi]]
+        if len(seg) < 2:
+            out.append(np.nan)
+            continue
+        hits = sum(
+            1 for a, b in zip(seg, seg[1:])
+            if a != NOT_AN_INTEGER and b != NOT_AN_INTEGER and 1 <= abs(a - b) <= max_step
+        )
+        out.append(hits / (len(seg) - 1))
+    return np.array(out, dtype=np.float64)
+
+
+def window_count(starts, values, half_width):
+    out = []
+    for lo, hi in segments(starts):
+        seg = [int(v) for v in values[lo:hi]]
+        out.extend(sum(1 for w in seg if abs(w - v) <= half_width) for v in seg)
+    return np.array(out, dtype=np.int64)
+
+
+def run_length(starts, values):
+    out = []
+    for lo, hi in segments(starts):
+        seg = set(int(v) for v in values[lo:hi])
+        for v in values[lo:hi]:
+            v = int(v)
+            a = v
+            while a - 1 in seg:
+                a -= 1
+            b = v
+            while b + 1 in seg:
+                b += 1
+            out.append(b - a + 1)
+    return np.array(out, dtype=np.int64)

@@ -1,0 +1,82 @@
+"""Each numba kernel against its plain-Python twin (tests/features/naive.py) on random input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import kernels
+from features.kernels import NOT_AN_INTEGER
+from tests.features import naive
+
+
+@st.composite
+def segmented(draw, values, sort=False, distinct=False, max_segments=8):
+    """CSR starts plus values; segments may be empty, single-row, or full of ties."""
+    sizes = draw(st.lists(st.integers(0, 12), max_size=max_segments))
+    segs = []
+    for n in sizes:
+        seg = draw(st.lists(values, min_size=n, max_size=n, unique=distinct))
+        segs.append(sorted(seg) if sort else seg)
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    flat = np.array([v for seg in segs for v in seg], dtype=np.int64)
+    return starts, flat
+
+
+times = st.one_of(st.integers(0, 10**12), st.sampled_from([0, 1_000_000, 5_000_000]))  # many ties
+callees = st.one_of(st.integers(84_900_000_000, 84_900_000_030), st.just(NOT_AN_INTEGER),
+                    st.integers(-(2**62), 2**62))
+
+
+@settings(max_examples=300, deadline=None)
+@given(segmented(times, sort=True))
+def test_gap_cv(data):
+    starts, ts = data
+    np.testing.assert_allclose(kernels.gap_cv(starts, ts), naive.gap_cv(starts, ts), rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segmented(callees))
+def test_seq_callee_ratio(data):
+    starts, keys = data
+    np.testing.assert_array_equal(kernels.seq_callee_ratio(starts, keys), naive.seq_callee_ratio(starts, keys))
+
+
+@settings(max_examples=300, deadline=None)
+@given(segmented(st.integers(0, 20_000), sort=True), st.integers(0, 5_000))
+def test_window_count(data, half_width):
+    starts, values = data
+    np.testing.assert_array_equal(
+        kernels.window_count(starts, values, half_width), naive.window_count(starts, values, half_width)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(segmented(st.integers(0, 40), sort=True, distinct=True))
+def test_run_length(data):
+    starts, values = data
+    np.testing.assert_array_equal(kernels.run_length(starts, values), naive.run_length(starts, values))
+
+
+@pytest.mark.parametrize("fn", [kernels.gap_cv, kernels.seq_callee_ratio])
+def test_empty_input_gives_no_segments(fn):
+    assert fn(np.zeros(1, np.int64), np.zeros(0, np.int64)).shape == (0,)
+
+
+def test_single_row_and_all_ties():
+    one = np.array([0, 1])
+    assert np.isnan(kernels.gap_cv(one, np.array([5])))[0]
+    assert np.isnan(kernels.seq_callee_ratio(one, np.array([5])))[0]
+    ties = np.array([0, 4])
+    assert np.isnan(kernels.gap_cv(ties, np.array([7, 7, 7, 7])))[0]  # zero mean gap: null
+    assert kernels.window_count(ties, np.array([7, 7, 7, 7]), 0).tolist() == [4] * 4
+
+
+def test_all_non_integer_callees_are_never_sequential():
+    keys = np.full(5, NOT_AN_INTEGER)
+    assert kernels.seq_callee_ratio(np.array([0, 5]), keys).tolist() == [0.0]
+
+
+def test_segment_starts():
+    assert kernels.segment_starts(np.array([], np.int64)).tolist() == [0]
+    assert kernels.segment_starts(np.array([3, 3, 5, 9, 9, 9])).tolist() == [0, 2, 3, 6]
