@@ -1,0 +1,82 @@
+"""The whole core feature table against an independent implementation (DuckDB SQL)."""
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from bench.duckdb_peer import core_features_duckdb
+from detector.ingest import read_cdrs
+from features.build import build_features, number_id
+from features.catalogue import CORE_FEATURES
+from tests.detector.foreign import write_foreign_week
+
+
+def assert_same_table(ours: pl.DataFrame, ref: pl.DataFrame):
+    assert ours.columns == ["msisdn", *CORE_FEATURES]
+    assert ours["msisdn"].to_list() == ref["msisdn"].to_list()
+    for c in CORE_FEATURES:
+        a, r = ours[c].cast(pl.Float64), ref[c].cast(pl.Float64)
+        assert (a.is_null() == r.is_null()).all(), c
+        both = a.is_not_null()
+        np.testing.assert_allclose(a.filter(both).to_numpy(), r.filter(both).to_numpy(),
+                                   rtol=1e-6, atol=1e-9, err_msg=c)
+
+
+def random_registry(numbers, rng) -> pl.DataFrame:
+    base = np.datetime64("2026-09-01T08:00:00", "us")
+    minutes = rng.integers(0, 6 * 60, len(numbers)).astype("timedelta64[m]")
+    return pl.DataFrame(
+        {
+            "msisdn": numbers,
+            "activation_time": base + minutes,
+            "dealer_id": rng.choice(["D1", "D2", "D3", None], len(numbers)),
+            "id_number": rng.choice(["A", "B", "C", None], len(numbers)),
+            "subscription_type": ["prepaid"] * len(numbers),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def foreign_world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("foreign")
+    write_foreign_week(root / "week", numbers=250)
+    cdrs = read_cdrs([root / "week"]).cdrs
+    cdrs.write_parquet(root / "cdrs.parquet")
+    rng = np.random.default_rng(1)
+    callers = cdrs["caller"].unique().sort().to_list()
+    # Registry: most callers, some numbers with no traffic, a run of consecutive numbers.
+    numbers = callers[:200] + [str(84_930_000_000 + i) for i in range(12)] + ["VIETTEL"]
+    registry = random_registry(numbers, rng)
+    registry.write_parquet(root / "registry.parquet")
+    return root, cdrs, registry
+
+
+def test_core_features_equal_duckdb(foreign_world):
+    root, cdrs, registry = foreign_world
+    ours = build_features(cdrs, registry)
+    ref = core_features_duckdb(str(root / "cdrs.parquet"), str(root / "registry.parquet"))
+    assert ours.height == cdrs["caller"].n_unique() + 13
+    assert_same_table(ours, ref)
+
+
+def test_core_features_equal_duckdb_without_registry(foreign_world):
+    root, cdrs, _ = foreign_world
+    assert_same_table(build_features(cdrs), core_features_duckdb(str(root / "cdrs.parquet")))
+
+
+def test_counts_zero_ratios_null_for_registry_only_numbers(foreign_world):
+    _, cdrs, registry = foreign_world
+    row = build_features(cdrs, registry).filter(pl.col("msisdn") == "84930000005").row(0, named=True)
+    assert row["voice_out"] == 0 and row["sms_in"] == 0 and row["imei_max_sims"] == 0
+    assert row["voice_answered_ratio"] is None and row["night_ratio"] is None
+    assert row["window_days"] == 7
+
+
+def test_number_id_round_trips_and_separates_text():
+    s = pl.Series(["84912345678", "VIETTEL", "0123", "1900", "viettel"])
+    ids = pl.select(number_id(pl.lit(s))).to_series().to_list()
+    assert ids[0] == 84912345678 and ids[3] == 1900
+    assert all(i < 0 for i in (ids[1], ids[2], ids[4]))
+    assert len(set(ids)) == 5
