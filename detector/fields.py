@@ -64,9 +64,12 @@ def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, where: str) -> li
     return [fmt for count, fmt in scores if count > 0]
 
 
-def parse_timestamp_text(lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, where: str) -> pl.Expr:
+def parse_timestamp_text(
+    lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, where: str, sample: pl.Expr | None = None
+) -> pl.Expr:
     """Naive local timestamps parsed from text, in the mapping's layout or one detected from a
-    sample of ``lf`` (several layouts, coalesced, when the sample mixes them).
+    sample of ``lf`` (several layouts, coalesced, when the sample mixes them). ``sample`` is the
+    text as an expression on ``lf`` when ``text`` refers to a column added later.
 
     Raises :class:`InputError` when no known layout parses any sampled value.
     """
@@ -74,7 +77,7 @@ def parse_timestamp_text(lf: pl.LazyFrame, text: pl.Expr, mapping: Mapping, wher
         formats = [mapping.timestamp_format]
     else:
         try:
-            formats = _detect_timestamp_formats(lf, text, where)
+            formats = _detect_timestamp_formats(lf, text if sample is None else sample, where)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(f"cannot read {where}: {one_line(exc)}") from None
     parsed = [_timestamp_from_text(text, f, mapping.timezone, mapping.source_timezone) for f in formats]
@@ -122,20 +125,35 @@ def parse_duration(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> tuple
     if dtype.is_numeric():
         return _whole_seconds(expr.cast(pl.Float64)), expr.is_null()
     text = clean_text(expr, dtype)
-    seconds = _whole_seconds(text.cast(pl.Float64, strict=False))
-    parts = text.str.extract_groups(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
-    hms = _whole_seconds(
-        parts.struct.field("1").cast(pl.Float64).fill_null(0.0) * 3600
-        + parts.struct.field("2").cast(pl.Float64) * 60
-        + parts.struct.field("3").cast(pl.Float64)
-    )
-    if mapping.duration_format == "seconds":
-        value = seconds
-    elif mapping.duration_format == "hms":
-        value = hms
-    else:
-        value = pl.coalesce(seconds, hms)
+    fmt = mapping.duration_format
+    value = text.map_batches(lambda s: _duration_series(s, fmt), return_dtype=pl.Int64, is_elementwise=True)
     return value, text.is_null()
+
+
+_HMS = r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$"
+
+
+def _duration_series(text: pl.Series, fmt: str) -> pl.Series:
+    """Seconds from text: a number of seconds, or ``[H:]MM:SS``. The ``HH:MM:SS`` regex runs only
+    on the values that are not plain numbers, which in most exports is none of them."""
+    if fmt == "hms":
+        seconds = pl.Series(text.name, [None] * text.len(), dtype=pl.Int64)
+    else:
+        seconds = pl.select(_whole_seconds(pl.lit(text).cast(pl.Float64, strict=False))).to_series()
+        if fmt == "seconds":
+            return seconds
+    todo = seconds.is_null() & text.is_not_null()
+    if not todo.any():
+        return seconds
+    parts = text.filter(todo).str.extract_groups(_HMS)
+    hms = pl.select(
+        _whole_seconds(
+            pl.lit(parts.struct.field("1")).cast(pl.Float64).fill_null(0.0) * 3600
+            + pl.lit(parts.struct.field("2")).cast(pl.Float64) * 60
+            + pl.lit(parts.struct.field("3")).cast(pl.Float64)
+        )
+    ).to_series()
+    return seconds.scatter(todo.arg_true(), hms)
 
 
 def _whole_seconds(x: pl.Expr) -> pl.Expr:

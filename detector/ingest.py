@@ -225,79 +225,86 @@ def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[st
 
 
 def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) -> pl.LazyFrame:
+    """Add the parsed canonical columns (prefixed ``__``), ``_reason`` and ``_drop`` to ``lf``.
+
+    Built in stages of ``with_columns`` so that each field is parsed once and later stages refer
+    to it by name; one nested expression would make Polars evaluate shared parts repeatedly.
+    The export's own columns stay, so rejected rows can be shown as they were.
+    """
     cols = _resolve_columns(schema, mapping, path)
     src = {k: pl.col(v) for k, v in cols.items()}
     dtype = {k: schema[v] for k, v in cols.items()}
+    c = pl.col
 
-    caller = normalise_number(clean_text(src["caller"], dtype["caller"]), mapping.country_code)
-    callee = normalise_number(clean_text(src["callee"], dtype["callee"]), mapping.country_code)
-
-    ts_text: pl.Expr | None = None
     if "start_date" in cols:
         ts_text = pl.concat_str(
-            [clean_text(src["start_date"], dtype["start_date"]), clean_text(src["start_time"], dtype["start_time"])],
+            [clean_text(src["start_date"], dtype["start_date"]),
+             clean_text(src["start_time"], dtype["start_time"])],
             separator=" ",
         )
-        start_time = parse_timestamp_text(lf, ts_text, mapping, str(path))
     elif dtype["start_time"] == pl.Utf8:
         ts_text = clean_text(src["start_time"], pl.Utf8)
-        start_time = parse_timestamp_text(lf, ts_text, mapping, str(path))
+    else:
+        ts_text = None
+    if ts_text is not None:
+        start_time = parse_timestamp_text(lf, c("__ts_text"), mapping, str(path), sample=ts_text)
     else:
         start_time = typed_timestamp(src["start_time"], dtype["start_time"], mapping)
-    ts_missing = (ts_text.is_null() if ts_text is not None else src["start_time"].is_null())
-
-    event_raw = clean_text(src["event_type"], dtype["event_type"]).str.to_uppercase()
-    event_kind = event_raw.replace_strict(
-        list(mapping.event_types), list(mapping.event_types.values()), default=None,
-        return_dtype=pl.Utf8,
-    )
-    is_drop = event_kind == DROP
-
     duration, duration_missing = parse_duration(src["duration_s"], dtype["duration_s"], mapping)
-    # SMS rows often leave the duration blank: an SMS has no conversation time.
-    duration = pl.when(duration_missing & (event_kind == "sms")).then(pl.lit(0, pl.Int64)).otherwise(duration)
-
-    answered = pl.lit(None, pl.Boolean)
-    if "answered" in cols:
-        answered = parse_answered(src["answered"], dtype["answered"], mapping)
-    answered = answered.fill_null(duration > 0)
-
+    answered = (parse_answered(src["answered"], dtype["answered"], mapping) if "answered" in cols
+                else pl.lit(None, pl.Boolean))
     optional = {
         name: (clean_text(src[name], dtype[name]) if name in cols else pl.lit(None, pl.Utf8))
         for name in ("cell_id", "imei")
     }
+    others = [v for k, v in cols.items() if k != "caller"]
 
-    others = [c for k, c in cols.items() if k != "caller"]
-    too_few_fields = pl.all_horizontal([pl.col(c).is_null() for c in others])
+    fields = lf.with_columns(
+        normalise_number(clean_text(src["caller"], dtype["caller"]), mapping.country_code).alias("__caller"),
+        normalise_number(clean_text(src["callee"], dtype["callee"]), mapping.country_code).alias("__callee"),
+        (ts_text if ts_text is not None else pl.lit(None, pl.Utf8)).alias("__ts_text"),
+        src["start_time"].is_null().alias("__ts_null"),
+        clean_text(src["event_type"], dtype["event_type"]).str.to_uppercase().alias("__event_raw"),
+        duration.alias("__duration_raw"),
+        duration_missing.alias("__duration_missing"),
+        answered.alias("__answered_raw"),
+        optional["cell_id"].alias("__cell_id"),
+        optional["imei"].alias("__imei"),
+        pl.all_horizontal([c(v).is_null() for v in others]).alias("__too_few_fields"),
+    ).with_columns(
+        start_time.alias("__start_time"),
+        c("__event_raw").replace_strict(
+            list(mapping.event_types), list(mapping.event_types.values()), default=None,
+            return_dtype=pl.Utf8,
+        ).alias("__event_kind"),
+    ).with_columns(
+        # SMS rows often leave the duration blank: an SMS has no conversation time.
+        pl.when(c("__duration_missing") & (c("__event_kind") == "sms"))
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(c("__duration_raw"))
+        .alias("__duration_s"),
+        (c("__event_kind") == DROP).fill_null(False).alias(_DROP),
+    )
+    ts_missing = c("__ts_text").is_null() if ts_text is not None else c("__ts_null")
     reason = (
-        pl.when(is_drop).then(None)
-        .when(too_few_fields).then(pl.lit("malformed row (too few fields)"))
-        .when(caller.is_null()).then(pl.lit("missing caller"))
-        .when(callee.is_null()).then(pl.lit("missing callee"))
+        pl.when(c(_DROP)).then(None)
+        .when(c("__too_few_fields")).then(pl.lit("malformed row (too few fields)"))
+        .when(c("__caller").is_null()).then(pl.lit("missing caller"))
+        .when(c("__callee").is_null()).then(pl.lit("missing callee"))
         .when(ts_missing).then(pl.lit("missing start_time"))
-        .when(start_time.is_null()).then(pl.lit("bad start_time"))
-        .when(event_raw.is_null()).then(pl.lit("missing event_type"))
-        .when(event_kind.is_null()).then(pl.lit("unknown event_type"))
-        .when(duration_missing & duration.is_null()).then(pl.lit("missing duration_s"))
-        .when(duration.is_null()).then(pl.lit("bad duration_s"))
-        .when(duration < 0).then(pl.lit("negative duration_s"))
+        .when(c("__start_time").is_null()).then(pl.lit("bad start_time"))
+        .when(c("__event_raw").is_null()).then(pl.lit("missing event_type"))
+        .when(c("__event_kind").is_null()).then(pl.lit("unknown event_type"))
+        .when(c("__duration_missing") & c("__duration_s").is_null()).then(pl.lit("missing duration_s"))
+        .when(c("__duration_s").is_null()).then(pl.lit("bad duration_s"))
+        .when(c("__duration_s") < 0).then(pl.lit("negative duration_s"))
         .otherwise(None)
     )
-    raw_columns = [c for c in schema.names() if c != _ROW]
-    return lf.select(
-        pl.col(_ROW).cast(pl.Int64),
-        caller.alias("caller"),
-        callee.alias("callee"),
-        start_time.alias("start_time"),
-        duration.alias("duration_s"),
-        pl.when(is_drop).then(None).otherwise(event_kind).cast(EVENT_TYPE, strict=False).alias("event_type"),
-        answered.alias("answered"),
-        optional["cell_id"].alias("cell_id"),
-        optional["imei"].alias("imei"),
+    return fields.with_columns(
         reason.alias(_REASON),
-        is_drop.fill_null(False).alias(_DROP),
-        pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in raw_columns],
-                      separator="\x1f").alias("_raw"),
+        c("__answered_raw").fill_null(c("__duration_s") > 0).alias("__answered"),
+        pl.when(c(_DROP)).then(None).otherwise(c("__event_kind"))
+        .cast(EVENT_TYPE, strict=False).alias("__event_type"),
     )
 
 
@@ -341,21 +348,24 @@ def read_cdrs(
 
 
 def _read_one(path: Path, mapping: Mapping) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Kept rows (canonical), rejects, and the number of rows the mapping dropped."""
     lf, separator = scan_cdr_file(path, mapping)
+    raw_columns = [n for n in lf.collect_schema().names() if not n.startswith("_")]
+    try:
+        parsed = lf.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
     ok = pl.col(_REASON).is_null() & ~pl.col(_DROP)
-    kept_q = lf.filter(ok).select(CDR_SCHEMA.names())
-    rejects_q = lf.filter(pl.col(_REASON).is_not_null()).select(
+    # Project before filtering: the export's raw columns are only needed for the few rejects.
+    kept = parsed.lazy().filter(ok).select(pl.col(f"__{name}").alias(name) for name in CDR_SCHEMA.names())
+    rejects = parsed.lazy().filter(pl.col(_REASON).is_not_null()).select(
         pl.lit(str(path)).alias("file"),
-        pl.col(_ROW).alias("row"),
+        pl.col(_ROW).cast(pl.Int64).alias("row"),
         pl.col(_REASON).alias("reason"),
-        pl.col("_raw")
+        pl.concat_str([pl.col(n).cast(pl.Utf8).fill_null("") for n in raw_columns], separator="\x1f")
         .str.strip_chars_end("\x1f")  # a short row's missing fields are not part of its text
         .str.replace_all("\x1f", separator or ",", literal=True)
         .alias("raw"),
     )
-    dropped_q = lf.filter(pl.col(_DROP)).select(pl.len().alias("n"))
-    try:
-        kept, rejects, dropped = pl.collect_all([kept_q, rejects_q, dropped_q])
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
-    return kept, rejects, int(dropped["n"][0])
+    kept, rejects = pl.collect_all([kept, rejects])
+    return kept, rejects, int(parsed[_DROP].sum())

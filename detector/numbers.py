@@ -61,44 +61,73 @@ def normalise_number(expr: pl.Expr, country_code: str = DEFAULT_COUNTRY_CODE) ->
     >>> pl.select(normalise_number(pl.lit(s))).to_series().to_list()
     ['84912345678', '84321234567', '84912345678', 'VIETTEL', '1900']
     """
-    cc = country_code
-    text = expr.cast(pl.Utf8).str.strip_chars()
-    digits = text.str.replace_all(_SEPARATORS, "").str.strip_prefix("+")
-    n = digits.str.len_chars()
-    is_digits = digits.str.contains(r"^[0-9]+$")
+    return expr.map_batches(
+        lambda s: normalise_series(s, country_code), return_dtype=pl.Utf8, is_elementwise=True
+    )
 
-    # International prefix first ("0084…", "001…"); "000…" is left alone so that no result starts
-    # with a prefix again, which keeps normalising idempotent.
-    intl = digits.str.starts_with("00") & ~digits.str.starts_with("000") & (n > 4)
-    d1 = pl.when(intl).then(digits.str.slice(2)).otherwise(digits)
-    n1 = d1.str.len_chars()
-    canonical = (
-        pl.when(d1.str.starts_with(cc + "0") & ~d1.str.starts_with(cc + "00") & (n1 >= len(cc) + 10))
-        .then(pl.lit(cc) + d1.str.slice(len(cc) + 1))
-        .when(d1.str.starts_with("0") & ~d1.str.starts_with("00") & (n1 >= 9))
-        .then(pl.lit(cc) + d1.str.slice(1))
-        .otherwise(d1)
+
+def normalise_series(numbers: pl.Series, country_code: str = DEFAULT_COUNTRY_CODE) -> pl.Series:
+    """Normalise a Series of phone numbers (see :func:`normalise_number`).
+
+    Each step is materialised once as a column: written as one nested expression, Polars would
+    re-evaluate the shared sub-expressions (the regex clean-up above all) in every branch.
+    """
+    cc = country_code
+    c = pl.col
+    steps = (
+        pl.DataFrame({"text": numbers.cast(pl.Utf8).str.strip_chars()})
+        .with_columns(digits=c("text").str.replace_all(_SEPARATORS, "").str.strip_prefix("+"))
+        # International prefix first ("0084…", "001…"); "000…" is left alone so that no result
+        # starts with a prefix again, which keeps normalising idempotent.
+        .with_columns(
+            d1=pl.when(
+                c("digits").str.starts_with("00")
+                & ~c("digits").str.starts_with("000")
+                & (c("digits").str.len_chars() > 4)
+            )
+            .then(c("digits").str.slice(2))
+            .otherwise(c("digits"))
+        )
+        .with_columns(n1=c("d1").str.len_chars())
+        .with_columns(
+            canonical=pl.when(
+                c("d1").str.starts_with(cc + "0")
+                & ~c("d1").str.starts_with(cc + "00")
+                & (c("n1") >= len(cc) + 10)
+            )
+            .then(pl.lit(cc) + c("d1").str.slice(len(cc) + 1))
+            .when(c("d1").str.starts_with("0") & ~c("d1").str.starts_with("00") & (c("n1") >= 9))
+            .then(pl.lit(cc) + c("d1").str.slice(1))
+            .otherwise(c("d1"))
+        )
     )
     if cc == DEFAULT_COUNTRY_CODE:
-        canonical = _convert_retired(canonical, cc)
-
-    return (
-        pl.when(text.str.len_chars() == 0)
+        steps = _convert_retired(steps, cc)
+    return steps.select(
+        pl.when(c("text").str.len_chars() == 0)
         .then(None)
-        .when(text.str.contains(r"[A-Za-z]") | ~is_digits)
-        .then(text)
-        .otherwise(canonical)
-    )
+        # Letters or other symbols: an alphanumeric sender or a service code, kept as text.
+        .when(~c("digits").str.contains(r"^[0-9]+$"))
+        .then(c("text"))
+        .otherwise(c("canonical"))
+        .alias(numbers.name)
+    ).to_series()
 
 
-def _convert_retired(canonical: pl.Expr, cc: str) -> pl.Expr:
+def _convert_retired(steps: pl.DataFrame, cc: str) -> pl.DataFrame:
     """Map ``<cc>1xy`` + 7 digits (12 digits in all) to ``<cc>0ab`` successors, without the trunk 0."""
     old = [cc + k[1:] for k in RETIRED_PREFIXES]  # e.g. "84162"
     new = [cc + v[1:] for v in RETIRED_PREFIXES.values()]  # e.g. "8432"
-    head = canonical.str.slice(0, len(cc) + 3)
-    replaced = head.replace_strict(old, new, default=None)
-    retired = (canonical.str.len_chars() == len(cc) + 10) & replaced.is_not_null()
-    return pl.when(retired).then(replaced + canonical.str.slice(len(cc) + 3)).otherwise(canonical)
+    c = pl.col
+    return steps.with_columns(
+        successor=pl.when(c("canonical").str.len_chars() == len(cc) + 10)
+        .then(c("canonical").str.slice(0, len(cc) + 3).replace_strict(old, new, default=None))
+        .otherwise(None)
+    ).with_columns(
+        canonical=pl.when(c("successor").is_not_null())
+        .then(c("successor") + c("canonical").str.slice(len(cc) + 3))
+        .otherwise(c("canonical"))
+    )
 
 
 def national_to_retired(national: str) -> str | None:

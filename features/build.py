@@ -17,7 +17,6 @@ registry. Those small global tables are computed once and joined into each parti
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from features import kernels

@@ -1,0 +1,45 @@
+"""Benchmark sizes, and the summary `make bench` prints: DuckDB time / engine time, peak RSS."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+#: Subscribers per benchmark world (7 days each). `make bench` runs 1x, 2x and 4x of 25k;
+#: CI runs the small size only.
+SIZES = [int(s) for s in os.environ.get("BENCH_SUBSCRIBERS", "25000,50000,100000").split(",")]
+RESULTS: dict[tuple[str, int], dict] = {}
+
+
+def pytest_generate_tests(metafunc):
+    if "subscribers" in metafunc.fixturenames:
+        metafunc.parametrize("subscribers", SIZES, scope="module")
+
+
+@pytest.fixture
+def record():
+    def _record(kind: str, subscribers: int, **values):
+        RESULTS.setdefault((kind, subscribers), {}).update(values)
+
+    return _record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("engine vs DuckDB (core features, 2 threads, warm; ratio = DuckDB / engine)")
+    tr.write_line(f"{'subscribers':>11} {'rows':>11} {'engine s':>9} {'duckdb s':>9} {'ratio':>6} "
+                  f"{'cold s':>7} {'peak RSS MiB':>12} {'rows/s':>11}")
+    for n in SIZES:
+        e, d = RESULTS.get(("engine", n), {}), RESULTS.get(("duckdb", n), {})
+        p = RESULTS.get(("process", n), {})
+        if not e or not d:
+            continue
+        ratio = d["seconds"] / e["seconds"]
+        tr.write_line(
+            f"{n:>11,} {p.get('rows', 0):>11,} {e['seconds']:>9.2f} {d['seconds']:>9.2f} {ratio:>6.2f} "
+            f"{p.get('cold_seconds', float('nan')):>7.2f} {p.get('peak_rss_mib', float('nan')):>12.0f} "
+            f"{p.get('rows', 0) / e['seconds']:>11,.0f}"
+        )

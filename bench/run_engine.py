@@ -1,0 +1,32 @@
+"""Run the engine's hot path (ingest -> features) once in this process and report as JSON.
+
+Used by the benchmarks in a child process, so that peak RSS is the engine's alone and a cold run
+(empty numba cache) can be told from a warm one:
+
+    python -m bench.run_engine WORLD_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def main(root: str) -> None:
+    start = time.perf_counter()
+    from bench.worlds import cdr_files
+    from detector.pipeline import feature_table, read_inputs
+
+    inputs = read_inputs(cdr_files(Path(root)), Path(root) / "registry.parquet")
+    table = feature_table(inputs)
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "rows": inputs.batch.cdrs.height, "numbers": table.height,
+                      "peak_rss_mib": peak_kib / 1024}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
