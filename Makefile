@@ -22,7 +22,8 @@ $(DEMO)/manifest.json: | install
 
 demo: install $(DEMO)/manifest.json
 	$(BIN)/detector validate --cdr $(DEMO)/cdr --rejects $(DEMO)/rejects.csv
-	@echo "Demo carrier in $(DEMO)/ (CDRs in $(DEMO)/cdr, rejected rows in $(DEMO)/rejects.csv)"
+	$(BIN)/detector features --cdr $(DEMO)/cdr --subscribers $(DEMO)/subscribers.csv --out $(DEMO)/features.parquet
+	@echo "Demo carrier in $(DEMO)/: CDRs in $(DEMO)/cdr, rejected rows in $(DEMO)/rejects.csv, features in $(DEMO)/features.parquet"
 
 # Benchmarks run on 2 threads, like the DuckDB peer they are compared with.
 BENCH_ENV := POLARS_MAX_THREADS=2 NUMBA_NUM_THREADS=2
