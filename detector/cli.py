@@ -46,7 +46,14 @@ def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Find voice/SMS spammers, SIM-box SIMs and pre-activated SIMs in call-detail records."""
+    """Find voice/SMS spammers, SIM-box SIMs and pre-activated SIMs in call-detail records.
+
+    \b
+    Example:
+        detector generate --out world --subscribers 10000 --days 7
+        detector validate --cdr world/cdr
+        detector features --cdr world/cdr --subscribers world/subscribers.csv --out features.parquet
+    """
     _State.debug = debug
     _State.quiet = quiet
 

@@ -40,6 +40,7 @@ def test_top_level_help_lists_commands():
     result = detector("--help")
     assert result.returncode == 0
     assert "generate" in result.stdout and "validate" in result.stdout
+    assert "Example" in result.stdout
 
 
 def test_validate_reports_exact_counts(tmp_path):
