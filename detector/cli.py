@@ -26,7 +26,6 @@ from detector.errors import InputError
 
 app = typer.Typer(
     name="detector",
-    help="Find voice/SMS spammers, SIM-box SIMs and pre-activated SIMs in call-detail records.",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     no_args_is_help=True,
