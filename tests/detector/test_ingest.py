@@ -187,3 +187,20 @@ def test_bad_mapping_files(tmp_path, text, message):
     m.write_text(text)
     with pytest.raises(InputError, match=message):
         load_mapping(m)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from detector.ingest import drop_exact_duplicates  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 3) | st.none(),
+                          st.booleans() | st.none()), max_size=40))
+def test_drop_exact_duplicates_equals_unique_keep_first(rows):
+    df = pl.DataFrame(rows, schema={"s": pl.Utf8, "i": pl.Int64, "b": pl.Boolean}, orient="row")
+    got, n = drop_exact_duplicates(df)
+    expected = df.unique(maintain_order=True, keep="first")
+    assert got.equals(expected)
+    assert n == df.height - expected.height
