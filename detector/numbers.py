@@ -69,13 +69,56 @@ def normalise_number(expr: pl.Expr, country_code: str = DEFAULT_COUNTRY_CODE) ->
 def normalise_series(numbers: pl.Series, country_code: str = DEFAULT_COUNTRY_CODE) -> pl.Series:
     """Normalise a Series of phone numbers (see :func:`normalise_number`).
 
-    Each step is materialised once as a column: written as one nested expression, Polars would
-    re-evaluate the shared sub-expressions (the regex clean-up above all) in every branch.
+    Most values of a real export are already normal: those are recognised with cheap checks and
+    left alone; the rules run only on the distinct values of the rest, and are mapped back.
     """
+    numbers = numbers.cast(pl.Utf8)
+    todo = ~_already_normal(numbers, country_code)
+    if not todo.any():
+        return numbers
+    pending = numbers.filter(todo)
+    distinct = pending.unique()
+    normalised = _normalise_values(distinct, country_code)
+    changed = normalised.ne_missing(distinct)
+    if not changed.any():
+        return numbers
+    fixed = pending.replace(distinct.filter(changed), normalised.filter(changed))
+    return numbers.scatter(todo.arg_true(), fixed)
+
+
+def normalise_columns(
+    df: pl.DataFrame, columns: list[str], country_code: str = DEFAULT_COUNTRY_CODE
+) -> pl.DataFrame:
+    """``df`` with each of ``columns`` normalised (see :func:`normalise_series`)."""
+    return df.with_columns(normalise_series(df[c], country_code).alias(c) for c in columns)
+
+
+def _already_normal(numbers: pl.Series, cc: str) -> pl.Series:
+    """True where the rules would leave a value unchanged, by checks much cheaper than the rules:
+    plain digits with no leading zero or sign, and neither ``<cc>0…`` (a stray trunk zero) nor a
+    retired 12-digit ``841…`` number. False only means "run the rules"."""
+    as_int = numbers.str.to_integer(strict=False)
+    n = numbers.str.len_bytes()
+    ok = (
+        as_int.is_not_null()
+        & (as_int > 0)
+        & ~numbers.str.starts_with("0")
+        & ~numbers.str.starts_with("+")
+        & ~(numbers.str.starts_with(cc + "0") & (n >= len(cc) + 10))
+    )
+    if cc == DEFAULT_COUNTRY_CODE:
+        ok = ok & ~(numbers.str.starts_with(cc + "1") & (n == len(cc) + 10))
+    return ok.fill_null(False)
+
+
+def _normalise_values(numbers: pl.Series, country_code: str) -> pl.Series:
+    """The rules, value by value. Each step is materialised once as a column: written as one
+    nested expression, Polars would re-evaluate the shared sub-expressions (the regex clean-up
+    above all) in every branch."""
     cc = country_code
     c = pl.col
     steps = (
-        pl.DataFrame({"text": numbers.cast(pl.Utf8).str.strip_chars()})
+        pl.DataFrame({"text": numbers.str.strip_chars()})
         .with_columns(digits=c("text").str.replace_all(_SEPARATORS, "").str.strip_prefix("+"))
         # International prefix first ("0084…", "001…"); "000…" is left alone so that no result
         # starts with a prefix again, which keeps normalising idempotent.

@@ -96,3 +96,13 @@ def test_normalising_twice_equals_once_and_never_raises(values):
 def test_all_national_forms_agree(subscriber):
     forms = ["0" + subscriber, "84" + subscriber, "+84 " + subscriber, "0084" + subscriber]
     assert norm(forms) == ["84" + subscriber] * 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), number_text, st.from_regex(r"84[01][0-9]{7,11}", fullmatch=True)),
+                max_size=30))
+def test_fast_path_agrees_with_the_rules(values):
+    from detector.numbers import _normalise_values, normalise_series
+
+    s = pl.Series("n", values, dtype=pl.Utf8)
+    assert normalise_series(s).to_list() == _normalise_values(s, "84").to_list()
