@@ -17,6 +17,7 @@ registry. Those small global tables are computed once and joined into each parti
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from features import kernels
@@ -51,42 +52,19 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
     registry:
         Optional registry (:data:`detector.registry.REGISTRY_SCHEMA`), one row per msisdn.
     """
-    events = _events(cdrs.lazy())
-    window_days = events.select(pl.col("day").n_unique()).collect().item()
-
-    outgoing = _outgoing(events)
-    incoming = _incoming(events)
-    reciprocity = _reciprocity(events)
-    imei_sharing = _imei_max_sims(events)
-    outgoing, incoming, reciprocity, imei_sharing, voice = pl.collect_all(
-        [outgoing, incoming, reciprocity, imei_sharing, _voice_in_event_order(events)]
-    )
-    sequential = _sequential(voice)
-    names = _caller_names(cdrs.lazy())
-
-    ids = outgoing.select("id")
-    reg = None
+    cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
+    events = _events(cdrs)
+    outgoing, voice_pairs = _outgoing(events)
+    table = outgoing.join(_incoming(events, voice_pairs), on="id", how="left")
+    names = _caller_names(cdrs, events)
     if registry is not None and registry.height:
         reg = _registry_features(registry)
-        ids = pl.concat([ids, reg.select("id")]).unique()
-
-    table = (
-        ids.join(outgoing, on="id", how="left")
-        .join(incoming, on="id", how="left")
-        .join(reciprocity, on="id", how="left")
-        .join(imei_sharing, on="id", how="left")
-        .join(sequential, on="id", how="left")
-    )
-    if reg is not None:
-        table = table.join(reg, on="id", how="left")
+        table = table.join(reg.drop("msisdn"), on="id", how="full", coalesce=True)
         names = pl.concat([names, reg.select("id", "msisdn")]).unique("id")
     else:
         table = table.with_columns(
             pl.lit(None, pl.Int64).alias(c) for c in ("sims_per_id", "dealer_burst_1h", "msisdn_run_length")
         )
-        table = table.with_columns(pl.lit(None, pl.Utf8).alias("msisdn"))
-    table = table.drop("msisdn", strict=False).join(names, on="id", how="left")
-
     counts = ["voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
               "voice_in_distinct", "sms_in", "active_hours", "distinct_cells", "distinct_imeis",
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
@@ -96,114 +74,129 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
         _ratio("short_n", "answered_n").alias("voice_short_ratio"),
         _ratio("reciprocated_n", "voice_out_distinct").alias("reciprocity"),
         _ratio("night_n", "n_out").alias("night_ratio"),
-        pl.lit(window_days, pl.Int64).alias("window_days"),
+        pl.lit(events["day"].n_unique(), pl.Int64).alias("window_days"),
     )
-    return table.select("msisdn", *CORE_FEATURES).sort("msisdn")
+    return table.join(names, on="id", how="left").select("msisdn", *CORE_FEATURES).sort("msisdn")
 
 
 def _ratio(num: str, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).otherwise(None)
 
 
-def _events(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The columns the features need, numbers as int64 ids."""
-    return lf.select(
+def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
+    """The columns the features need, all integers or booleans, sorted by caller.
+
+    Cells and IMEIs are only counted and matched, never shown, so they become 64-bit hashes:
+    two different ones could only be confused by a hash collision (odds ~1e-9 for a million
+    IMEIs).
+    The sort is stable, so each caller's rows keep their input order, which is nearly always
+    time order already.
+    """
+    return cdrs.lazy().select(
         number_id(pl.col("caller")).alias("caller_id"),
         number_id(pl.col("callee")).alias("callee_id"),
         _callee_key(pl.col("callee")).alias("callee_key"),
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("start_time").dt.date().alias("day"),
-        pl.col("start_time").dt.hour().alias("hour"),
+        pl.col("start_time").dt.hour().cast(pl.Int64).alias("hour"),
         pl.col("duration_s"),
         pl.col("answered"),
         (pl.col("event_type") == "voice").alias("voice"),
-        pl.col("cell_id"),
-        pl.col("imei"),
-    )
+        pl.col("cell_id").hash(seed=0).alias("cell"),
+        pl.col("cell_id").is_not_null().alias("has_cell"),
+        pl.col("imei").hash(seed=0).alias("imei"),
+        pl.col("imei").is_not_null().alias("has_imei"),
+    ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
 
 
-def _caller_names(lf: pl.LazyFrame) -> pl.DataFrame:
-    """id -> msisdn text for every caller (ids of plain numbers decode by formatting)."""
-    ids = lf.select(pl.col("caller").unique()).select(
-        number_id(pl.col("caller")).alias("id"), pl.col("caller").alias("msisdn")
-    )
-    return ids.collect()
+def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every outgoing feature, one row per caller, from the caller-sorted events (numba kernels).
 
-
-def _outgoing(events: pl.LazyFrame) -> pl.LazyFrame:
-    voice = pl.col("voice")
-    answered_voice = voice & pl.col("answered")
-    sms = ~voice
-    return events.group_by("caller_id").agg(
-        voice.sum().alias("voice_out"),
-        pl.col("callee_id").filter(voice).n_unique().alias("voice_out_distinct"),
-        answered_voice.sum().alias("answered_n"),
-        pl.col("duration_s").filter(answered_voice).mean().alias("voice_dur_mean"),
-        pl.col("duration_s").filter(answered_voice).median().alias("voice_dur_median"),
-        (answered_voice & (pl.col("duration_s") < 10)).sum().alias("short_n"),
-        sms.sum().alias("sms_out"),
-        pl.col("callee_id").filter(sms).n_unique().alias("sms_out_distinct"),
-        pl.len().alias("n_out"),
-        (pl.col("hour") < 6).sum().alias("night_n"),
-        pl.col("hour").n_unique().alias("active_hours"),
-        pl.col("cell_id").drop_nulls().n_unique().alias("distinct_cells"),
-        pl.col("imei").drop_nulls().n_unique().alias("distinct_imeis"),
-    ).rename({"caller_id": "id"})
-
-
-def _incoming(events: pl.LazyFrame) -> pl.LazyFrame:
-    voice = pl.col("voice")
-    return events.group_by("callee_id").agg(
-        voice.sum().alias("voice_in"),
-        pl.col("caller_id").filter(voice).n_unique().alias("voice_in_distinct"),
-        (~voice).sum().alias("sms_in"),
-    ).rename({"callee_id": "id"})
-
-
-def _reciprocity(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Per caller, how many of its distinct voice callees called it back (by voice)."""
-    pairs = events.filter(pl.col("voice")).select("caller_id", "callee_id").unique()
-    back = pairs.select(pl.col("callee_id").alias("caller_id"), pl.col("caller_id").alias("callee_id"))
-    return (
-        pairs.join(back, on=["caller_id", "callee_id"], how="semi")
-        .group_by("caller_id")
-        .agg(pl.len().alias("reciprocated_n"))
-        .rename({"caller_id": "id"})
-    )
-
-
-def _imei_max_sims(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Per caller, the most distinct callers seen on any IMEI it used."""
-    pairs = events.filter(pl.col("imei").is_not_null()).select("caller_id", "imei").unique()
-    per_imei = pairs.group_by("imei").agg(pl.len().alias("sims"))
-    return (
-        pairs.join(per_imei, on="imei")
-        .group_by("caller_id")
-        .agg(pl.col("sims").max().alias("imei_max_sims"))
-        .rename({"caller_id": "id"})
-    )
-
-
-def _voice_in_event_order(events: pl.LazyFrame) -> pl.LazyFrame:
-    return (
-        events.filter(pl.col("voice"))
-        .select("caller_id", "ts", "callee_key")
-        .sort("caller_id", "ts", "callee_key")
-    )
-
-
-def _sequential(voice: pl.DataFrame) -> pl.DataFrame:
-    """gap_cv and seq_callee_ratio from the voice events in event order (numba kernels)."""
-    caller = voice["caller_id"].to_numpy()
+    Also returns the distinct voice (caller, callee) pairs in CSR form, which incoming counts and
+    reciprocity share.
+    """
+    col = {name: events[name].to_numpy() for name in events.columns if name != "day"}
+    caller = col["caller_id"]
     starts = kernels.segment_starts(caller)
-    return pl.DataFrame(
+    ids = caller[starts[:-1]]
+    voice = col["voice"]
+    answered = voice & col["answered"]
+    duration = col["duration_s"]
+
+    def per_caller(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values.astype(np.int64), starts[:-1]) if ids.size else np.zeros(0, np.int64)
+
+    def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return kernels.distinct_sorted(starts, values, mask)
+
+    everything = np.ones(caller.shape[0], dtype=np.bool_)
+    voice_starts, voice_callees = distinct(col["callee_id"], voice)
+    imei_starts, imeis = distinct(col["imei"], col["has_imei"])
+    seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
+    answered_n = per_caller(answered)
+    table = pl.DataFrame(
         {
-            "id": caller[starts[:-1]],
-            "gap_cv": kernels.gap_cv(starts, voice["ts"].to_numpy()),
-            "seq_callee_ratio": kernels.seq_callee_ratio(starts, voice["callee_key"].to_numpy()),
-        },
-        schema={"id": pl.Int64, "gap_cv": pl.Float64, "seq_callee_ratio": pl.Float64},
-    ).with_columns(pl.col("gap_cv", "seq_callee_ratio").fill_nan(None))
+            "id": ids,
+            "voice_out": per_caller(voice),
+            "voice_out_distinct": np.diff(voice_starts),
+            "answered_n": answered_n,
+            "voice_dur_mean": np.where(answered_n > 0, per_caller(np.where(answered, duration, 0)), np.nan)
+            / np.maximum(answered_n, 1),
+            "voice_dur_median": kernels.segment_median(starts, duration, answered),
+            "short_n": per_caller(answered & (duration < 10)),
+            "sms_out": per_caller(~voice),
+            "sms_out_distinct": np.diff(distinct(col["callee_id"], ~voice)[0]),
+            "n_out": np.diff(starts),
+            "night_n": per_caller(col["hour"] < 6),
+            "active_hours": np.diff(distinct(col["hour"], everything)[0]),
+            "distinct_cells": np.diff(distinct(col["cell"], col["has_cell"])[0]),
+            "distinct_imeis": np.diff(imei_starts),
+            "reciprocated_n": kernels.reciprocated(ids, voice_starts, voice_callees),
+            "gap_cv": kernels.gap_cv(seq_starts, seq_ts),
+            "seq_callee_ratio": kernels.seq_callee_ratio(seq_starts, seq_key),
+        }
+    ).with_columns(pl.col("voice_dur_mean", "voice_dur_median", "gap_cv", "seq_callee_ratio").fill_nan(None))
+    table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
+    return table, (ids, voice_starts, voice_callees)
+
+
+def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) -> pl.DataFrame:
+    """Per caller, the most distinct callers seen on any IMEI it used."""
+    pairs = pl.DataFrame({"id": np.repeat(ids, np.diff(imei_starts)), "imei": imeis})
+    return (
+        pairs.with_columns(pl.len().over("imei").alias("sims"))
+        .group_by("id")
+        .agg(pl.col("sims").max().alias("imei_max_sims"))
+    )
+
+
+def _incoming(events: pl.DataFrame, voice_pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pl.DataFrame:
+    """Incoming counts per number; distinct voice callers come from the distinct voice pairs."""
+    _, _, voice_callees = voice_pairs
+    counts = events.lazy().group_by("callee_id").agg(
+        pl.col("voice").sum().alias("voice_in"),
+        (~pl.col("voice")).sum().alias("sms_in"),
+    )
+    distinct_callers = pl.LazyFrame({"callee_id": voice_callees}).group_by("callee_id").agg(
+        pl.len().alias("voice_in_distinct")
+    )
+    return (
+        counts.join(distinct_callers, on="callee_id", how="left")
+        .rename({"callee_id": "id"})
+        .collect(engine="in-memory")
+    )
+
+
+def _caller_names(cdrs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """id -> msisdn text for every caller: plain numbers are their id; other text is looked up."""
+    ids = events["caller_id"].unique()
+    plain = ids.filter(ids > 0)
+    texts = cdrs.lazy().select(pl.col("caller").unique()).filter(number_id(pl.col("caller")) < 0)
+    others = texts.select(number_id(pl.col("caller")).alias("id"), pl.col("caller").alias("msisdn"))
+    return pl.concat([
+        pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)}),
+        others.collect(),
+    ])
 
 
 def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:

@@ -138,6 +138,150 @@ def run_length(starts: np.ndarray, values: np.ndarray) -> np.ndarray:
     return _run_length(_int64(starts), _int64(values))
 
 
+@njit(cache=True)
+def _distinct_sorted(starts, values, mask):
+    n_seg = starts.shape[0] - 1
+    out_starts = np.zeros(n_seg + 1, dtype=np.int64)
+    out_values = np.empty(values.shape[0], dtype=np.int64)
+    longest = 0
+    for s in range(n_seg):
+        longest = max(longest, starts[s + 1] - starts[s])
+    buf = np.empty(longest, dtype=np.int64)
+    pos = 0
+    for s in range(n_seg):
+        k = 0
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                buf[k] = values[i]
+                k += 1
+        ordered = np.sort(buf[:k])
+        for j in range(k):
+            if j == 0 or ordered[j] != ordered[j - 1]:
+                out_values[pos] = ordered[j]
+                pos += 1
+        out_starts[s + 1] = pos
+    return out_starts, out_values[:pos]
+
+
+def distinct_sorted(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, the distinct ``values`` where ``mask`` is true, sorted ascending.
+
+    Returns CSR offsets (one segment per input segment) and the values; ``np.diff`` of the
+    offsets is the count of distinct values.
+    """
+    return _distinct_sorted(_int64(starts), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
+
+
+@njit(cache=True)
+def _segment_median(starts, values, mask):
+    n_seg = starts.shape[0] - 1
+    out = np.full(n_seg, np.nan)
+    longest = 0
+    for s in range(n_seg):
+        longest = max(longest, starts[s + 1] - starts[s])
+    buf = np.empty(longest, dtype=np.float64)
+    for s in range(n_seg):
+        k = 0
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                buf[k] = values[i]
+                k += 1
+        if k == 0:
+            continue
+        ordered = np.sort(buf[:k])
+        half = k // 2
+        out[s] = ordered[half] if k % 2 else (ordered[half - 1] + ordered[half]) / 2.0
+    return out
+
+
+def segment_median(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per segment, the median of ``values`` where ``mask`` (mean of the two middle values for
+    an even count); NaN where there is none."""
+    return _segment_median(_int64(starts), np.ascontiguousarray(values, dtype=np.float64),
+                           np.ascontiguousarray(mask, dtype=np.bool_))
+
+
+@njit(cache=True)
+def _masked_event_order(starts, mask, ts, key):
+    n_seg = starts.shape[0] - 1
+    out_starts = np.zeros(n_seg + 1, dtype=np.int64)
+    out_ts = np.empty(ts.shape[0], dtype=np.int64)
+    out_key = np.empty(ts.shape[0], dtype=np.int64)
+    pos = 0
+    for s in range(n_seg):
+        first = pos
+        in_order = True
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                out_ts[pos] = ts[i]
+                out_key[pos] = key[i]
+                if pos > first and (out_ts[pos] < out_ts[pos - 1]
+                                    or (out_ts[pos] == out_ts[pos - 1] and out_key[pos] < out_key[pos - 1])):
+                    in_order = False
+                pos += 1
+        if not in_order:
+            # Two stable sorts: by key, then by time, give (time, key) order.
+            seg_ts = out_ts[first:pos].copy()
+            seg_key = out_key[first:pos].copy()
+            by_key = np.argsort(seg_key, kind="mergesort")
+            by_time = np.argsort(seg_ts[by_key], kind="mergesort")
+            order = by_key[by_time]
+            for j in range(pos - first):
+                out_ts[first + j] = seg_ts[order[j]]
+                out_key[first + j] = seg_key[order[j]]
+        out_starts[s + 1] = pos
+    return out_starts, out_ts[:pos], out_key[:pos]
+
+
+def masked_event_order(
+    starts: np.ndarray, mask: np.ndarray, ts: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment, the rows where ``mask``, in (``ts``, ``key``) order.
+
+    Returns CSR offsets and the reordered ``ts`` and ``key``. Rows usually arrive in time order,
+    so a segment is only sorted when it is not already in order.
+    """
+    return _masked_event_order(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_), _int64(ts), _int64(key))
+
+
+@njit(cache=True)
+def _find(sorted_values, lo, hi, target):
+    """Index of ``target`` in ``sorted_values[lo:hi]``, or -1 (binary search, no slicing)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_values[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and sorted_values[lo] == target:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def _reciprocated(segment_ids, pair_starts, pair_values):
+    n_seg = segment_ids.shape[0]
+    out = np.zeros(n_seg, dtype=np.int64)
+    for s in range(n_seg):
+        me = segment_ids[s]
+        for p in range(pair_starts[s], pair_starts[s + 1]):
+            other = _find(segment_ids, 0, n_seg, pair_values[p])
+            if other < 0:
+                continue  # the callee never called anyone
+            hit = _find(pair_values, pair_starts[other], pair_starts[other + 1], me)
+            if hit >= 0:
+                out[s] += 1
+    return out
+
+
+def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: np.ndarray) -> np.ndarray:
+    """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
+    (``pair_values``, sorted within each segment, as from :func:`distinct_sorted`) have it among
+    their own partners."""
+    return _reciprocated(_int64(segment_ids), _int64(pair_starts), _int64(pair_values))
+
+
 def segment_starts(keys: np.ndarray) -> np.ndarray:
     """CSR offsets of the runs of equal values in a sorted key array (``n_runs + 1`` entries)."""
     keys = np.asarray(keys)
