@@ -24,6 +24,8 @@ from features import kernels
 from features.catalogue import CORE_FEATURES
 
 _US_PER_HOUR = 3_600_000_000
+# Bit flags of an event in the caller-sorted events.
+VOICE, ANSWERED, HAS_CELL, HAS_IMEI = 1, 2, 4, 8
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
@@ -74,7 +76,7 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
         _ratio("short_n", "answered_n").alias("voice_short_ratio"),
         _ratio("reciprocated_n", "voice_out_distinct").alias("reciprocity"),
         _ratio("night_n", "n_out").alias("night_ratio"),
-        pl.lit(events["day"].n_unique(), pl.Int64).alias("window_days"),
+        pl.lit(cdrs["start_time"].dt.date().n_unique(), pl.Int64).alias("window_days"),
     )
     return table.join(names, on="id", how="left").select("msisdn", *CORE_FEATURES).sort("msisdn")
 
@@ -92,20 +94,22 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
     The sort is stable, so each caller's rows keep their input order, which is nearly always
     time order already.
     """
+    # Few, narrow columns: the sort moves every one of them. The booleans travel as bit flags.
+    flags = (
+        (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
+        + pl.col("answered").cast(pl.Int8) * ANSWERED
+        + pl.col("cell_id").is_not_null().cast(pl.Int8) * HAS_CELL
+        + pl.col("imei").is_not_null().cast(pl.Int8) * HAS_IMEI
+    )
     return cdrs.lazy().select(
         number_id(pl.col("caller")).alias("caller_id"),
         number_id(pl.col("callee")).alias("callee_id"),
         _callee_key(pl.col("callee")).alias("callee_key"),
         pl.col("start_time").dt.epoch("us").alias("ts"),
-        pl.col("start_time").dt.date().alias("day"),
-        pl.col("start_time").dt.hour().cast(pl.Int64).alias("hour"),
         pl.col("duration_s"),
-        pl.col("answered"),
-        (pl.col("event_type") == "voice").alias("voice"),
+        flags.alias("flags"),
         pl.col("cell_id").hash(seed=0).alias("cell"),
-        pl.col("cell_id").is_not_null().alias("has_cell"),
         pl.col("imei").hash(seed=0).alias("imei"),
-        pl.col("imei").is_not_null().alias("has_imei"),
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
 
 
@@ -115,13 +119,16 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
     Also returns the distinct voice (caller, callee) pairs in CSR form, which incoming counts and
     reciprocity share.
     """
-    col = {name: events[name].to_numpy() for name in events.columns if name != "day"}
+    col = {name: events[name].to_numpy() for name in events.columns}
     caller = col["caller_id"]
     starts = kernels.segment_starts(caller)
     ids = caller[starts[:-1]]
-    voice = col["voice"]
-    answered = voice & col["answered"]
+    flags = col["flags"]
+    voice = (flags & VOICE) != 0
+    answered = voice & ((flags & ANSWERED) != 0)
     duration = col["duration_s"]
+    # start_time is naive local time, so its epoch counts local hours.
+    hour = (col["ts"] // _US_PER_HOUR) % 24
 
     def per_caller(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values.astype(np.int64), starts[:-1]) if ids.size else np.zeros(0, np.int64)
@@ -129,9 +136,8 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
     def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return kernels.distinct_sorted(starts, values, mask)
 
-    everything = np.ones(caller.shape[0], dtype=np.bool_)
     voice_starts, voice_callees = distinct(col["callee_id"], voice)
-    imei_starts, imeis = distinct(col["imei"], col["has_imei"])
+    imei_starts, imeis = distinct(col["imei"], (flags & HAS_IMEI) != 0)
     seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
     answered_n = per_caller(answered)
     table = pl.DataFrame(
@@ -147,9 +153,9 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
             "sms_out": per_caller(~voice),
             "sms_out_distinct": np.diff(distinct(col["callee_id"], ~voice)[0]),
             "n_out": np.diff(starts),
-            "night_n": per_caller(col["hour"] < 6),
-            "active_hours": np.diff(distinct(col["hour"], everything)[0]),
-            "distinct_cells": np.diff(distinct(col["cell"], col["has_cell"])[0]),
+            "night_n": per_caller(hour < 6),
+            "active_hours": kernels.active_hours(starts, col["ts"]),
+            "distinct_cells": np.diff(distinct(col["cell"], (flags & HAS_CELL) != 0)[0]),
             "distinct_imeis": np.diff(imei_starts),
             "reciprocated_n": kernels.reciprocated(ids, voice_starts, voice_callees),
             "gap_cv": kernels.gap_cv(seq_starts, seq_ts),
@@ -173,9 +179,10 @@ def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) 
 def _incoming(events: pl.DataFrame, voice_pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pl.DataFrame:
     """Incoming counts per number; distinct voice callers come from the distinct voice pairs."""
     _, _, voice_callees = voice_pairs
+    voice = (pl.col("flags") & VOICE) != 0
     counts = events.lazy().group_by("callee_id").agg(
-        pl.col("voice").sum().alias("voice_in"),
-        (~pl.col("voice")).sum().alias("sms_in"),
+        voice.sum().alias("voice_in"),
+        (~voice).sum().alias("sms_in"),
     )
     distinct_callers = pl.LazyFrame({"callee_id": voice_callees}).group_by("callee_id").agg(
         pl.len().alias("voice_in_distinct")
@@ -188,15 +195,20 @@ def _incoming(events: pl.DataFrame, voice_pairs: tuple[np.ndarray, np.ndarray, n
 
 
 def _caller_names(cdrs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """id -> msisdn text for every caller: plain numbers are their id; other text is looked up."""
+    """id -> msisdn text for every caller: a plain number is its id; other text is looked up."""
     ids = events["caller_id"].unique()
     plain = ids.filter(ids > 0)
-    texts = cdrs.lazy().select(pl.col("caller").unique()).filter(number_id(pl.col("caller")) < 0)
-    others = texts.select(number_id(pl.col("caller")).alias("id"), pl.col("caller").alias("msisdn"))
-    return pl.concat([
-        pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)}),
-        others.collect(),
-    ])
+    names = pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)})
+    if plain.len() == ids.len():
+        return names
+    texts = (
+        cdrs.lazy()
+        .select(number_id(pl.col("caller")).alias("id"), pl.col("caller").alias("msisdn"))
+        .filter(pl.col("id") < 0)
+        .unique("id")
+        .collect()
+    )
+    return pl.concat([names, texts])
 
 
 def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:

@@ -14,7 +14,7 @@ compare each wrapper with a plain numpy version (``tests/features/naive.py``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 #: Sort key of a callee that is not an integer: after every integer.
 NOT_AN_INTEGER = np.iinfo(np.int64).max
@@ -139,28 +139,56 @@ def run_length(starts: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _distinct_sorted(starts, values, mask):
+def _masked_starts(starts, mask):
+    """CSR offsets of the rows where ``mask``, per segment (serial prefix sum)."""
     n_seg = starts.shape[0] - 1
-    out_starts = np.zeros(n_seg + 1, dtype=np.int64)
-    out_values = np.empty(values.shape[0], dtype=np.int64)
-    longest = 0
-    for s in range(n_seg):
-        longest = max(longest, starts[s + 1] - starts[s])
-    buf = np.empty(longest, dtype=np.int64)
-    pos = 0
+    out = np.zeros(n_seg + 1, dtype=np.int64)
     for s in range(n_seg):
         k = 0
         for i in range(starts[s], starts[s + 1]):
             if mask[i]:
+                k += 1
+        out[s + 1] = out[s] + k
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _sorted_masked(starts, values, mask, kept_starts):
+    """The masked values of each segment, each segment sorted, laid out at ``kept_starts``."""
+    buf = np.empty(kept_starts[-1], dtype=values.dtype)
+    for s in prange(starts.shape[0] - 1):
+        k = kept_starts[s]
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
                 buf[k] = values[i]
                 k += 1
-        ordered = np.sort(buf[:k])
-        for j in range(k):
-            if j == 0 or ordered[j] != ordered[j - 1]:
-                out_values[pos] = ordered[j]
+        buf[kept_starts[s]:k].sort()
+    return buf
+
+
+@njit(cache=True, parallel=True)
+def _distinct_sorted(starts, values, mask):
+    kept_starts = _masked_starts(starts, mask)
+    buf = _sorted_masked(starts, values, mask, kept_starts)
+    n_seg = starts.shape[0] - 1
+    counts = np.zeros(n_seg, dtype=np.int64)
+    for s in prange(n_seg):
+        c = 0
+        for j in range(kept_starts[s], kept_starts[s + 1]):
+            if j == kept_starts[s] or buf[j] != buf[j - 1]:
+                c += 1
+        counts[s] = c
+    out_starts = np.zeros(n_seg + 1, dtype=np.int64)
+    for s in range(n_seg):
+        out_starts[s + 1] = out_starts[s] + counts[s]
+    out_values = np.empty(out_starts[-1], dtype=np.int64)
+    for s in prange(n_seg):
+        pos = out_starts[s]
+        for j in range(kept_starts[s], kept_starts[s + 1]):
+            if j == kept_starts[s] or buf[j] != buf[j - 1]:
+                out_values[pos] = buf[j]
                 pos += 1
-        out_starts[s + 1] = pos
-    return out_starts, out_values[:pos]
+    return out_starts, out_values
 
 
 def distinct_sorted(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,25 +200,18 @@ def distinct_sorted(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) ->
     return _distinct_sorted(_int64(starts), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _segment_median(starts, values, mask):
+    kept_starts = _masked_starts(starts, mask)
+    buf = _sorted_masked(starts, values, mask, kept_starts)
     n_seg = starts.shape[0] - 1
     out = np.full(n_seg, np.nan)
-    longest = 0
-    for s in range(n_seg):
-        longest = max(longest, starts[s + 1] - starts[s])
-    buf = np.empty(longest, dtype=np.float64)
-    for s in range(n_seg):
-        k = 0
-        for i in range(starts[s], starts[s + 1]):
-            if mask[i]:
-                buf[k] = values[i]
-                k += 1
+    for s in prange(n_seg):
+        lo, k = kept_starts[s], kept_starts[s + 1] - kept_starts[s]
         if k == 0:
             continue
-        ordered = np.sort(buf[:k])
         half = k // 2
-        out[s] = ordered[half] if k % 2 else (ordered[half - 1] + ordered[half]) / 2.0
+        out[s] = buf[lo + half] if k % 2 else (buf[lo + half - 1] + buf[lo + half]) / 2.0
     return out
 
 
@@ -259,19 +280,20 @@ def _find(sorted_values, lo, hi, target):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _reciprocated(segment_ids, pair_starts, pair_values):
     n_seg = segment_ids.shape[0]
     out = np.zeros(n_seg, dtype=np.int64)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         me = segment_ids[s]
+        hits = 0
         for p in range(pair_starts[s], pair_starts[s + 1]):
             other = _find(segment_ids, 0, n_seg, pair_values[p])
             if other < 0:
                 continue  # the callee never called anyone
-            hit = _find(pair_values, pair_starts[other], pair_starts[other + 1], me)
-            if hit >= 0:
-                out[s] += 1
+            if _find(pair_values, pair_starts[other], pair_starts[other + 1], me) >= 0:
+                hits += 1
+        out[s] = hits
     return out
 
 
@@ -280,6 +302,28 @@ def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: 
     (``pair_values``, sorted within each segment, as from :func:`distinct_sorted`) have it among
     their own partners."""
     return _reciprocated(_int64(segment_ids), _int64(pair_starts), _int64(pair_values))
+
+
+@njit(cache=True)
+def _active_hours(starts, ts_us):
+    n_seg = starts.shape[0] - 1
+    out = np.zeros(n_seg, dtype=np.int64)
+    for s in range(n_seg):
+        seen = 0
+        for i in range(starts[s], starts[s + 1]):
+            seen |= np.int64(1) << ((ts_us[i] // 3_600_000_000) % 24)
+        count = 0
+        while seen:
+            seen &= seen - 1
+            count += 1
+        out[s] = count
+    return out
+
+
+def active_hours(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+    """Per segment, the distinct hours of day (0-23) of the events at ``ts_us`` (microseconds
+    since the epoch of naive local time). A 24-bit mask per segment, no sorting."""
+    return _active_hours(_int64(starts), _int64(ts_us))
 
 
 def segment_starts(keys: np.ndarray) -> np.ndarray:

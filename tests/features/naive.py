@@ -59,3 +59,43 @@ def run_length(starts, values):
                 b += 1
             out.append(b - a + 1)
     return np.array(out, dtype=np.int64)
+
+
+def active_hours(starts, ts_us):
+    return np.array([len({(int(t) // 3_600_000_000) % 24 for t in ts_us[lo:hi]}) for lo, hi in segments(starts)],
+                    dtype=np.int64)
+
+
+def distinct_sorted(starts, values, mask):
+    out_starts, out_values = [0], []
+    for lo, hi in segments(starts):
+        seg = sorted({int(v) for v, m in zip(values[lo:hi], mask[lo:hi]) if m})
+        out_values.extend(seg)
+        out_starts.append(len(out_values))
+    return np.array(out_starts, dtype=np.int64), np.array(out_values, dtype=np.int64)
+
+
+def segment_median(starts, values, mask):
+    out = []
+    for lo, hi in segments(starts):
+        seg = [float(v) for v, m in zip(values[lo:hi], mask[lo:hi]) if m]
+        out.append(float(np.median(seg)) if seg else np.nan)
+    return np.array(out, dtype=np.float64)
+
+
+def masked_event_order(starts, mask, ts, key):
+    out_starts, out_ts, out_key = [0], [], []
+    for lo, hi in segments(starts):
+        seg = sorted((int(t), int(k)) for t, k, m in zip(ts[lo:hi], key[lo:hi], mask[lo:hi]) if m)
+        out_ts.extend(t for t, _ in seg)
+        out_key.extend(k for _, k in seg)
+        out_starts.append(len(out_ts))
+    return (np.array(out_starts, dtype=np.int64), np.array(out_ts, dtype=np.int64),
+            np.array(out_key, dtype=np.int64))
+
+
+def reciprocated(segment_ids, pair_starts, pair_values):
+    partners = {int(segment_ids[s]): set(int(v) for v in pair_values[pair_starts[s]:pair_starts[s + 1]])
+                for s in range(len(segment_ids))}
+    return np.array([sum(1 for b in partners[int(a)] if int(a) in partners.get(b, ())) for a in segment_ids],
+                    dtype=np.int64)

@@ -1,6 +1,5 @@
 """The whole core feature table against an independent implementation (DuckDB SQL)."""
 
-from pathlib import Path
 
 import numpy as np
 import polars as pl

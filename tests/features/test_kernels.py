@@ -58,6 +58,13 @@ def test_run_length(data):
     np.testing.assert_array_equal(kernels.run_length(starts, values), naive.run_length(starts, values))
 
 
+@settings(max_examples=200, deadline=None)
+@given(segmented(st.integers(-(10**13), 10**13)))
+def test_active_hours(data):
+    starts, ts = data
+    np.testing.assert_array_equal(kernels.active_hours(starts, ts), naive.active_hours(starts, ts))
+
+
 @pytest.mark.parametrize("fn", [kernels.gap_cv, kernels.seq_callee_ratio])
 def test_empty_input_gives_no_segments(fn):
     assert fn(np.zeros(1, np.int64), np.zeros(0, np.int64)).shape == (0,)
@@ -80,3 +87,50 @@ def test_all_non_integer_callees_are_never_sequential():
 def test_segment_starts():
     assert kernels.segment_starts(np.array([], np.int64)).tolist() == [0]
     assert kernels.segment_starts(np.array([3, 3, 5, 9, 9, 9])).tolist() == [0, 2, 3, 6]
+
+
+@st.composite
+def with_mask(draw, values, sort=False):
+    starts, flat = draw(segmented(values, sort=sort))
+    mask = np.array(draw(st.lists(st.booleans(), min_size=len(flat), max_size=len(flat))), dtype=bool)
+    return starts, flat, mask
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(-5, 5) | st.integers(-(2**62), 2**62)))
+def test_distinct_sorted(data):
+    starts, values, mask = data
+    got, want = kernels.distinct_sorted(starts, values, mask), naive.distinct_sorted(starts, values, mask)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 5_000)))
+def test_segment_median(data):
+    starts, values, mask = data
+    np.testing.assert_array_equal(kernels.segment_median(starts, values, mask),
+                                  naive.segment_median(starts, values, mask))
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 4)), st.randoms())
+def test_masked_event_order(data, rnd):
+    starts, ts, mask = data
+    keys = np.array([rnd.randint(0, 3) for _ in ts], dtype=np.int64)  # many ties in time and key
+    got = kernels.masked_event_order(starts, mask, ts, keys)
+    want = naive.masked_event_order(starts, mask, ts, keys)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 8), max_size=6), min_size=0, max_size=8))
+def test_reciprocated(partner_lists):
+    # Numbers 0..len-1 call the partners listed (partners may also be numbers that never call).
+    ids = np.arange(len(partner_lists), dtype=np.int64) * 2  # even ids call; odd ids never do
+    lists = [sorted({2 * p if p % 2 == 0 else p for p in lst}) for lst in partner_lists]
+    starts = np.concatenate(([0], np.cumsum([len(x) for x in lists]))).astype(np.int64)
+    values = np.array([v for x in lists for v in x], dtype=np.int64)
+    np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values),
+                                  naive.reciprocated(ids, starts, values))
