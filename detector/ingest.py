@@ -56,6 +56,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 _ROW = "_row"
+_FILES_AT_ONCE = 2
 _REASON = "_reason"
 _DROP = "_drop"
 
@@ -164,10 +165,25 @@ def sniff_separator(header: bytes) -> str:
     return best if counts[best] else ","
 
 
-def scan_cdr_file(path: Path, mapping: Mapping) -> tuple[pl.LazyFrame, str]:
-    """A lazy plan reading one file into canonical columns plus ``_row``, ``_reason``, ``_drop``.
+@dataclass(frozen=True)
+class FilePlan:
+    """How one file is read: the raw scan, the parsing plan on top of it, the CSV separator."""
 
-    Also returns the CSV separator used (or ``""`` for Parquet) so rejects can show the raw row.
+    path: Path
+    raw: pl.LazyFrame
+    parsed: pl.LazyFrame
+    separator: str
+
+    def parsed_columns(self) -> pl.LazyFrame:
+        """Only what is kept of a row once parsed: ``_row``, canonical columns, ``_reason``,
+        ``_drop`` (the export's own columns are re-read for rejected rows only)."""
+        canonical = [pl.col(f"__{name}").alias(name) for name in CDR_SCHEMA.names()]
+        return self.parsed.select(_ROW, *canonical, _REASON, _DROP)
+
+
+def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
+    """The lazy plan reading one file into canonical columns plus ``_row``, ``_reason``, ``_drop``.
+
     Raises :class:`InputError` for an empty or unreadable file or a missing required column.
     """
     try:
@@ -199,7 +215,7 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> tuple[pl.LazyFrame, str]:
         raise
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"cannot read {path}: {one_line(exc)}") from None
-    return _parse(lf, schema, mapping, path), separator
+    return FilePlan(path=path, raw=lf, parsed=_parse(lf, schema, mapping, path), separator=separator)
 
 
 def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[str, str]:
@@ -321,28 +337,30 @@ def read_cdrs(
     or input with no rows at all.
     """
     mapping = mapping or Mapping()
-    files = find_cdr_files(paths)
+    plans = [scan_cdr_file(path, mapping) for path in find_cdr_files(paths)]
     kept_frames: list[pl.DataFrame] = []
     reject_frames: list[pl.DataFrame] = []
     reports: list[FileReport] = []
-    for path in files:
-        kept, rejects, dropped = _read_one(path, mapping)
-        report = FileReport(
-            path=str(path),
-            rows_read=kept.height + rejects.height + dropped,
-            rows_parsed=kept.height,
-            rows_rejected=rejects.height,
-            rows_dropped=dropped,
-        )
-        reports.append(report)
-        kept_frames.append(kept)
-        reject_frames.append(rejects)
-        if progress is not None:
-            progress(path, report)
+    # Files are parsed a few at a time, so that both cores stay busy while memory stays bounded.
+    for batch in (plans[i:i + _FILES_AT_ONCE] for i in range(0, len(plans), _FILES_AT_ONCE)):
+        for plan, parsed in zip(batch, _collect(batch)):
+            kept, rejects, dropped = _split(plan, parsed)
+            report = FileReport(
+                path=str(plan.path),
+                rows_read=kept.height + rejects.height + dropped,
+                rows_parsed=kept.height,
+                rows_rejected=rejects.height,
+                rows_dropped=dropped,
+            )
+            reports.append(report)
+            kept_frames.append(kept)
+            reject_frames.append(rejects)
+            if progress is not None:
+                progress(plan.path, report)
 
     if sum(r.rows_read for r in reports) == 0:
         raise InputError(f"no CDR rows in {', '.join(map(str, paths))} (the files have only headers)")
-    cdrs = pl.concat(kept_frames, how="vertical") if kept_frames else CDR_SCHEMA.to_frame()
+    cdrs = pl.concat(kept_frames, how="vertical", rechunk=False)
     cdrs = normalise_columns(cdrs, ["caller", "callee"], mapping.country_code)
     cdrs, duplicates = drop_exact_duplicates(cdrs)
     rejects = pl.concat(reject_frames, how="vertical") if reject_frames else REJECTS_SCHEMA.to_frame()
@@ -373,25 +391,51 @@ def drop_exact_duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return df.filter(pl.Series(keep)), int(drop.len())
 
 
-def _read_one(path: Path, mapping: Mapping) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Kept rows (canonical), rejects, and the number of rows the mapping dropped."""
-    lf, separator = scan_cdr_file(path, mapping)
-    raw_columns = [n for n in lf.collect_schema().names() if not n.startswith("_")]
+def _collect(plans: list[FilePlan]) -> list[pl.DataFrame]:
+    """Run several files' parsing plans together; on failure, name the file that failed."""
     try:
-        parsed = lf.collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
-    ok = pl.col(_REASON).is_null() & ~pl.col(_DROP)
-    # Project before filtering: the export's raw columns are only needed for the few rejects.
-    kept = parsed.lazy().filter(ok).select(pl.col(f"__{name}").alias(name) for name in CDR_SCHEMA.names())
-    rejects = parsed.lazy().filter(pl.col(_REASON).is_not_null()).select(
-        pl.lit(str(path)).alias("file"),
-        pl.col(_ROW).cast(pl.Int64).alias("row"),
-        pl.col(_REASON).alias("reason"),
-        pl.concat_str([pl.col(n).cast(pl.Utf8).fill_null("") for n in raw_columns], separator="\x1f")
-        .str.strip_chars_end("\x1f")  # a short row's missing fields are not part of its text
-        .str.replace_all("\x1f", separator or ",", literal=True)
-        .alias("raw"),
+        return pl.collect_all([plan.parsed_columns() for plan in plans])
+    except (pl.exceptions.PolarsError, OSError):
+        pass
+    frames = []
+    for plan in plans:
+        try:
+            frames.append(plan.parsed_columns().collect())
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"cannot read {plan.path}: {one_line(exc)}") from None
+    return frames
+
+
+def _split(plan: FilePlan, parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Kept rows (canonical), rejects with their raw text, and how many rows the mapping dropped."""
+    bad = parsed.filter(pl.col(_REASON).is_not_null()).select(_ROW, _REASON)
+    dropped = int(parsed[_DROP].sum())
+    kept = parsed.drop(_ROW, _REASON, _DROP)
+    if bad.height or dropped:
+        kept = kept.filter((parsed[_REASON].is_null() & ~parsed[_DROP]))
+    return kept, _reject_rows(plan, bad), dropped
+
+
+def _reject_rows(plan: FilePlan, bad: pl.DataFrame) -> pl.DataFrame:
+    """The rejected rows with their raw text, re-read from the file (rejects are few)."""
+    if bad.is_empty():
+        return REJECTS_SCHEMA.to_frame()
+    raw_columns = [n for n in plan.raw.collect_schema().names() if n != _ROW]
+    raw = (
+        plan.raw.with_columns(pl.col(_ROW).cast(pl.Int64))
+        .join(bad.lazy().with_columns(pl.col(_ROW).cast(pl.Int64)), on=_ROW, how="inner")
+        .select(
+            pl.lit(str(plan.path)).alias("file"),
+            pl.col(_ROW).cast(pl.Int64).alias("row"),
+            pl.col(_REASON).alias("reason"),
+            pl.concat_str([pl.col(n).cast(pl.Utf8).fill_null("") for n in raw_columns], separator="\x1f")
+            .str.strip_chars_end("\x1f")  # a short row's missing fields are not part of its text
+            .str.replace_all("\x1f", plan.separator or ",", literal=True)
+            .alias("raw"),
+        )
+        .sort("row")
     )
-    kept, rejects = pl.collect_all([kept, rejects])
-    return kept, rejects, int(parsed[_DROP].sum())
+    try:
+        return raw.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"cannot read {plan.path}: {one_line(exc)}") from None
