@@ -24,8 +24,7 @@ from features import kernels
 from features.catalogue import CORE_FEATURES
 
 _US_PER_HOUR = 3_600_000_000
-# Bit flags of an event in the caller-sorted events.
-VOICE, ANSWERED, HAS_CELL, HAS_IMEI = 1, 2, 4, 8
+VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
@@ -125,35 +124,28 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
     ids = caller[starts[:-1]]
     flags = col["flags"]
     voice = (flags & VOICE) != 0
-    answered = voice & ((flags & ANSWERED) != 0)
-    duration = col["duration_s"]
-    # start_time is naive local time, so its epoch counts local hours.
-    hour = (col["ts"] // _US_PER_HOUR) % 24
-
-    def per_caller(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values.astype(np.int64), starts[:-1]) if ids.size else np.zeros(0, np.int64)
 
     def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return kernels.distinct_sorted(starts, values, mask)
 
+    counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
+    answered_n = counts["answered_n"]
     voice_starts, voice_callees = distinct(col["callee_id"], voice)
     imei_starts, imeis = distinct(col["imei"], (flags & HAS_IMEI) != 0)
     seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
-    answered_n = per_caller(answered)
     table = pl.DataFrame(
         {
             "id": ids,
-            "voice_out": per_caller(voice),
+            "voice_out": counts["voice_out"],
             "voice_out_distinct": np.diff(voice_starts),
             "answered_n": answered_n,
-            "voice_dur_mean": np.where(answered_n > 0, per_caller(np.where(answered, duration, 0)), np.nan)
-            / np.maximum(answered_n, 1),
-            "voice_dur_median": kernels.segment_median(starts, duration, answered),
-            "short_n": per_caller(answered & (duration < 10)),
-            "sms_out": per_caller(~voice),
+            "voice_dur_mean": np.where(answered_n > 0, counts["answered_seconds"] / np.maximum(answered_n, 1), np.nan),
+            "voice_dur_median": kernels.segment_median(starts, col["duration_s"], voice & ((flags & ANSWERED) != 0)),
+            "short_n": counts["short_n"],
+            "sms_out": counts["sms_out"],
             "sms_out_distinct": np.diff(distinct(col["callee_id"], ~voice)[0]),
             "n_out": np.diff(starts),
-            "night_n": per_caller(hour < 6),
+            "night_n": counts["night_n"],
             "active_hours": kernels.active_hours(starts, col["ts"]),
             "distinct_cells": np.diff(distinct(col["cell"], (flags & HAS_CELL) != 0)[0]),
             "distinct_imeis": np.diff(imei_starts),

@@ -19,6 +19,40 @@ from numba import njit, prange
 #: Sort key of a callee that is not an integer: after every integer.
 NOT_AN_INTEGER = np.iinfo(np.int64).max
 
+#: Bit flags of one event, as :func:`event_counts` reads them.
+VOICE, ANSWERED, HAS_CELL, HAS_IMEI = 1, 2, 4, 8
+#: Columns of :func:`event_counts`.
+EVENT_COUNTS = ("voice_out", "answered_n", "short_n", "sms_out", "night_n", "answered_seconds")
+_US_PER_HOUR = 3_600_000_000
+
+
+@njit(cache=True)
+def _event_counts(starts, flags, duration, ts_us):
+    n_seg = starts.shape[0] - 1
+    out = np.zeros((n_seg, 6), dtype=np.int64)
+    for s in range(n_seg):
+        for i in range(starts[s], starts[s + 1]):
+            f = flags[i]
+            if f & VOICE:
+                out[s, 0] += 1
+                if f & ANSWERED:
+                    out[s, 1] += 1
+                    out[s, 5] += duration[i]
+                    if duration[i] < 10:
+                        out[s, 2] += 1
+            else:
+                out[s, 3] += 1
+            if (ts_us[i] // _US_PER_HOUR) % 24 < 6:
+                out[s, 4] += 1
+    return out
+
+
+def event_counts(starts: np.ndarray, flags: np.ndarray, duration: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+    """Per segment, in the columns of :data:`EVENT_COUNTS`: voice events, answered voice events,
+    answered ones under 10 s, SMS, events in local hours 0-5, and the answered seconds.
+    ``flags``: :data:`VOICE` | :data:`ANSWERED` | ... bits per event."""
+    return _event_counts(_int64(starts), np.ascontiguousarray(flags, dtype=np.int8), _int64(duration), _int64(ts_us))
+
 
 @njit(cache=True)
 def _gap_cv(starts, ts_us):

@@ -99,3 +99,19 @@ def reciprocated(segment_ids, pair_starts, pair_values):
                 for s in range(len(segment_ids))}
     return np.array([sum(1 for b in partners[int(a)] if int(a) in partners.get(b, ())) for a in segment_ids],
                     dtype=np.int64)
+
+
+def event_counts(starts, flags, duration, ts_us):
+    out = []
+    for lo, hi in segments(starts):
+        row = [0] * 6
+        for f, d, t in zip(flags[lo:hi], duration[lo:hi], ts_us[lo:hi]):
+            voice, answered = bool(f & 1), bool(f & 2)
+            row[0] += voice
+            row[1] += voice and answered
+            row[2] += voice and answered and d < 10
+            row[3] += not voice
+            row[4] += (int(t) // 3_600_000_000) % 24 < 6
+            row[5] += int(d) if voice and answered else 0
+        out.append(row)
+    return np.array(out, dtype=np.int64).reshape(-1, 6)

@@ -134,3 +134,13 @@ def test_reciprocated(partner_lists):
     values = np.array([v for x in lists for v in x], dtype=np.int64)
     np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values),
                                   naive.reciprocated(ids, starts, values))
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 15)), st.randoms())
+def test_event_counts(data, rnd):
+    starts, flags, _ = data
+    duration = np.array([rnd.choice([0, 3, 9, 10, 600]) for _ in flags], dtype=np.int64)
+    ts = np.array([rnd.randint(0, 10**12) for _ in flags], dtype=np.int64)
+    np.testing.assert_array_equal(kernels.event_counts(starts, flags, duration, ts),
+                                  naive.event_counts(starts, flags, duration, ts))
