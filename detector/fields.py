@@ -37,8 +37,36 @@ _SAMPLE_ROWS = 1000
 def clean_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Trimmed text, empty -> null, from a column of any type."""
     text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
-    text = text.str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text).otherwise(None)
+    return text.map_batches(_clean_series, return_dtype=pl.Utf8, is_elementwise=True)
+
+
+def _clean_series(text: pl.Series) -> pl.Series:
+    # Most exports have neither padded nor empty fields: check first, copy only when needed.
+    if text.str.contains(r"^\s|\s$").any():
+        text = text.str.strip_chars()
+    empty = text.str.len_bytes() == 0
+    if empty.any():
+        text = pl.select(pl.when(pl.lit(empty)).then(None).otherwise(pl.lit(text))).to_series()
+    return text
+
+
+def parse_event_type(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    """The event kind by the mapping: ``voice``, ``sms`` or ``drop``; ``""`` where the field is
+    empty; null for a code the mapping does not know."""
+    text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
+    codes = dict(mapping.event_types)
+    return text.map_batches(lambda s: _event_kind_series(s, codes), return_dtype=pl.Utf8, is_elementwise=True)
+
+
+def _event_kind_series(text: pl.Series, codes: dict[str, str]) -> pl.Series:
+    # Fast path: canonical values ("voice"/"sms" as written) when the mapping keeps their meaning.
+    if codes.get("VOICE") == "voice" and codes.get("SMS") == "sms":
+        kind = text.cast(pl.Enum(["voice", "sms"]), strict=False).cast(pl.Utf8)
+        if kind.null_count() == text.null_count():
+            return kind.fill_null("")
+    cleaned = _clean_series(text).str.to_uppercase()
+    kind = cleaned.replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.Utf8)
+    return pl.select(pl.when(pl.lit(cleaned).is_null()).then(pl.lit("")).otherwise(pl.lit(kind))).to_series()
 
 
 def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, where: str) -> list[str]:

@@ -29,6 +29,7 @@ from detector.fields import (
     one_line,
     parse_answered,
     parse_duration,
+    parse_event_type,
     parse_timestamp_text,
     typed_timestamp,
 )
@@ -282,7 +283,7 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         clean_text(src["callee"], dtype["callee"]).alias("__callee"),
         (ts_text if ts_text is not None else pl.lit(None, pl.Utf8)).alias("__ts_text"),
         src["start_time"].is_null().alias("__ts_null"),
-        clean_text(src["event_type"], dtype["event_type"]).str.to_uppercase().alias("__event_raw"),
+        parse_event_type(src["event_type"], dtype["event_type"], mapping).alias("__event_kind"),
         duration.alias("__duration_raw"),
         duration_missing.alias("__duration_missing"),
         answered.alias("__answered_raw"),
@@ -291,10 +292,6 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         pl.all_horizontal([c(v).is_null() for v in others]).alias("__too_few_fields"),
     ).with_columns(
         start_time.alias("__start_time"),
-        c("__event_raw").replace_strict(
-            list(mapping.event_types), list(mapping.event_types.values()), default=None,
-            return_dtype=pl.Utf8,
-        ).alias("__event_kind"),
     ).with_columns(
         # SMS rows often leave the duration blank: an SMS has no conversation time.
         pl.when(c("__duration_missing") & (c("__event_kind") == "sms"))
@@ -311,7 +308,7 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         .when(c("__callee").is_null()).then(pl.lit("missing callee"))
         .when(ts_missing).then(pl.lit("missing start_time"))
         .when(c("__start_time").is_null()).then(pl.lit("bad start_time"))
-        .when(c("__event_raw").is_null()).then(pl.lit("missing event_type"))
+        .when(c("__event_kind") == "").then(pl.lit("missing event_type"))
         .when(c("__event_kind").is_null()).then(pl.lit("unknown event_type"))
         .when(c("__duration_missing") & c("__duration_s").is_null()).then(pl.lit("missing duration_s"))
         .when(c("__duration_s").is_null()).then(pl.lit("bad duration_s"))
