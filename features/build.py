@@ -66,13 +66,16 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = _events(cdrs)
-    outgoing, voice_pairs = _outgoing(events)
-    table = outgoing.join(_incoming(events, voice_pairs), on="id", how="left")
+    table = _per_number(events)
     names = _caller_names(cdrs, events)
+    # Rows: every number that originated an event, and every registry subscriber. Numbers that
+    # only received are in the table so far for their incoming counts; they go unless registered.
+    keep = pl.col("n_out") > 0
     if registry is not None and registry.height:
-        reg = _registry_features(registry)
+        reg = _registry_features(registry).with_columns(pl.lit(True).alias("registered"))
         table = table.join(reg.drop("msisdn"), on="id", how="full", coalesce=True)
         names = pl.concat([names, reg.select("id", "msisdn")]).unique("id")
+        keep = keep | pl.col("registered").fill_null(False)
     else:
         table = table.with_columns(
             pl.lit(None, pl.Int64).alias(c) for c in ("sims_per_id", "dealer_burst_1h", "msisdn_run_length")
@@ -80,7 +83,7 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
     counts = ["voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
               "voice_in_distinct", "sms_in", "active_hours", "distinct_cells", "distinct_imeis",
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
-    table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)
+    table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts).filter(keep)
     table = table.with_columns(
         _ratio("answered_n", "voice_out").alias("voice_answered_ratio"),
         _ratio("short_n", "answered_n").alias("voice_short_ratio"),
@@ -124,11 +127,12 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
 
 
-def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Every outgoing feature, one row per caller, from the caller-sorted events (numba kernels).
+def _per_number(events: pl.DataFrame) -> pl.DataFrame:
+    """Every outgoing and incoming feature from the caller-sorted events (numba kernels): one row
+    per caller, and one per number that only received.
 
-    Also returns the distinct voice (caller, callee) pairs in CSR form, which incoming counts and
-    reciprocity share.
+    The distinct (caller, callee) pairs with their counts serve three features at once: distinct
+    callees, reciprocity and the incoming counts of the callees.
     """
     col = {name: events[name].to_numpy() for name in events.columns}
     caller = col["caller_id"]
@@ -137,13 +141,14 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
     flags = col["flags"]
     voice = (flags & VOICE) != 0
 
-    def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return kernels.distinct_sorted(starts, values, mask)
 
     counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
     answered_n = counts["answered_n"]
-    voice_starts, voice_callees = distinct(col["callee_id"], voice)
-    imei_starts, imeis = distinct(col["imei"], (flags & HAS_IMEI) != 0)
+    voice_starts, voice_callees, voice_calls = distinct(col["callee_id"], voice)
+    sms_starts, sms_recipients, sms_sent = distinct(col["callee_id"], ~voice)
+    imei_starts, imeis, _ = distinct(col["imei"], (flags & HAS_IMEI) != 0)
     seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
     table = pl.DataFrame(
         {
@@ -155,7 +160,7 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
             "voice_dur_median": kernels.segment_median(starts, col["duration_s"], voice & ((flags & ANSWERED) != 0)),
             "short_n": counts["short_n"],
             "sms_out": counts["sms_out"],
-            "sms_out_distinct": np.diff(distinct(col["callee_id"], ~voice)[0]),
+            "sms_out_distinct": np.diff(sms_starts),
             "n_out": np.diff(starts),
             "night_n": counts["night_n"],
             "active_hours": kernels.active_hours(starts, col["ts"]),
@@ -167,7 +172,8 @@ def _outgoing(events: pl.DataFrame) -> tuple[pl.DataFrame, tuple[np.ndarray, np.
         }
     ).with_columns(pl.col("voice_dur_mean", "voice_dur_median", "gap_cv", "seq_callee_ratio").fill_nan(None))
     table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
-    return table, (ids, voice_starts, voice_callees)
+    incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
+    return table.join(incoming, on="id", how="full", coalesce=True)
 
 
 def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) -> pl.DataFrame:
@@ -180,22 +186,16 @@ def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) 
     )
 
 
-def _incoming(events: pl.DataFrame, voice_pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pl.DataFrame:
-    """Incoming counts per number; distinct voice callers come from the distinct voice pairs."""
-    _, _, voice_callees = voice_pairs
-    voice = (pl.col("flags") & VOICE) != 0
-    counts = events.lazy().group_by("callee_id").agg(
-        voice.sum().alias("voice_in"),
-        (~voice).sum().alias("sms_in"),
+def _incoming(voice_callees: np.ndarray, voice_calls: np.ndarray, sms_recipients: np.ndarray,
+              sms_sent: np.ndarray) -> pl.DataFrame:
+    """Incoming counts per number, from the distinct (caller, callee) pairs and their counts."""
+    voice = pl.LazyFrame({"id": voice_callees, "calls": voice_calls}).group_by("id").agg(
+        pl.col("calls").sum().alias("voice_in"), pl.len().alias("voice_in_distinct")
     )
-    distinct_callers = pl.LazyFrame({"callee_id": voice_callees}).group_by("callee_id").agg(
-        pl.len().alias("voice_in_distinct")
+    sms = pl.LazyFrame({"id": sms_recipients, "sent": sms_sent}).group_by("id").agg(
+        pl.col("sent").sum().alias("sms_in")
     )
-    return (
-        counts.join(distinct_callers, on="callee_id", how="left")
-        .rename({"callee_id": "id"})
-        .collect(engine="in-memory")
-    )
+    return voice.join(sms, on="id", how="full", coalesce=True).collect(engine="in-memory")
 
 
 def _caller_names(cdrs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:

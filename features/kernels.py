@@ -216,20 +216,25 @@ def _distinct_sorted(starts, values, mask):
     for s in range(n_seg):
         out_starts[s + 1] = out_starts[s] + counts[s]
     out_values = np.empty(out_starts[-1], dtype=np.int64)
+    out_counts = np.zeros(out_starts[-1], dtype=np.int64)
     for s in prange(n_seg):
-        pos = out_starts[s]
+        pos = out_starts[s] - 1
         for j in range(kept_starts[s], kept_starts[s + 1]):
             if j == kept_starts[s] or buf[j] != buf[j - 1]:
-                out_values[pos] = buf[j]
                 pos += 1
-    return out_starts, out_values
+                out_values[pos] = buf[j]
+            out_counts[pos] += 1
+    return out_starts, out_values, out_counts
 
 
-def distinct_sorted(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per segment, the distinct ``values`` where ``mask`` is true, sorted ascending.
+def distinct_sorted(
+    starts: np.ndarray, values: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment, the distinct ``values`` where ``mask`` is true, sorted ascending, and how
+    often each occurs.
 
-    Returns CSR offsets (one segment per input segment) and the values; ``np.diff`` of the
-    offsets is the count of distinct values.
+    Returns CSR offsets (one segment per input segment), the values and their counts; ``np.diff``
+    of the offsets is the number of distinct values.
     """
     return _distinct_sorted(_int64(starts), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 

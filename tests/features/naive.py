@@ -67,12 +67,15 @@ def active_hours(starts, ts_us):
 
 
 def distinct_sorted(starts, values, mask):
-    out_starts, out_values = [0], []
+    out_starts, out_values, out_counts = [0], [], []
     for lo, hi in segments(starts):
-        seg = sorted({int(v) for v, m in zip(values[lo:hi], mask[lo:hi]) if m})
+        kept = [int(v) for v, m in zip(values[lo:hi], mask[lo:hi]) if m]
+        seg = sorted(set(kept))
         out_values.extend(seg)
+        out_counts.extend(kept.count(v) for v in seg)
         out_starts.append(len(out_values))
-    return np.array(out_starts, dtype=np.int64), np.array(out_values, dtype=np.int64)
+    return (np.array(out_starts, dtype=np.int64), np.array(out_values, dtype=np.int64),
+            np.array(out_counts, dtype=np.int64))
 
 
 def segment_median(starts, values, mask):

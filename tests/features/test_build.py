@@ -30,8 +30,8 @@ def random_registry(numbers, rng) -> pl.DataFrame:
         {
             "msisdn": numbers,
             "activation_time": base + minutes,
-            "dealer_id": rng.choice(["D1", "D2", "D3", None], len(numbers)),
-            "id_number": rng.choice(["A", "B", "C", None], len(numbers)),
+            "dealer_id": pl.Series(rng.choice(["D1", "D2", "D3", None], len(numbers)).tolist(), dtype=pl.Utf8),
+            "id_number": pl.Series(rng.choice(["A", "B", "C", None], len(numbers)).tolist(), dtype=pl.Utf8),
             "subscription_type": ["prepaid"] * len(numbers),
         }
     )
@@ -42,11 +42,18 @@ def foreign_world(tmp_path_factory):
     root = tmp_path_factory.mktemp("foreign")
     write_foreign_week(root / "week", numbers=250)
     cdrs = read_cdrs([root / "week"]).cdrs
+    # Two numbers that only receive: one registered (its incoming counts must show), one not
+    # (it must not get a row).
+    callers = cdrs["caller"].unique().sort()
+    receive_only = cdrs.head(6).with_columns(
+        pl.Series("callee", ["84939999999"] * 3 + ["84938888888"] * 3),
+        pl.Series("event_type", ["voice", "voice", "sms"] * 2, dtype=cdrs["event_type"].dtype),
+    )
+    cdrs = pl.concat([cdrs, receive_only])
     cdrs.write_parquet(root / "cdrs.parquet")
     rng = np.random.default_rng(1)
-    callers = cdrs["caller"].unique().sort().to_list()
     # Registry: most callers, some numbers with no traffic, a run of consecutive numbers.
-    numbers = callers[:200] + [str(84_930_000_000 + i) for i in range(12)] + ["VIETTEL"]
+    numbers = callers.to_list()[:200] + [str(84_930_000_000 + i) for i in range(12)] + ["VIETTEL", "84939999999"]
     registry = random_registry(numbers, rng)
     registry.write_parquet(root / "registry.parquet")
     return root, cdrs, registry
@@ -56,7 +63,10 @@ def test_core_features_equal_duckdb(foreign_world):
     root, cdrs, registry = foreign_world
     ours = build_features(cdrs, registry)
     ref = core_features_duckdb(str(root / "cdrs.parquet"), str(root / "registry.parquet"))
-    assert ours.height == cdrs["caller"].n_unique() + 13
+    assert ours.height == cdrs["caller"].n_unique() + 14
+    received = ours.filter(pl.col("msisdn") == "84939999999").row(0, named=True)
+    assert (received["voice_out"], received["voice_in"], received["sms_in"]) == (0, 2, 1)
+    assert "84938888888" not in ours["msisdn"].to_list()
     assert_same_table(ours, ref)
 
 

@@ -101,8 +101,8 @@ def with_mask(draw, values, sort=False):
 def test_distinct_sorted(data):
     starts, values, mask = data
     got, want = kernels.distinct_sorted(starts, values, mask), naive.distinct_sorted(starts, values, mask)
-    np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_array_equal(got[1], want[1])
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
 
 
 @settings(max_examples=200, deadline=None)
