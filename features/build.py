@@ -1,18 +1,19 @@
 """``build_features``: the one entry point from canonical CDRs to one row per number.
 
-Numbers become int64 ids first (a normalised number without a leading zero is its own id; any
-other text gets a negative id from a hash), so every group-by, join and sort on the hot path is on
-integers. Polars does the relational work (per-number aggregates, reciprocity and IMEI sharing as
-joins); numba kernels (:mod:`features.kernels`) do the sequential work over each subscriber's
-events in event order.
+How it works: numbers become int64 ids (a normalised number without a leading zero is its own
+id; other text gets a negative id hashed from it), cells and IMEIs 64-bit hashes, and the events
+are sorted once by caller. numba kernels (:mod:`features.kernels`) then walk each caller's
+segment: counts, distinct callees with how often each was called, medians, event order, gaps,
+sequential dialling. The distinct (caller, callee) pairs serve reciprocity and the incoming
+counts; Polars does the remaining relational work (IMEI sharing, registry, joins).
 
-Splitting by subscriber (for out-of-core and Dask runs): every *outgoing* feature of a number
-depends only on the rows where it is the caller, so rows can be hash-partitioned on ``caller`` and
-each partition built independently. The cross-subscriber parts are exact only with global inputs:
-incoming counts need the rows where the number is *callee* (partition those rows by ``callee``
-too), reciprocity needs the reverse pairs (callee, caller), ``imei_max_sims`` needs per-IMEI caller
-counts over all rows, ``window_days`` the global date set, and the registry features the whole
-registry. Those small global tables are computed once and joined into each partition.
+Splitting by subscriber (for out-of-core and Dask runs, issue 5): hash-partition the rows on
+``caller``. Every *outgoing* feature of a number depends only on its own rows, so each partition
+computes them alone. The cross-subscriber parts need small global tables, built from all
+partitions and joined back: the distinct voice pairs (caller, callee, calls) and SMS pairs
+(caller, recipient, messages), summed by callee for the incoming counts and looked up reversed for
+reciprocity; the distinct (caller, IMEI) pairs for ``imei_max_sims``; the set of dates for
+``window_days``; and the whole registry for the registry features.
 """
 
 from __future__ import annotations
