@@ -187,12 +187,25 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
 
     Raises :class:`InputError` for an empty or unreadable file or a missing required column.
     """
+    lf, separator = scan_table(path, mapping.separator)
+    return FilePlan(path=path, raw=lf, parsed=_parse(lf, lf.collect_schema(), mapping, path),
+                    separator=separator)
+
+
+def scan_table(path: Path, separator: str | None = None, what: str = "") -> tuple[pl.LazyFrame, str]:
+    """A lazy scan of a CSV (plain or gzip) or Parquet file, every CSV field as text, with a
+    ``_row`` column: the line number for CSV (the header is line 1), the 1-based row for Parquet.
+
+    Returns the scan and the CSV separator (given, or sniffed from the header; ``""`` for
+    Parquet). Raises :class:`InputError` for an empty or unreadable file. ``what`` names the kind
+    of file in messages ("registry ").
+    """
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {what}{path}: {exc.strerror or exc}") from None
     if size == 0:
-        raise InputError(f"{path} is empty")
+        raise InputError(f"{what}{path} is empty")
     try:
         if _is_parquet(path):
             separator = ""
@@ -200,8 +213,8 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
         else:
             header = _first_line(path)
             if not header.strip():
-                raise InputError(f"{path} is empty")
-            separator = mapping.separator or sniff_separator(header)
+                raise InputError(f"{what}{path} is empty")
+            separator = separator or sniff_separator(header)
             lf = pl.scan_csv(
                 path,
                 separator=separator,
@@ -209,14 +222,14 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
                 truncate_ragged_lines=True,
                 encoding="utf8-lossy",
                 row_index_name=_ROW,
-                row_index_offset=2,  # the line number: the header is line 1
+                row_index_offset=2,
             )
-        schema = lf.collect_schema()
+        lf.collect_schema()  # reads the header or footer now, so a broken file fails here
     except InputError:
         raise
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read {path}: {one_line(exc)}") from None
-    return FilePlan(path=path, raw=lf, parsed=_parse(lf, schema, mapping, path), separator=separator)
+        raise InputError(f"cannot read {what}{path}: {one_line(exc)}") from None
+    return lf, separator
 
 
 def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[str, str]:

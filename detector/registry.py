@@ -15,7 +15,7 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.fields import clean_text, one_line, parse_timestamp_text, typed_timestamp
-from detector.ingest import REJECTS_SCHEMA, sniff_separator
+from detector.ingest import REJECTS_SCHEMA, scan_table
 from detector.mapping import Mapping
 from detector.numbers import normalise_number
 
@@ -52,24 +52,8 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such registry file: {p}")
-    try:
-        with p.open("rb") as fh:
-            head = fh.read(4)
-            fh.seek(0)
-            header = fh.readline(65536)
-        if head == b"PAR1":
-            lf = pl.scan_parquet(p).with_row_index("_row", offset=1)
-        else:
-            if not header.strip():
-                raise InputError(f"registry file {p} is empty")
-            lf = pl.scan_csv(p, separator=sniff_separator(header), infer_schema=False,
-                             truncate_ragged_lines=True, encoding="utf8-lossy",
-                             row_index_name="_row", row_index_offset=2)
-        schema = lf.collect_schema()
-    except InputError:
-        raise
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"cannot read registry {p}: {one_line(exc)}") from None
+    lf, _ = scan_table(p, mapping.separator, what="registry ")
+    schema = lf.collect_schema()
 
     by_name = {n.strip().lstrip("\ufeff").lower(): n for n in schema.names()}
     missing = [c for c in _REQUIRED if c not in by_name]
