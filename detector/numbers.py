@@ -89,8 +89,9 @@ def normalise_series(numbers: pl.Series, country_code: str = DEFAULT_COUNTRY_COD
 def normalise_columns(
     df: pl.DataFrame, columns: list[str], country_code: str = DEFAULT_COUNTRY_CODE
 ) -> pl.DataFrame:
-    """``df`` with each of ``columns`` normalised (see :func:`normalise_series`)."""
-    return df.with_columns(normalise_series(df[c], country_code).alias(c) for c in columns)
+    """``df`` with each of ``columns`` normalised (see :func:`normalise_series`); as expressions,
+    so Polars works on the columns in parallel."""
+    return df.with_columns(normalise_number(pl.col(c), country_code).alias(c) for c in columns)
 
 
 def _already_normal(numbers: pl.Series, cc: str) -> pl.Series:

@@ -32,26 +32,27 @@ def number_id(number: pl.Expr) -> pl.Expr:
     """An int64 id per normalised number: the number itself when it is a plain positive integer
     (no leading zero, so the text is recovered exactly), else a negative id hashed from its text.
     """
-    return number.map_batches(lambda s: number_ids(s)[0], return_dtype=pl.Int64, is_elementwise=True)
+    return number.map_batches(number_ids, return_dtype=pl.Int64, is_elementwise=True)
 
 
-def number_ids(numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """:func:`number_id` of each number, and the number read as an integer (for event order and
-    sequential dialling; :data:`~features.kernels.NOT_AN_INTEGER` where it is not one).
-
-    One text-to-integer pass serves both; only the rare values that are not plain numbers are
-    hashed.
-    """
+def number_ids(numbers: pl.Series) -> pl.Series:
+    """:func:`number_id` of each number. Only the rare values that are not plain numbers are
+    hashed."""
     as_int = numbers.str.to_integer(strict=False)
     plain = (
         as_int.is_not_null() & (as_int > 0) & ~numbers.str.starts_with("0") & ~numbers.str.starts_with("+")
     ).fill_null(False)
-    key = as_int.fill_null(kernels.NOT_AN_INTEGER)
     if plain.all():
-        return as_int, key
+        return as_int
     other = ~plain
     hashed = pl.select(pl.lit(-1, pl.Int64) - (pl.lit(numbers.filter(other)).hash(seed=0) // 4).cast(pl.Int64))
-    return as_int.scatter(other.arg_true(), hashed.to_series()), key
+    return as_int.scatter(other.arg_true(), hashed.to_series())
+
+
+def _callee_key(number: pl.Expr) -> pl.Expr:
+    """The callee as an integer, for event order and sequential dialling; a callee that is not
+    one sorts last (:data:`~features.kernels.NOT_AN_INTEGER`)."""
+    return number.str.to_integer(strict=False).fill_null(kernels.NOT_AN_INTEGER)
 
 
 def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -115,11 +116,10 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
         + pl.col("cell_id").is_not_null().cast(pl.Int8) * HAS_CELL
         + pl.col("imei").is_not_null().cast(pl.Int8) * HAS_IMEI
     )
-    callee_id, callee_key = number_ids(cdrs["callee"])
     return cdrs.lazy().select(
-        pl.lit(number_ids(cdrs["caller"])[0]).alias("caller_id"),
-        pl.lit(callee_id).alias("callee_id"),
-        pl.lit(callee_key).alias("callee_key"),
+        number_id(pl.col("caller")).alias("caller_id"),
+        number_id(pl.col("callee")).alias("callee_id"),
+        _callee_key(pl.col("callee")).alias("callee_key"),
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
