@@ -123,8 +123,8 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
-        pl.col("cell_id").hash(seed=0).alias("cell"),
-        pl.col("imei").hash(seed=0).alias("imei"),
+        pl.col("cell_id").hash(seed=0).reinterpret(signed=True).alias("cell"),
+        pl.col("imei").hash(seed=0).reinterpret(signed=True).alias("imei"),
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
 
 
