@@ -24,7 +24,6 @@ import polars as pl
 from features import kernels
 from features.catalogue import CORE_FEATURES
 
-_US_PER_HOUR = 3_600_000_000
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
 
 
@@ -237,7 +236,7 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
     )
     starts = kernels.segment_starts(burst["dealer_id"].rle_id().to_numpy())
     burst = burst.select("id").with_columns(
-        pl.Series("dealer_burst_1h", kernels.window_count(starts, burst["activated"].to_numpy(), _US_PER_HOUR))
+        pl.Series("dealer_burst_1h", kernels.window_count(starts, burst["activated"].to_numpy(), kernels.US_PER_HOUR))
     )
 
     runs = reg.filter(pl.col("dealer_id").is_not_null() & pl.col("msisdn_int").is_not_null()).sort(

@@ -23,7 +23,7 @@ NOT_AN_INTEGER = np.iinfo(np.int64).max
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = 1, 2, 4, 8
 #: Columns of :func:`event_counts`.
 EVENT_COUNTS = ("voice_out", "answered_n", "short_n", "sms_out", "night_n", "answered_seconds")
-_US_PER_HOUR = 3_600_000_000
+US_PER_HOUR = 3_600_000_000
 
 
 @njit(cache=True)
@@ -42,7 +42,7 @@ def _event_counts(starts, flags, duration, ts_us):
                         out[s, 2] += 1
             else:
                 out[s, 3] += 1
-            if (ts_us[i] // _US_PER_HOUR) % 24 < 6:
+            if (ts_us[i] // US_PER_HOUR) % 24 < 6:
                 out[s, 4] += 1
     return out
 
@@ -350,7 +350,7 @@ def _active_hours(starts, ts_us):
     for s in range(n_seg):
         seen = 0
         for i in range(starts[s], starts[s + 1]):
-            seen |= np.int64(1) << ((ts_us[i] // 3_600_000_000) % 24)
+            seen |= np.int64(1) << ((ts_us[i] // US_PER_HOUR) % 24)
         count = 0
         while seen:
             seen &= seen - 1
