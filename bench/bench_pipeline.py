@@ -34,7 +34,7 @@ def test_engine(benchmark, world_dir, subscribers, record):
 
     def run():
         inputs = read_inputs(cdr_files(world_dir), world_dir / "registry.parquet")
-        return feature_table(inputs)
+        return feature_table(inputs, core_only=True)
 
     table = benchmark.pedantic(run, rounds=3, warmup_rounds=1)
     assert table.height > subscribers

@@ -21,7 +21,7 @@ def main(root: str) -> None:
     from detector.pipeline import feature_table, read_inputs
 
     inputs = read_inputs(cdr_files(Path(root)), Path(root) / "registry.parquet")
-    table = feature_table(inputs)
+    table = feature_table(inputs, core_only=True)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rows": inputs.batch.cdrs.height, "numbers": table.height,
                       "peak_rss_mib": peak_rss_kib() / 1024}))

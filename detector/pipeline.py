@@ -44,7 +44,7 @@ def read_inputs(
     return Inputs(batch=batch, registry=registry)
 
 
-def feature_table(inputs: Inputs) -> pl.DataFrame:
-    """The feature table (features.md) for what was read."""
+def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
+    """The feature table (features.md, and unless ``core_only`` the engine's own features)."""
     registry = inputs.registry.subscribers if inputs.registry is not None else None
-    return build_features(inputs.batch.cdrs, registry)
+    return build_features(inputs.batch.cdrs, registry, core_only=core_only)

@@ -22,7 +22,10 @@ import numpy as np
 import polars as pl
 
 from features import kernels
-from features.catalogue import CORE_FEATURES
+from features.catalogue import CORE_FEATURES, FEATURES
+
+#: Extended counts that are 0, not null, for a number without outgoing events.
+EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max")
 
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
 
@@ -54,9 +57,13 @@ def _callee_key(number: pl.Expr) -> pl.Expr:
     return number.str.to_integer(strict=False).fill_null(kernels.NOT_AN_INTEGER)
 
 
-def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | None = None) -> pl.DataFrame:
+def build_features(
+    cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | None = None, *, core_only: bool = False
+) -> pl.DataFrame:
     """The feature table: one row per number that originated an event, plus one per registry
-    subscriber. Column ``msisdn`` then the core features of features.md, in that order.
+    subscriber. Column ``msisdn``, the core features of features.md in that order, then (unless
+    ``core_only``) the engine's own behaviour features; all are described in
+    :mod:`features.catalogue`.
 
     Parameters
     ----------
@@ -64,10 +71,12 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
         Canonical CDRs (:data:`detector.ingest.CDR_SCHEMA`), normalised and de-duplicated.
     registry:
         Optional registry (:data:`detector.registry.REGISTRY_SCHEMA`), one row per msisdn.
+    core_only:
+        Only the core features (what the DuckDB benchmark peer computes too).
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = _events(cdrs)
-    table = _per_number(events)
+    table = _per_number(events, extended=not core_only)
     names = _caller_names(cdrs, events)
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
@@ -92,11 +101,23 @@ def build_features(cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | N
         _ratio("night_n", "n_out").alias("night_ratio"),
         pl.lit(cdrs["start_time"].dt.date().n_unique(), pl.Int64).alias("window_days"),
     )
-    return table.join(names, on="id", how="left").select("msisdn", *CORE_FEATURES).sort("msisdn")
+    columns = CORE_FEATURES
+    if not core_only:
+        table = table.with_columns(
+            _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
+            _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
+            _ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
+        ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
+        columns = FEATURES
+    return table.join(names, on="id", how="left").select("msisdn", *columns).sort("msisdn")
 
 
 def _ratio(num: str, den: str) -> pl.Expr:
-    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).otherwise(None)
+    return _ratio_of(pl.col(num), den)
+
+
+def _ratio_of(num: pl.Expr, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then(num / pl.col(den)).otherwise(None)
 
 
 def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
@@ -127,7 +148,7 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
 
 
-def _per_number(events: pl.DataFrame) -> pl.DataFrame:
+def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
     """Every outgoing and incoming feature from the caller-sorted events (numba kernels): one row
     per caller, and one per number that only received.
 
@@ -171,6 +192,21 @@ def _per_number(events: pl.DataFrame) -> pl.DataFrame:
             "seq_callee_ratio": kernels.seq_callee_ratio(seq_starts, seq_key),
         }
     ).with_columns(pl.col("voice_dur_mean", "voice_dur_median", "gap_cv", "seq_callee_ratio").fill_nan(None))
+    if extended:
+        day = col["ts"] // kernels.US_PER_DAY
+        day = day - (day.min() if day.size else 0)
+        n_days = int(day.max()) + 1 if day.size else 1
+        everything = np.ones(day.shape[0], dtype=np.bool_)
+        days_active, _ = kernels.per_day(starts, day, everything, n_days)
+        _, voice_day_max = kernels.per_day(starts, day, voice, n_days)
+        _, sms_day_max = kernels.per_day(starts, day, ~voice, n_days)
+        table = table.with_columns(
+            pl.Series("days_active", days_active),
+            pl.Series("voice_out_per_day_max", voice_day_max),
+            pl.Series("sms_out_per_day_max", sms_day_max),
+            pl.Series("voice_burst_10m_max", kernels.max_in_window(seq_starts, seq_ts, 10 * 60 * 1_000_000)),
+            pl.Series("very_short_n", counts["very_short_n"]),
+        )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
     incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)

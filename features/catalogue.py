@@ -44,7 +44,18 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("dealer_burst_1h", "SIMs the same dealer activated within 60 minutes either side", "SIMs", True),
     Feature("msisdn_run_length", "run of consecutive numbers among the dealer's SIMs containing this one",
             "SIMs", True),
+
+    # The engine's own behaviour features, per day rather than per window, so that they mean the
+    # same on a day of traffic as on a month of it.
+    Feature("days_active", "days with outgoing events", "days"),
+    Feature("voice_out_per_day_mean", "outgoing voice events per day with outgoing events", "events/day"),
+    Feature("voice_out_per_day_max", "most outgoing voice events on one day", "events"),
+    Feature("sms_out_per_day_max", "most outgoing SMS on one day", "events"),
+    Feature("voice_burst_10m_max", "most outgoing voice events in any 10 minutes", "events"),
+    Feature("voice_very_short_ratio", "share of answered outgoing voice events of 1-3 s", "ratio"),
+    Feature("in_out_ratio", "incoming events (voice and SMS) per outgoing event", "ratio"),
 )
 
 CORE_FEATURES: list[str] = [f.name for f in CATALOGUE if f.core]
+FEATURES: list[str] = [f.name for f in CATALOGUE]
 BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}

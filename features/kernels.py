@@ -22,14 +22,15 @@ NOT_AN_INTEGER = np.iinfo(np.int64).max
 #: Bit flags of one event, as :func:`event_counts` reads them.
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = 1, 2, 4, 8
 #: Columns of :func:`event_counts`.
-EVENT_COUNTS = ("voice_out", "answered_n", "short_n", "sms_out", "night_n", "answered_seconds")
+EVENT_COUNTS = ("voice_out", "answered_n", "short_n", "sms_out", "night_n", "answered_seconds", "very_short_n")
 US_PER_HOUR = 3_600_000_000
+US_PER_DAY = 24 * US_PER_HOUR
 
 
 @njit(cache=True)
 def _event_counts(starts, flags, duration, ts_us):
     n_seg = starts.shape[0] - 1
-    out = np.zeros((n_seg, 6), dtype=np.int64)
+    out = np.zeros((n_seg, 7), dtype=np.int64)
     for s in range(n_seg):
         for i in range(starts[s], starts[s + 1]):
             f = flags[i]
@@ -40,6 +41,8 @@ def _event_counts(starts, flags, duration, ts_us):
                     out[s, 5] += duration[i]
                     if duration[i] < 10:
                         out[s, 2] += 1
+                    if 1 <= duration[i] <= 3:
+                        out[s, 6] += 1
             else:
                 out[s, 3] += 1
             if (ts_us[i] // US_PER_HOUR) % 24 < 6:
@@ -49,7 +52,8 @@ def _event_counts(starts, flags, duration, ts_us):
 
 def event_counts(starts: np.ndarray, flags: np.ndarray, duration: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     """Per segment, in the columns of :data:`EVENT_COUNTS`: voice events, answered voice events,
-    answered ones under 10 s, SMS, events in local hours 0-5, and the answered seconds.
+    answered ones under 10 s, SMS, events in local hours 0-5, the answered seconds, and answered
+    voice events of 1 to 3 s.
     ``flags``: :data:`VOICE` | :data:`ANSWERED` | ... bits per event."""
     return _event_counts(_int64(starts), np.ascontiguousarray(flags, dtype=np.int8), _int64(duration), _int64(ts_us))
 
@@ -363,6 +367,52 @@ def active_hours(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     """Per segment, the distinct hours of day (0-23) of the events at ``ts_us`` (microseconds
     since the epoch of naive local time). A 24-bit mask per segment, no sorting."""
     return _active_hours(_int64(starts), _int64(ts_us))
+
+
+@njit(cache=True)
+def _per_day(starts, day, mask, n_days):
+    n_seg = starts.shape[0] - 1
+    active = np.zeros(n_seg, dtype=np.int64)
+    busiest = np.zeros(n_seg, dtype=np.int64)
+    counts = np.zeros(n_days, dtype=np.int64)
+    for s in range(n_seg):
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                counts[day[i]] += 1
+        for i in range(starts[s], starts[s + 1]):
+            c = counts[day[i]]
+            if c > 0:  # first visit of this day in the segment: count it, then clear it
+                active[s] += 1
+                busiest[s] = max(busiest[s], c)
+                counts[day[i]] = 0
+    return active, busiest
+
+
+def per_day(starts: np.ndarray, day: np.ndarray, mask: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, the days with events where ``mask``, and the most such events on one day.
+
+    ``day``: each event's day as an index 0..``n_days``-1 (in any order within a segment).
+    """
+    return _per_day(_int64(starts), _int64(day), np.ascontiguousarray(mask, dtype=np.bool_), np.int64(n_days))
+
+
+@njit(cache=True)
+def _max_in_window(starts, ts_us, width_us):
+    n_seg = starts.shape[0] - 1
+    out = np.zeros(n_seg, dtype=np.int64)
+    for s in range(n_seg):
+        left = starts[s]
+        for i in range(starts[s], starts[s + 1]):
+            while ts_us[i] - ts_us[left] >= width_us:
+                left += 1
+            out[s] = max(out[s], i - left + 1)
+    return out
+
+
+def max_in_window(starts: np.ndarray, ts_us: np.ndarray, width_us: int) -> np.ndarray:
+    """Per segment, the most events in any window of ``width_us`` microseconds (events at most
+    ``width_us`` - 1 apart). ``ts_us`` must be sorted within each segment."""
+    return _max_in_window(_int64(starts), _int64(ts_us), np.int64(width_us))
 
 
 def segment_starts(keys: np.ndarray) -> np.ndarray:

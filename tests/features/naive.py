@@ -107,7 +107,7 @@ def reciprocated(segment_ids, pair_starts, pair_values):
 def event_counts(starts, flags, duration, ts_us):
     out = []
     for lo, hi in segments(starts):
-        row = [0] * 6
+        row = [0] * 7
         for f, d, t in zip(flags[lo:hi], duration[lo:hi], ts_us[lo:hi]):
             voice, answered = bool(f & 1), bool(f & 2)
             row[0] += voice
@@ -116,5 +116,23 @@ def event_counts(starts, flags, duration, ts_us):
             row[3] += not voice
             row[4] += (int(t) // 3_600_000_000) % 24 < 6
             row[5] += int(d) if voice and answered else 0
+            row[6] += voice and answered and 1 <= d <= 3
         out.append(row)
-    return np.array(out, dtype=np.int64).reshape(-1, 6)
+    return np.array(out, dtype=np.int64).reshape(-1, 7)
+
+
+def per_day(starts, day, mask, n_days):
+    active, busiest = [], []
+    for lo, hi in segments(starts):
+        days = [int(d) for d, m in zip(day[lo:hi], mask[lo:hi]) if m]
+        active.append(len(set(days)))
+        busiest.append(max((days.count(d) for d in set(days)), default=0))
+    return np.array(active, dtype=np.int64), np.array(busiest, dtype=np.int64)
+
+
+def max_in_window(starts, ts_us, width_us):
+    out = []
+    for lo, hi in segments(starts):
+        seg = [int(t) for t in ts_us[lo:hi]]
+        out.append(max((sum(1 for u in seg if t <= u < t + width_us) for t in seg), default=0))
+    return np.array(out, dtype=np.int64)

@@ -1,6 +1,8 @@
 """The whole core feature table against an independent implementation (DuckDB SQL)."""
 
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from bench.duckdb_peer import core_features_duckdb
 from detector.ingest import read_cdrs
 from features.build import build_features, number_id
-from features.catalogue import CORE_FEATURES
+from features.catalogue import CORE_FEATURES, FEATURES
 from tests.detector.foreign import write_foreign_week
 
 
@@ -61,7 +63,7 @@ def foreign_world(tmp_path_factory):
 
 def test_core_features_equal_duckdb(foreign_world):
     root, cdrs, registry = foreign_world
-    ours = build_features(cdrs, registry)
+    ours = build_features(cdrs, registry, core_only=True)
     ref = core_features_duckdb(str(root / "cdrs.parquet"), str(root / "registry.parquet"))
     assert ours.height == cdrs["caller"].n_unique() + 14
     received = ours.filter(pl.col("msisdn") == "84939999999").row(0, named=True)
@@ -72,7 +74,39 @@ def test_core_features_equal_duckdb(foreign_world):
 
 def test_core_features_equal_duckdb_without_registry(foreign_world):
     root, cdrs, _ = foreign_world
-    assert_same_table(build_features(cdrs), core_features_duckdb(str(root / "cdrs.parquet")))
+    assert_same_table(build_features(cdrs, core_only=True), core_features_duckdb(str(root / "cdrs.parquet")))
+
+
+def test_full_table_is_the_core_table_plus_the_catalogue(foreign_world):
+    _, cdrs, registry = foreign_world
+    full = build_features(cdrs, registry)
+    assert full.columns == ["msisdn", *FEATURES]
+    assert full.select("msisdn", *CORE_FEATURES).equals(build_features(cdrs, registry, core_only=True))
+
+
+def test_behaviour_features_by_hand():
+    t0 = dt.datetime(2026, 11, 2, 9, 0)
+    minute = dt.timedelta(minutes=1)
+    rows = [  # A: 3 calls within 10 minutes on day 1 (2, 5 and 0 s), one on day 2, one SMS on day 2
+        ("84900000001", "84900000002", t0, 2, "voice", True),
+        ("84900000001", "84900000003", t0 + 4 * minute, 5, "voice", True),
+        ("84900000001", "84900000004", t0 + 9 * minute, 0, "voice", False),
+        ("84900000001", "84900000005", t0 + dt.timedelta(days=1), 3, "voice", True),
+        ("84900000001", "84900000005", t0 + dt.timedelta(days=1, hours=1), 0, "sms", False),
+        ("84900000002", "84900000001", t0 + 30 * minute, 60, "voice", True),  # B calls A back
+    ]
+    cdrs = pl.DataFrame(rows, schema=["caller", "callee", "start_time", "duration_s", "event_type", "answered"],
+                        orient="row").with_columns(
+        pl.col("event_type").cast(pl.Enum(["voice", "sms"])), pl.lit(None, pl.Utf8).alias("cell_id"),
+        pl.lit(None, pl.Utf8).alias("imei"),
+    )
+    a = build_features(cdrs).filter(pl.col("msisdn") == "84900000001").row(0, named=True)
+    assert a["days_active"] == 2
+    assert a["voice_out_per_day_max"] == 3 and a["sms_out_per_day_max"] == 1
+    assert a["voice_out_per_day_mean"] == 2.0
+    assert a["voice_burst_10m_max"] == 3
+    assert a["voice_very_short_ratio"] == 2 / 3  # 2 s and 3 s of the 3 answered calls
+    assert a["in_out_ratio"] == 1 / 5
 
 
 def test_counts_zero_ratios_null_for_registry_only_numbers(foreign_world):

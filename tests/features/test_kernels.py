@@ -144,3 +144,18 @@ def test_event_counts(data, rnd):
     ts = np.array([rnd.randint(0, 10**12) for _ in flags], dtype=np.int64)
     np.testing.assert_array_equal(kernels.event_counts(starts, flags, duration, ts),
                                   naive.event_counts(starts, flags, duration, ts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 6)))
+def test_per_day(data):
+    starts, day, mask = data
+    for g, w in zip(kernels.per_day(starts, day, mask, 7), naive.per_day(starts, day, mask, 7), strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(segmented(st.integers(0, 3_000), sort=True), st.integers(1, 1_000))
+def test_max_in_window(data, width):
+    starts, ts = data
+    np.testing.assert_array_equal(kernels.max_in_window(starts, ts, width), naive.max_in_window(starts, ts, width))
