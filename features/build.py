@@ -24,6 +24,9 @@ import polars as pl
 from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
+#: Registry-linked behaviour features (null without a registry).
+REGISTRY_BEHAVIOUR = ("days_to_first_use", "first_use_away_from_activation", "dealer_dormant_share",
+                      "dealer_over_id_cap_share")
 #: Extended counts that are 0, not null, for a number without outgoing events.
 EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max")
 
@@ -103,6 +106,7 @@ def build_features(
     )
     columns = CORE_FEATURES
     if not core_only:
+        table = table.with_columns(_registry_behaviour(has_registry=registry is not None and registry.height > 0))
         table = table.with_columns(
             _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
             _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
@@ -110,6 +114,28 @@ def build_features(
         ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
         columns = FEATURES
     return table.join(names, on="id", how="left").select("msisdn", *columns).sort("msisdn")
+
+
+def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
+    """Features joining a SIM's registration with its traffic: how long it slept before its first
+    call, whether it was first used away from the shop, and how its dealer's SIMs behave."""
+    if not has_registry:
+        return [pl.lit(None, pl.Float64).alias(c) for c in REGISTRY_BEHAVIOUR]
+    used = pl.col("n_out") > 0
+    return [
+        pl.when(used & pl.col("activated").is_not_null())
+        .then((pl.col("first_out_us") - pl.col("activated")) / kernels.US_PER_DAY)
+        .alias("days_to_first_use"),
+        pl.when(pl.col("has_first_cell") & pl.col("activation_cell").is_not_null())
+        .then((pl.col("first_cell") != pl.col("activation_cell")).cast(pl.Float64))
+        .alias("first_use_away_from_activation"),
+        pl.when(pl.col("dealer_id").is_not_null())
+        .then((~used).cast(pl.Float64).mean().over("dealer_id"))
+        .alias("dealer_dormant_share"),
+        pl.when(pl.col("dealer_id").is_not_null())
+        .then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer_id"))
+        .alias("dealer_over_id_cap_share"),
+    ]
 
 
 def _ratio(num: str, den: str) -> pl.Expr:
@@ -143,9 +169,14 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
-        pl.col("cell_id").hash(seed=0).reinterpret(signed=True).alias("cell"),
-        pl.col("imei").hash(seed=0).reinterpret(signed=True).alias("imei"),
+        _text_hash(pl.col("cell_id")).alias("cell"),
+        _text_hash(pl.col("imei")).alias("imei"),
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
+
+
+def _text_hash(text: pl.Expr) -> pl.Expr:
+    """A 64-bit id of a cell or IMEI text (the same text gives the same id in every table)."""
+    return text.hash(seed=0).reinterpret(signed=True)
 
 
 def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
@@ -207,6 +238,13 @@ def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
             pl.Series("voice_burst_10m_max", kernels.max_in_window(seq_starts, seq_ts, 10 * 60 * 1_000_000)),
             pl.Series("very_short_n", counts["very_short_n"]),
         )
+        first_ts, first_cell, has_first_cell = kernels.first_event(starts, col["ts"], col["cell"],
+                                                                   (flags & HAS_CELL) != 0)
+        table = table.with_columns(
+            pl.Series("first_out_us", first_ts),
+            pl.Series("first_cell", np.where(has_first_cell, first_cell, 0)),
+            pl.Series("has_first_cell", has_first_cell),
+        )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
     incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)
@@ -260,6 +298,9 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
         pl.col("activation_time").dt.epoch("us").alias("activated"),
         pl.col("dealer_id"),
         pl.col("id_number"),
+        # Optional in the registry (data-contract.md).
+        (_text_hash(pl.col("activation_cell")) if "activation_cell" in registry.columns
+         else pl.lit(None, pl.Int64)).alias("activation_cell"),
     ).with_columns(
         pl.when(pl.col("id_number").is_not_null())
         .then(pl.len().over("id_number"))
@@ -283,7 +324,7 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
         pl.Series("msisdn_run_length", kernels.run_length(starts, runs["msisdn_int"].to_numpy()))
     )
     return (
-        reg.select("id", "msisdn", "sims_per_id")
+        reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id")
         .join(burst, on="id", how="left")
         .join(runs, on="id", how="left")
     )

@@ -54,6 +54,12 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("voice_burst_10m_max", "most outgoing voice events in any 10 minutes", "events"),
     Feature("voice_very_short_ratio", "share of answered outgoing voice events of 1-3 s", "ratio"),
     Feature("in_out_ratio", "incoming events (voice and SMS) per outgoing event", "ratio"),
+    # Registration joined with traffic (null without a registry).
+    Feature("days_to_first_use", "days from activation to the first outgoing event", "days"),
+    Feature("first_use_away_from_activation", "1 if the first outgoing event's cell is not the activation cell",
+            "flag"),
+    Feature("dealer_dormant_share", "share of the dealer's SIMs with no outgoing event in the window", "ratio"),
+    Feature("dealer_over_id_cap_share", "share of the dealer's SIMs on an ID with more than 3 SIMs", "ratio"),
 )
 
 CORE_FEATURES: list[str] = [f.name for f in CATALOGUE if f.core]

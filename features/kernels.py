@@ -415,6 +415,35 @@ def max_in_window(starts: np.ndarray, ts_us: np.ndarray, width_us: int) -> np.nd
     return _max_in_window(_int64(starts), _int64(ts_us), np.int64(width_us))
 
 
+@njit(cache=True)
+def _first_event(starts, ts_us, values, mask):
+    n_seg = starts.shape[0] - 1
+    first_ts = np.zeros(n_seg, dtype=np.int64)
+    first_value = np.zeros(n_seg, dtype=np.int64)
+    found = np.zeros(n_seg, dtype=np.bool_)
+    for s in range(n_seg):
+        best = -1
+        for i in range(starts[s], starts[s + 1]):
+            if i == starts[s] or ts_us[i] < first_ts[s]:
+                first_ts[s] = ts_us[i]
+            # The earliest row with a value; on a tie in time, the smallest value.
+            if mask[i] and (best < 0 or ts_us[i] < ts_us[best]
+                            or (ts_us[i] == ts_us[best] and values[i] < values[best])):
+                best = i
+        if best >= 0:
+            first_value[s] = values[best]
+            found[s] = True
+    return first_ts, first_value, found
+
+
+def first_event(
+    starts: np.ndarray, ts_us: np.ndarray, values: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (non-empty) segment: the earliest time; the value of the earliest row where ``mask``
+    (on a tie in time the smallest value); and whether there was such a row."""
+    return _first_event(_int64(starts), _int64(ts_us), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
+
+
 def segment_starts(keys: np.ndarray) -> np.ndarray:
     """CSR offsets of the runs of equal values in a sorted key array (``n_runs + 1`` entries)."""
     keys = np.asarray(keys)

@@ -136,3 +136,14 @@ def max_in_window(starts, ts_us, width_us):
         seg = [int(t) for t in ts_us[lo:hi]]
         out.append(max((sum(1 for u in seg if t <= u < t + width_us) for t in seg), default=0))
     return np.array(out, dtype=np.int64)
+
+
+def first_event(starts, ts_us, values, mask):
+    first_ts, first_value, found = [], [], []
+    for lo, hi in segments(starts):
+        first_ts.append(min(int(t) for t in ts_us[lo:hi]))
+        kept = sorted((int(t), int(v)) for t, v, m in zip(ts_us[lo:hi], values[lo:hi], mask[lo:hi]) if m)
+        first_value.append(kept[0][1] if kept else 0)
+        found.append(bool(kept))
+    return (np.array(first_ts, dtype=np.int64), np.array(first_value, dtype=np.int64),
+            np.array(found, dtype=bool))

@@ -123,3 +123,40 @@ def test_number_id_round_trips_and_separates_text():
     assert ids[0] == 84912345678 and ids[3] == 1900
     assert all(i < 0 for i in (ids[1], ids[2], ids[4]))
     assert len(set(ids)) == 5
+
+
+def test_registry_behaviour_features_by_hand():
+    t0 = dt.datetime(2026, 11, 2, 9, 0)
+    cdrs = pl.DataFrame(
+        {
+            "caller": ["84900000001", "84900000001", "84900000002"],
+            "callee": ["84911111111", "84911111112", "84911111111"],
+            "start_time": [t0 + dt.timedelta(hours=1), t0, t0],
+            "duration_s": [10, 20, 30],
+            "event_type": ["voice", "voice", "sms"],
+            "answered": [True, True, False],
+            "cell_id": ["FAR", None, "SHOP"],
+            "imei": [None, None, None],
+        }
+    ).with_columns(pl.col("event_type").cast(pl.Enum(["voice", "sms"])), pl.col("imei").cast(pl.Utf8))
+    registry = pl.DataFrame(
+        {
+            "msisdn": ["84900000001", "84900000002", "84900000003", "84900000004"],
+            "activation_time": [t0 - dt.timedelta(days=3)] * 4,
+            "dealer_id": ["D1", "D1", "D1", "D2"],
+            "id_number": ["X", "X", "X", "X"],  # four SIMs on one ID: all over the cap
+            "subscription_type": ["prepaid"] * 4,
+            "activation_cell": ["SHOP", "SHOP", "SHOP", None],
+        }
+    )
+    rows = {r["msisdn"]: r for r in build_features(cdrs, registry).to_dicts()}
+    one, two, dormant = rows["84900000001"], rows["84900000002"], rows["84900000003"]
+    # First use: t0 (the earlier call, without a cell); the first event with a cell was at FAR.
+    assert one["days_to_first_use"] == 3.0
+    assert one["first_use_away_from_activation"] == 1.0
+    assert two["first_use_away_from_activation"] == 0.0
+    assert dormant["days_to_first_use"] is None and dormant["first_use_away_from_activation"] is None
+    assert one["dealer_dormant_share"] == 1 / 3 and rows["84900000004"]["dealer_dormant_share"] == 1.0
+    assert one["dealer_over_id_cap_share"] == 1.0
+    # Without a registry the registry-linked features are null.
+    assert build_features(cdrs)["days_to_first_use"].null_count() == 2

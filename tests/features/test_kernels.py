@@ -159,3 +159,15 @@ def test_per_day(data):
 def test_max_in_window(data, width):
     starts, ts = data
     np.testing.assert_array_equal(kernels.max_in_window(starts, ts, width), naive.max_in_window(starts, ts, width))
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 5)), st.randoms())
+def test_first_event(data, rnd):
+    starts, ts, mask = data
+    keep = np.diff(starts) > 0  # the kernel is for non-empty segments (one per caller)
+    starts = np.concatenate(([0], np.cumsum(np.diff(starts)[keep]))).astype(np.int64)
+    values = np.array([rnd.randint(0, 3) for _ in ts], dtype=np.int64)
+    for g, w in zip(kernels.first_event(starts, ts, values, mask), naive.first_event(starts, ts, values, mask),
+                    strict=True):
+        np.testing.assert_array_equal(g, w)
