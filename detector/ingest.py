@@ -1,10 +1,11 @@
 """Reading CDR exports into the canonical schema (data-contract.md, "Inputs").
 
 ``scan_cdr_file`` builds a lazy Polars plan for one file: read every field as text (CSV) or as
-stored (Parquet), apply the mapping, normalise numbers, parse timestamps and durations, and give
-each row either a canonical record or a reason for rejecting it. ``read_cdrs`` runs those plans
-file by file (so that an unreadable file is named in the error), splits kept rows from rejects,
-and drops exact duplicate rows across all files.
+stored (Parquet), apply the mapping, parse timestamps and durations, and give each row either a
+canonical record or a reason for rejecting it. ``read_cdrs`` runs those plans two files at a time
+(re-running them one by one on failure, so that an unreadable file is named in the error), splits
+kept rows from rejects (re-reading only the rejected rows' raw text), then normalises the numbers
+of all files at once and drops exact duplicate rows across all files.
 
 Nothing is ever dropped silently: every row read is kept, rejected (with its file, row and reason),
 dropped on purpose by the mapping (``[values.event_type] X = "drop"``), or counted as a duplicate.

@@ -147,7 +147,7 @@ def _ratio_of(num: pl.Expr, den: str) -> pl.Expr:
 
 
 def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
-    """The columns the features need, all integers or booleans, sorted by caller.
+    """The columns the features need, all integers (booleans packed as bit flags), sorted by caller.
 
     Cells and IMEIs are only counted and matched, never shown, so they become 64-bit hashes:
     two different ones could only be confused by a hash collision (odds ~1e-9 for a million
