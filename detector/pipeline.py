@@ -13,6 +13,7 @@ import polars as pl
 
 from detector.ingest import CdrBatch, FileReport, read_cdrs
 from detector.mapping import Mapping
+from detector.numbers import DEFAULT_COUNTRY_CODE
 from detector.registry import Registry, read_registry
 from features.build import build_features
 
@@ -23,6 +24,7 @@ class Inputs:
 
     batch: CdrBatch
     registry: Registry | None
+    country_code: str = DEFAULT_COUNTRY_CODE
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -41,10 +43,11 @@ def read_inputs(
     """Read the CDR files and, if given, the subscriber registry."""
     batch = read_cdrs(cdr, mapping, progress=progress)
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
-    return Inputs(batch=batch, registry=registry)
+    country_code = mapping.country_code if mapping is not None else DEFAULT_COUNTRY_CODE
+    return Inputs(batch=batch, registry=registry, country_code=country_code)
 
 
 def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
     """The feature table (features.md, and unless ``core_only`` the engine's own features)."""
     registry = inputs.registry.subscribers if inputs.registry is not None else None
-    return build_features(inputs.batch.cdrs, registry, core_only=core_only)
+    return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code)

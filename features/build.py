@@ -21,16 +21,25 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from detector.numbers import DEFAULT_COUNTRY_CODE
 from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
 #: Registry-linked behaviour features (null without a registry).
 REGISTRY_BEHAVIOUR = ("days_to_first_use", "first_use_away_from_activation", "dealer_dormant_share",
-                      "dealer_over_id_cap_share")
+                      "dealer_over_id_cap_share", "dealer_sims", "dealer_burst_1h_max")
 #: Extended counts that are 0, not null, for a number without outgoing events.
-EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max")
+EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max",
+                   "voice_out_distinct_per_day_max")
+#: Bins of answered call durations for their entropy, in seconds: 0-3, 4-10, 11-30, 31-60, 1-3 min,
+#: 3-10 min, longer. A robocall or a SIM-box route plays a narrow band; people spread over all.
+DURATION_EDGES = np.array([4, 11, 31, 61, 181, 601], dtype=np.int64)
+#: Callees are grouped in blocks of this many consecutive numbers for their dispersion.
+CALLEE_BLOCK = 1000
 
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
+#: Event flag: the callee is not a number of the home country (international or a short code).
+ABROAD = 16
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
@@ -61,7 +70,11 @@ def _callee_key(number: pl.Expr) -> pl.Expr:
 
 
 def build_features(
-    cdrs: pl.DataFrame | pl.LazyFrame, registry: pl.DataFrame | None = None, *, core_only: bool = False
+    cdrs: pl.DataFrame | pl.LazyFrame,
+    registry: pl.DataFrame | None = None,
+    *,
+    core_only: bool = False,
+    country_code: str = DEFAULT_COUNTRY_CODE,
 ) -> pl.DataFrame:
     """The feature table: one row per number that originated an event, plus one per registry
     subscriber. Column ``msisdn``, the core features of features.md in that order, then (unless
@@ -76,9 +89,11 @@ def build_features(
         Optional registry (:data:`detector.registry.REGISTRY_SCHEMA`), one row per msisdn.
     core_only:
         Only the core features (what the DuckDB benchmark peer computes too).
+    country_code:
+        The home country's code: callees outside it count as international.
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
-    events = _events(cdrs)
+    events = _events(cdrs, None if core_only else country_code)
     table = _per_number(events, extended=not core_only)
     names = _caller_names(cdrs, events)
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
@@ -111,6 +126,14 @@ def build_features(
             _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
             _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
             _ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
+            _ratio("voice_distinct_days_n", "days_active").alias("voice_out_distinct_per_day_mean"),
+            _ratio("voice_out_distinct", "voice_out").alias("voice_out_new_callee_ratio"),
+            _ratio("unrelated_n", "voice_out_distinct").alias("voice_unrelated_ratio"),
+            _ratio("callee_blocks_n", "integer_callees_n").alias("voice_callee_block_ratio"),
+            _ratio("abroad_n", "n_out").alias("intl_out_ratio"),
+            ((pl.col("last_out_us") - pl.col("first_out_us")) / kernels.US_PER_DAY).alias("active_span_days"),
+            pl.from_epoch("first_out_us", "us").alias("first_out_time"),
+            pl.from_epoch("last_out_us", "us").alias("last_out_time"),
         ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
         columns = FEATURES
     return table.join(names, on="id", how="left").select("msisdn", *columns).sort("msisdn")
@@ -135,6 +158,10 @@ def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
         pl.when(pl.col("dealer_id").is_not_null())
         .then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer_id"))
         .alias("dealer_over_id_cap_share"),
+        pl.when(pl.col("dealer_id").is_not_null()).then(pl.len().over("dealer_id")).cast(pl.Int64)
+        .alias("dealer_sims"),
+        pl.when(pl.col("dealer_id").is_not_null()).then(pl.col("dealer_burst_1h").max().over("dealer_id"))
+        .alias("dealer_burst_1h_max"),
     ]
 
 
@@ -146,8 +173,9 @@ def _ratio_of(num: pl.Expr, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(num / pl.col(den)).otherwise(None)
 
 
-def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
+def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame:
     """The columns the features need, all integers (booleans packed as bit flags), sorted by caller.
+    With a ``country_code``, callees outside it are flagged :data:`ABROAD`.
 
     Cells and IMEIs are only counted and matched, never shown, so they become 64-bit hashes:
     two different ones could only be confused by a hash collision (odds ~1e-9 for a million
@@ -162,6 +190,8 @@ def _events(cdrs: pl.DataFrame) -> pl.DataFrame:
         + pl.col("cell_id").is_not_null().cast(pl.Int8) * HAS_CELL
         + pl.col("imei").is_not_null().cast(pl.Int8) * HAS_IMEI
     )
+    if country_code is not None:
+        flags = flags + (~pl.col("callee").str.starts_with(country_code)).cast(pl.Int8) * ABROAD
     return cdrs.lazy().select(
         number_id(pl.col("caller")).alias("caller_id"),
         number_id(pl.col("callee")).alias("callee_id"),
@@ -242,12 +272,39 @@ def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
                                                                    (flags & HAS_CELL) != 0)
         table = table.with_columns(
             pl.Series("first_out_us", first_ts),
+            pl.Series("last_out_us", np.maximum.reduceat(col["ts"], starts[:-1]) if ids.size else first_ts),
             pl.Series("first_cell", np.where(has_first_cell, first_cell, 0)),
             pl.Series("has_first_cell", has_first_cell),
         )
+        table = table.with_columns(_callee_shape(col, starts, ids, day, voice_starts, voice_callees, voice_calls))
     table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
     incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)
+
+
+def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, ids: np.ndarray, day: np.ndarray,
+                  voice_starts: np.ndarray, voice_callees: np.ndarray, voice_calls: np.ndarray) -> list[pl.Series]:
+    """Who a number calls and how: distinct callees per day, callees contacted once who never
+    answered back in any way, how tightly the callees cluster in number blocks, international
+    callees, and the spread of call lengths (as counts for the ratios built in ``build_features``)."""
+    flags = col["flags"]
+    voice = (flags & VOICE) != 0
+    callee = col["callee_id"]
+    distinct_days_n, distinct_day_max = kernels.distinct_per_day(starts, day, callee, voice)
+    contact_starts, contacts, _ = kernels.distinct_sorted(starts, callee, np.ones(callee.shape[0], dtype=np.bool_))
+    integer_callee = voice & (callee > 0)
+    return [
+        pl.Series("voice_distinct_days_n", distinct_days_n),
+        pl.Series("voice_out_distinct_per_day_max", distinct_day_max),
+        pl.Series("unrelated_n",
+                  kernels.unrelated(ids, voice_starts, voice_callees, voice_calls, contact_starts, contacts)),
+        pl.Series("callee_blocks_n", np.diff(kernels.distinct_sorted(starts, callee // CALLEE_BLOCK, integer_callee)[0])),
+        pl.Series("integer_callees_n", np.diff(kernels.distinct_sorted(starts, callee, integer_callee)[0])),
+        pl.Series("abroad_n", kernels.masked_counts(starts, (flags & ABROAD) != 0)),
+        pl.Series("voice_dur_entropy", kernels.histogram_entropy(starts, col["duration_s"],
+                                                                 voice & ((flags & ANSWERED) != 0), DURATION_EDGES)
+                  ).fill_nan(None),
+    ]
 
 
 def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) -> pl.DataFrame:

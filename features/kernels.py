@@ -444,6 +444,112 @@ def first_event(
     return _first_event(_int64(starts), _int64(ts_us), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
+@njit(cache=True)
+def _distinct_per_day(starts, day, values, mask):
+    n_seg = starts.shape[0] - 1
+    total = np.zeros(n_seg, dtype=np.int64)
+    busiest = np.zeros(n_seg, dtype=np.int64)
+    for s in range(n_seg):
+        rows = np.empty(starts[s + 1] - starts[s], dtype=np.int64)
+        k = 0
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                rows[k] = i
+                k += 1
+        rows = rows[:k]
+        # Two stable sorts (by value, then by day) give (day, value) order.
+        rows = rows[np.argsort(values[rows], kind="mergesort")]
+        rows = rows[np.argsort(day[rows], kind="mergesort")]
+        today = 0
+        for j in range(k):
+            new_day = j == 0 or day[rows[j]] != day[rows[j - 1]]
+            if new_day:
+                today = 0
+            if new_day or values[rows[j]] != values[rows[j - 1]]:
+                today += 1
+                total[s] += 1
+                busiest[s] = max(busiest[s], today)
+    return total, busiest
+
+
+def distinct_per_day(
+    starts: np.ndarray, day: np.ndarray, values: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, over the rows where ``mask``: the distinct ``values`` of each day summed over
+    the days (divide by active days for a daily mean), and the most on one day."""
+    return _distinct_per_day(_int64(starts), _int64(day), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
+
+
+@njit(cache=True, parallel=True)
+def _unrelated(segment_ids, pair_starts, pair_values, pair_counts, back_starts, back_values):
+    n_seg = segment_ids.shape[0]
+    out = np.zeros(n_seg, dtype=np.int64)
+    for s in prange(n_seg):
+        me = segment_ids[s]
+        hits = 0
+        for p in range(pair_starts[s], pair_starts[s + 1]):
+            if pair_counts[p] != 1:
+                continue
+            other = _find(segment_ids, 0, n_seg, pair_values[p])
+            if other < 0 or _find(back_values, back_starts[other], back_starts[other + 1], me) < 0:
+                hits += 1
+        out[s] = hits
+    return out
+
+
+def unrelated(
+    segment_ids: np.ndarray,
+    pair_starts: np.ndarray,
+    pair_values: np.ndarray,
+    pair_counts: np.ndarray,
+    back_starts: np.ndarray,
+    back_values: np.ndarray,
+) -> np.ndarray:
+    """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
+    it contacted exactly once (``pair_counts``) and who never contacted it: not among that
+    partner's own contacts (``back_values`` at ``back_starts``, sorted within each segment; the
+    segments are those of ``segment_ids``)."""
+    return _unrelated(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(pair_counts),
+                      _int64(back_starts), _int64(back_values))
+
+
+@njit(cache=True)
+def _histogram_entropy(starts, values, mask, edges):
+    n_seg = starts.shape[0] - 1
+    n_bins = edges.shape[0] + 1
+    out = np.full(n_seg, np.nan)
+    counts = np.zeros(n_bins, dtype=np.int64)
+    for s in range(n_seg):
+        counts[:] = 0
+        n = 0
+        for i in range(starts[s], starts[s + 1]):
+            if mask[i]:
+                counts[np.searchsorted(edges, values[i], side="right")] += 1
+                n += 1
+        if n == 0:
+            continue
+        h = 0.0
+        for b in range(n_bins):
+            if counts[b] > 0:
+                p = counts[b] / n
+                h -= p * np.log2(p)
+        out[s] = h
+    return out
+
+
+def histogram_entropy(starts: np.ndarray, values: np.ndarray, mask: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per segment, the Shannon entropy (bits) of the histogram of ``values`` where ``mask``:
+    bin ``b`` holds ``edges[b-1] <= v < edges[b]`` (the first and last bins are open). NaN for a
+    segment without such values."""
+    return _histogram_entropy(_int64(starts), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_),
+                              _int64(edges))
+
+
+def masked_counts(starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per segment, how many rows have ``mask`` set."""
+    return np.diff(_masked_starts(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_)))
+
+
 def segment_starts(keys: np.ndarray) -> np.ndarray:
     """CSR offsets of the runs of equal values in a sorted key array (``n_runs + 1`` entries)."""
     keys = np.asarray(keys)

@@ -147,3 +147,42 @@ def first_event(starts, ts_us, values, mask):
         found.append(bool(kept))
     return (np.array(first_ts, dtype=np.int64), np.array(first_value, dtype=np.int64),
             np.array(found, dtype=bool))
+
+
+def distinct_per_day(starts, day, values, mask):
+    total, busiest = [], []
+    for lo, hi in segments(starts):
+        by_day = {}
+        for d, v, m in zip(day[lo:hi], values[lo:hi], mask[lo:hi]):
+            if m:
+                by_day.setdefault(int(d), set()).add(int(v))
+        total.append(sum(len(x) for x in by_day.values()))
+        busiest.append(max((len(x) for x in by_day.values()), default=0))
+    return np.array(total, dtype=np.int64), np.array(busiest, dtype=np.int64)
+
+
+def unrelated(segment_ids, pair_starts, pair_values, pair_counts, back_starts, back_values):
+    back = {int(segment_ids[s]): set(int(v) for v in back_values[back_starts[s]:back_starts[s + 1]])
+            for s in range(len(segment_ids))}
+    out = []
+    for s, me in enumerate(segment_ids):
+        lo, hi = pair_starts[s], pair_starts[s + 1]
+        out.append(sum(1 for v, c in zip(pair_values[lo:hi], pair_counts[lo:hi])
+                       if c == 1 and int(me) not in back.get(int(v), ())))
+    return np.array(out, dtype=np.int64)
+
+
+def histogram_entropy(starts, values, mask, edges):
+    out = []
+    for lo, hi in segments(starts):
+        bins = [sum(1 for e in edges if e <= v) for v, m in zip(values[lo:hi], mask[lo:hi]) if m]
+        if not bins:
+            out.append(np.nan)
+            continue
+        p = np.array([bins.count(b) for b in set(bins)]) / len(bins)
+        out.append(float(-(p * np.log2(p)).sum()))
+    return np.array(out, dtype=np.float64)
+
+
+def masked_counts(starts, mask):
+    return np.array([int(np.sum(mask[lo:hi])) for lo, hi in segments(starts)], dtype=np.int64)

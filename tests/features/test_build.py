@@ -107,6 +107,38 @@ def test_behaviour_features_by_hand():
     assert a["voice_burst_10m_max"] == 3
     assert a["voice_very_short_ratio"] == 2 / 3  # 2 s and 3 s of the 3 answered calls
     assert a["in_out_ratio"] == 1 / 5
+    # Distinct voice callees: 3 on day 1, 1 on day 2.
+    assert a["voice_out_distinct_per_day_mean"] == 2.0 and a["voice_out_distinct_per_day_max"] == 3
+    assert a["voice_out_new_callee_ratio"] == 1.0
+    # Each callee called once; B called back, 5 was only texted by A: 3 of 4 unrelated.
+    assert a["voice_unrelated_ratio"] == 3 / 4
+    assert a["voice_callee_block_ratio"] == 1 / 4  # four callees in one block of 1,000
+    assert a["voice_dur_entropy"] == pytest.approx(-(2 / 3) * np.log2(2 / 3) - (1 / 3) * np.log2(1 / 3))
+    assert a["intl_out_ratio"] == 0.0
+    assert a["active_span_days"] == pytest.approx(25 / 24)
+    assert a["first_out_time"] == t0 and a["last_out_time"] == t0 + dt.timedelta(days=1, hours=1)
+    b = build_features(cdrs).filter(pl.col("msisdn") == "84900000002").row(0, named=True)
+    assert b["voice_unrelated_ratio"] == 0.0  # A had called B first
+
+
+def test_international_and_short_code_callees():
+    t0 = dt.datetime(2026, 11, 2, 9, 0)
+    cdrs = pl.DataFrame(
+        {
+            "caller": ["84900000001"] * 4,
+            "callee": ["84911111111", "14155550100", "1900", "84911111112"],
+            "start_time": [t0 + dt.timedelta(minutes=m) for m in range(4)],
+            "duration_s": [0, 0, 0, 0],
+            "event_type": ["voice", "voice", "sms", "voice"],
+            "answered": [False] * 4,
+            "cell_id": [None] * 4,
+            "imei": [None] * 4,
+        }
+    ).with_columns(pl.col("event_type").cast(pl.Enum(["voice", "sms"])), pl.col("cell_id", "imei").cast(pl.Utf8))
+    row = build_features(cdrs).row(0, named=True)
+    assert row["intl_out_ratio"] == 2 / 4
+    assert row["voice_dur_entropy"] is None  # no answered call
+    assert build_features(cdrs, country_code="14")["intl_out_ratio"][0] == 3 / 4
 
 
 def test_counts_zero_ratios_null_for_registry_only_numbers(foreign_world):
@@ -158,5 +190,7 @@ def test_registry_behaviour_features_by_hand():
     assert dormant["days_to_first_use"] is None and dormant["first_use_away_from_activation"] is None
     assert one["dealer_dormant_share"] == 1 / 3 and rows["84900000004"]["dealer_dormant_share"] == 1.0
     assert one["dealer_over_id_cap_share"] == 1.0
+    assert one["dealer_sims"] == 3 and rows["84900000004"]["dealer_sims"] == 1
+    assert one["dealer_burst_1h_max"] == 3 and rows["84900000004"]["dealer_burst_1h_max"] == 1
     # Without a registry the registry-linked features are null.
     assert build_features(cdrs)["days_to_first_use"].null_count() == 2

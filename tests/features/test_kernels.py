@@ -171,3 +171,62 @@ def test_first_event(data, rnd):
     for g, w in zip(kernels.first_event(starts, ts, values, mask), naive.first_event(starts, ts, values, mask),
                     strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 3)), st.randoms())
+def test_distinct_per_day(data, rnd):
+    starts, day, mask = data
+    values = np.array([rnd.choice([5, 6, 7, -(2**62)]) for _ in day], dtype=np.int64)  # ties in day and value
+    for g, w in zip(kernels.distinct_per_day(starts, day, values, mask),
+                    naive.distinct_per_day(starts, day, values, mask), strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 8), st.integers(1, 3)), max_size=6), max_size=8),
+       st.lists(st.lists(st.integers(0, 8), max_size=6), max_size=8))
+def test_unrelated(pair_lists, back_lists):
+    # Even ids 0, 2, ... are the segments; partners may also be odd numbers that never call.
+    ids = np.arange(len(pair_lists), dtype=np.int64) * 2
+    pairs = [sorted(dict(lst).items()) for lst in pair_lists]
+    backs = [sorted(set(back_lists[s])) if s < len(back_lists) else [] for s in range(len(ids))]
+
+    def csr(lists):
+        return np.concatenate(([0], np.cumsum([len(x) for x in lists]))).astype(np.int64)
+
+    pair_values = np.array([v for x in pairs for v, _ in x], dtype=np.int64)
+    pair_counts = np.array([c for x in pairs for _, c in x], dtype=np.int64)
+    back_values = np.array([v for x in backs for v in x], dtype=np.int64)
+    args = (ids, csr(pairs), pair_values, pair_counts, csr(backs), back_values)
+    np.testing.assert_array_equal(kernels.unrelated(*args), naive.unrelated(*args))
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 700) | st.sampled_from([0, 3, 4, 10, 600])))
+def test_histogram_entropy(data):
+    starts, values, mask = data
+    edges = np.array([4, 11, 31, 61, 181, 601])
+    np.testing.assert_allclose(kernels.histogram_entropy(starts, values, mask, edges),
+                               naive.histogram_entropy(starts, values, mask, edges), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(with_mask(st.integers(0, 1)))
+def test_masked_counts(data):
+    starts, _, mask = data
+    np.testing.assert_array_equal(kernels.masked_counts(starts, mask), naive.masked_counts(starts, mask))
+
+
+def test_new_kernels_on_empty_and_all_masked_out():
+    none = np.zeros(1, np.int64)
+    empty = np.zeros(0, np.int64)
+    assert kernels.distinct_per_day(none, empty, empty, empty.astype(bool))[0].shape == (0,)
+    assert kernels.histogram_entropy(none, empty, empty.astype(bool), np.array([1])).shape == (0,)
+    two = np.array([0, 2])
+    off = np.zeros(2, bool)
+    assert np.isnan(kernels.histogram_entropy(two, np.array([1, 2]), off, np.array([1]))[0])
+    assert kernels.distinct_per_day(two, np.array([0, 1]), np.array([5, 5]), off)[1].tolist() == [0]
+    # One value per row, all in one bin: entropy 0; two equal bins: 1 bit.
+    assert kernels.histogram_entropy(two, np.array([1, 1]), ~off, np.array([5])).tolist() == [0.0]
+    assert kernels.histogram_entropy(two, np.array([1, 9]), ~off, np.array([5])).tolist() == [1.0]
