@@ -262,7 +262,7 @@ def test_top_dealers_exact():
     assert_frame_equal(top_dealers(flagged, registry), expected)
     page = render_report(flagged=flagged, scores=pl.DataFrame({"msisdn": ["1"]}), registry=registry, imeis=None,
                          run={})
-    assert "1 SIMs flagged as pre-activated are not in the registry." in page
+    assert "1 SIM flagged as pre-activated is not in the registry." in page
     assert '<td>D2</td><td class="n">2</td><td class="n">2</td><td class="n">100.0%</td>' in page
 
 
