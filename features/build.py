@@ -26,7 +26,7 @@ from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
 #: Registry-linked behaviour features (null without a registry).
-REGISTRY_BEHAVIOUR = ("days_to_first_use", "first_use_away_from_activation", "dealer_dormant_share",
+REGISTRY_BEHAVIOUR = ("days_to_first_use", "activation_age_days", "first_use_away_from_activation", "dealer_dormant_share",
                       "dealer_over_id_cap_share", "dealer_sims", "dealer_burst_1h_max")
 #: Extended counts that are 0, not null, for a number without outgoing events.
 EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max",
@@ -121,12 +121,19 @@ def build_features(
     )
     columns = CORE_FEATURES
     if not core_only:
-        table = table.with_columns(_registry_behaviour(has_registry=registry is not None and registry.height > 0))
+        window_end = cdrs["start_time"].max()
+        table = table.with_columns(
+            pl.lit(window_end, pl.Datetime("us")).dt.epoch("us").alias("window_end_us"),
+        ).with_columns(_registry_behaviour(has_registry=registry is not None and registry.height > 0))
         table = table.with_columns(
             _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
             _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
             _ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
             _ratio("voice_distinct_days_n", "days_active").alias("voice_out_distinct_per_day_mean"),
+            _ratio("sms_out", "days_active").alias("sms_out_per_day_mean"),
+            (pl.col("voice_in") / pl.col("window_days")).alias("voice_in_per_day_mean"),
+            (pl.col("sms_in") / pl.col("window_days")).alias("sms_in_per_day_mean"),
+            (pl.col("days_active").fill_null(0) / pl.col("window_days")).alias("active_day_share"),
             _ratio("voice_out_distinct", "voice_out").alias("voice_out_new_callee_ratio"),
             _ratio("unrelated_n", "voice_out_distinct").alias("voice_unrelated_ratio"),
             _ratio("callee_blocks_n", "integer_callees_n").alias("voice_callee_block_ratio"),
@@ -149,6 +156,7 @@ def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
         pl.when(used & pl.col("activated").is_not_null())
         .then((pl.col("first_out_us") - pl.col("activated")) / kernels.US_PER_DAY)
         .alias("days_to_first_use"),
+        ((pl.col("window_end_us") - pl.col("activated")) / kernels.US_PER_DAY).alias("activation_age_days"),
         pl.when(pl.col("has_first_cell") & pl.col("activation_cell").is_not_null())
         .then((pl.col("first_cell") != pl.col("activation_cell")).cast(pl.Float64))
         .alias("first_use_away_from_activation"),

@@ -54,6 +54,10 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("voice_burst_10m_max", "most outgoing voice events in any 10 minutes", "events"),
     Feature("voice_very_short_ratio", "share of answered outgoing voice events of 1-3 s", "ratio"),
     Feature("in_out_ratio", "incoming events (voice and SMS) per outgoing event", "ratio"),
+    Feature("sms_out_per_day_mean", "outgoing SMS per day with outgoing events", "events/day"),
+    Feature("voice_in_per_day_mean", "incoming voice events per day of the input", "events/day"),
+    Feature("sms_in_per_day_mean", "incoming SMS per day of the input", "events/day"),
+    Feature("active_day_share", "share of the input's days with outgoing events", "ratio"),
     Feature("voice_out_distinct_per_day_mean", "distinct voice callees per day with outgoing events", "numbers/day"),
     Feature("voice_out_distinct_per_day_max", "most distinct voice callees on one day", "numbers"),
     Feature("voice_out_new_callee_ratio", "share of outgoing voice events to a callee not called before in the window",
@@ -71,6 +75,7 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("last_out_time", "last outgoing event (local time)", "timestamp"),
     # Registration joined with traffic (null without a registry).
     Feature("days_to_first_use", "days from activation to the first outgoing event", "days"),
+    Feature("activation_age_days", "days from activation to the end of the input", "days"),
     Feature("first_use_away_from_activation", "1 if the first outgoing event's cell is not the activation cell",
             "flag"),
     Feature("dealer_dormant_share", "share of the dealer's SIMs with no outgoing event in the window", "ratio"),

@@ -110,6 +110,8 @@ def test_behaviour_features_by_hand():
     # Distinct voice callees: 3 on day 1, 1 on day 2.
     assert a["voice_out_distinct_per_day_mean"] == 2.0 and a["voice_out_distinct_per_day_max"] == 3
     assert a["voice_out_new_callee_ratio"] == 1.0
+    assert a["sms_out_per_day_mean"] == 0.5 and a["active_day_share"] == 1.0
+    assert a["voice_in_per_day_mean"] == 0.5 and a["sms_in_per_day_mean"] == 0.0  # B's one call over 2 days
     # Each callee called once; B called back, 5 was only texted by A: 3 of 4 unrelated.
     assert a["voice_unrelated_ratio"] == 3 / 4
     assert a["voice_callee_block_ratio"] == 1 / 4  # four callees in one block of 1,000
@@ -190,6 +192,8 @@ def test_registry_behaviour_features_by_hand():
     assert dormant["days_to_first_use"] is None and dormant["first_use_away_from_activation"] is None
     assert one["dealer_dormant_share"] == 1 / 3 and rows["84900000004"]["dealer_dormant_share"] == 1.0
     assert one["dealer_over_id_cap_share"] == 1.0
+    assert one["activation_age_days"] == pytest.approx(3 + 1 / 24)  # to the last event of the input
+    assert rows["84900000003"]["activation_age_days"] == pytest.approx(3 + 1 / 24)
     assert one["dealer_sims"] == 3 and rows["84900000004"]["dealer_sims"] == 1
     assert one["dealer_burst_1h_max"] == 3 and rows["84900000004"]["dealer_burst_1h_max"] == 1
     # Without a registry the registry-linked features are null.
