@@ -131,6 +131,9 @@ def build_features(
             _ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
             _ratio("voice_distinct_days_n", "days_active").alias("voice_out_distinct_per_day_mean"),
             _ratio("sms_out", "days_active").alias("sms_out_per_day_mean"),
+            _ratio("sms_distinct_days_n", "days_active").alias("sms_out_distinct_per_day_mean"),
+            _ratio("sms_reciprocated_n", "sms_out_distinct").alias("sms_reciprocity"),
+            _ratio("sms_in", "sms_out").alias("sms_reply_ratio"),
             (pl.col("voice_in") / pl.col("window_days")).alias("voice_in_per_day_mean"),
             (pl.col("sms_in") / pl.col("window_days")).alias("sms_in_per_day_mean"),
             (pl.col("days_active").fill_null(0) / pl.col("window_days")).alias("active_day_share"),
@@ -285,6 +288,11 @@ def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
             pl.Series("has_first_cell", has_first_cell),
         )
         table = table.with_columns(_callee_shape(col, starts, ids, day, voice_starts, voice_callees, voice_calls))
+        sms_days_n, sms_day_distinct_max = kernels.distinct_per_day(starts, day, col["callee_id"], ~voice)
+        table = table.with_columns(
+            pl.Series("sms_distinct_days_n", sms_days_n),
+            pl.Series("sms_reciprocated_n", kernels.reciprocated(ids, sms_starts, sms_recipients)),
+        )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
     incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)

@@ -111,6 +111,7 @@ def test_behaviour_features_by_hand():
     assert a["voice_out_distinct_per_day_mean"] == 2.0 and a["voice_out_distinct_per_day_max"] == 3
     assert a["voice_out_new_callee_ratio"] == 1.0
     assert a["sms_out_per_day_mean"] == 0.5 and a["active_day_share"] == 1.0
+    assert a["sms_out_distinct_per_day_mean"] == 0.5 and a["sms_reciprocity"] == 0.0 and a["sms_reply_ratio"] == 0.0
     assert a["voice_in_per_day_mean"] == 0.5 and a["sms_in_per_day_mean"] == 0.0  # B's one call over 2 days
     # Each callee called once; B called back, 5 was only texted by A: 3 of 4 unrelated.
     assert a["voice_unrelated_ratio"] == 3 / 4
@@ -198,3 +199,26 @@ def test_registry_behaviour_features_by_hand():
     assert one["dealer_burst_1h_max"] == 3 and rows["84900000004"]["dealer_burst_1h_max"] == 1
     # Without a registry the registry-linked features are null.
     assert build_features(cdrs)["days_to_first_use"].null_count() == 2
+
+
+def test_sms_reciprocity_and_replies():
+    t0 = dt.datetime(2026, 11, 2, 9, 0)
+    texts = [("84900000001", "84900000002"), ("84900000001", "84900000003"), ("84900000001", "84900000003"),
+             ("84900000002", "84900000001")]  # 1 texts 2 and 3 (twice); only 2 texts back
+    cdrs = pl.DataFrame(
+        {
+            "caller": [a for a, _ in texts],
+            "callee": [b for _, b in texts],
+            "start_time": [t0 + dt.timedelta(minutes=m) for m in range(4)],
+            "duration_s": [0] * 4,
+            "event_type": ["sms"] * 4,
+            "answered": [False] * 4,
+            "cell_id": [None] * 4,
+            "imei": [None] * 4,
+        }
+    ).with_columns(pl.col("event_type").cast(pl.Enum(["voice", "sms"])), pl.col("cell_id", "imei").cast(pl.Utf8))
+    rows = {r["msisdn"]: r for r in build_features(cdrs).to_dicts()}
+    assert rows["84900000001"]["sms_reciprocity"] == 0.5 and rows["84900000001"]["sms_reply_ratio"] == 1 / 3
+    assert rows["84900000001"]["sms_out_distinct_per_day_mean"] == 2.0
+    assert rows["84900000002"]["sms_reciprocity"] == 1.0
+    assert rows["84900000001"]["reciprocity"] is None  # no voice callees

@@ -1,0 +1,61 @@
+"""Evaluation: how well scores and a flagged list match known labels, per category.
+
+Numbers with a label but no score (never seen in the input) count as missed: their score is 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import average_precision_score, roc_curve
+
+from models.classifier import CATEGORIES
+
+#: False-positive rates at which recall is reported.
+FALSE_POSITIVE_RATES = (0.01, 0.001)
+
+
+def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per category: positives, PR-AUC, recall at 1% and 0.1% false-positive rate, and,
+    with a flagged list, how many were flagged and that list's precision and recall.
+
+    Parameters
+    ----------
+    scores:
+        ``msisdn`` and ``score_<category>`` (``scores.parquet``).
+    labels:
+        ``msisdn`` plus a boolean column per category (:func:`detector.labels.read_labels`).
+    flagged:
+        ``msisdn``, ``category`` (``flagged.csv``), optional.
+    """
+    table = scores.join(labels, on="msisdn", how="full", coalesce=True).with_columns(
+        [pl.col(f"score_{c}").fill_null(0.0) for c in CATEGORIES] + [pl.col(c).fill_null(False) for c in CATEGORIES]
+    )
+    rows = []
+    for category in CATEGORIES:
+        y = table[category].to_numpy().astype(np.int64)
+        s = table[f"score_{category}"].to_numpy()
+        row: dict[str, object] = {"category": category, "positives": int(y.sum()), "numbers": int(y.size)}
+        both_classes = 0 < y.sum() < y.size
+        row["pr_auc"] = float(average_precision_score(y, s)) if both_classes else None
+        fpr, tpr, _ = roc_curve(y, s) if both_classes else (None, None, None)
+        for rate in FALSE_POSITIVE_RATES:
+            row[f"recall_at_fpr_{rate:g}"] = float(tpr[fpr <= rate].max()) if both_classes else None
+        if flagged is not None:
+            hits = flagged.filter(pl.col("category") == category).select("msisdn").unique()
+            true = hits.join(labels.filter(pl.col(category)).select("msisdn"), on="msisdn", how="semi").height
+            row["flagged"] = hits.height
+            row["flagged_precision"] = true / hits.height if hits.height else None
+            row["flagged_recall"] = true / int(y.sum()) if y.sum() else None
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def flagged_list_precision(flagged: pl.DataFrame, labels: pl.DataFrame) -> float | None:
+    """Share of the flagged list's (number, category) rows whose number carries that label."""
+    if flagged.is_empty():
+        return None
+    long = labels.unpivot(index="msisdn", on=list(CATEGORIES), variable_name="category", value_name="label")
+    right = flagged.select("msisdn", "category").join(long.filter(pl.col("label")), on=["msisdn", "category"],
+                                                      how="semi")
+    return right.height / flagged.height

@@ -1,0 +1,86 @@
+"""Scoring: per-category scores for every number, and the flagged list with its reasons.
+
+A number is flagged for a category when the model's score reaches that category's threshold, or
+when one of the carrier's rules fires, and never when it is on the allowlist. Each flagged row
+says which raised it (``model``, ``rule`` or ``both``) and why, in the carrier's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from models.classifier import CATEGORIES
+from models.model_file import DetectorModel, check_features
+from models.reasons import explain
+from models.rules import Rule, apply_rules
+from models.training import feature_matrix
+
+SCORE_COLUMNS: list[str] = [f"score_{c}" for c in CATEGORIES]
+#: Columns of the flagged list (data-contract.md), plus who raised the flag.
+FLAGGED_SCHEMA = pl.Schema(
+    {"msisdn": pl.Utf8, "category": pl.Utf8, "score": pl.Float64, "reasons": pl.Utf8, "source": pl.Utf8}
+)
+
+
+def score_numbers(model: DetectorModel, features: pl.DataFrame) -> pl.DataFrame:
+    """``msisdn`` and ``score_<category>`` (in [0, 1], higher = more suspicious) per row.
+
+    Raises :class:`~models.model_file.ModelFileError` when the table lacks a column the model reads.
+    """
+    check_features(model, features.columns)
+    scores = model.estimator.predict_proba(feature_matrix(features, model.features))
+    return features.select("msisdn").with_columns(
+        pl.Series(name, scores[:, k], dtype=pl.Float64) for k, name in enumerate(SCORE_COLUMNS)
+    )
+
+
+def flag_numbers(
+    scores: pl.DataFrame,
+    features: pl.DataFrame,
+    thresholds: Mapping[str, float],
+    rules: Sequence[Rule] = (),
+    allowlist: pl.Series | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The flagged list and the scores with their ``flagged`` column.
+
+    Parameters
+    ----------
+    scores:
+        From :func:`score_numbers`, row for row with ``features``.
+    thresholds:
+        Per category, the score at which the model flags.
+    rules:
+        The carrier's rules (:func:`models.rules.load_rules`); a rule that fires flags too.
+    allowlist:
+        Numbers never flagged, whatever their score or rules.
+
+    Returns
+    -------
+    scores:
+        ``scores`` plus ``flagged`` (bool: flagged in any category).
+    flagged:
+        One row per (number, category) flagged, highest score first (:data:`FLAGGED_SCHEMA`).
+    """
+    fired = apply_rules(features, rules)
+    allowed = (pl.col("msisdn").is_in(allowlist.implode()) if allowlist is not None and allowlist.len()
+               else pl.lit(False))
+    table = pl.concat([scores, fired.drop("msisdn")], how="horizontal").with_columns(allowed.alias("allowed"))
+    parts = []
+    for category in CATEGORIES:
+        by_model = pl.col(f"score_{category}") >= thresholds[category]
+        by_rule = pl.col(f"rule_{category}")
+        hits = table.with_row_index("row").filter((by_model | by_rule) & ~pl.col("allowed")).select(
+            "row",
+            "msisdn",
+            pl.lit(category).alias("category"),
+            pl.col(f"score_{category}").alias("score"),
+            pl.when(by_model & by_rule).then(pl.lit("both")).when(by_model).then(pl.lit("model"))
+            .otherwise(pl.lit("rule")).alias("source"),
+        )
+        reasons = explain(features[hits["row"]], category)
+        parts.append(hits.with_columns(reasons.alias("reasons")).select(FLAGGED_SCHEMA.names()))
+    flagged = pl.concat(parts).cast(dict(FLAGGED_SCHEMA)).sort(["score", "msisdn"], descending=[True, False])
+    any_flag = scores.select("msisdn").with_columns(pl.col("msisdn").is_in(flagged["msisdn"].implode()).alias("flagged"))
+    return scores.with_columns(any_flag["flagged"]), flagged

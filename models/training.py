@@ -1,0 +1,142 @@
+"""Training: from a feature table and labels to a :class:`~models.model_file.DetectorModel`.
+
+What the model reads is chosen for carriers it has never seen: rates per day, shapes and ratios
+(answer rate, call-length spread, callbacks, strangers, bursts), not totals over the window or
+absolute dates, so a model trained on a week scores a single night's file too, and a carrier ten
+times our size gets the same scores for the same behaviour. Dealer size is left out for the same
+reason (it grows with the carrier).
+
+Thresholds come from out-of-fold scores: each number is scored by a model that never saw it, and
+each category's threshold is the lowest one whose held-out precision reaches the target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import average_precision_score, precision_recall_curve
+from sklearn.model_selection import StratifiedKFold
+
+from models.classifier import CATEGORIES, CategoryClassifier
+from models.model_file import DEFAULT_PRECISION, DetectorModel
+
+#: Traffic behaviour: what voice spam, SMS spam and SIM-box SIMs are scored on.
+BEHAVIOUR: tuple[str, ...] = (
+    "voice_answered_ratio", "voice_dur_mean", "voice_dur_median", "voice_short_ratio", "voice_very_short_ratio",
+    "voice_dur_entropy", "gap_cv", "seq_callee_ratio", "reciprocity", "voice_unrelated_ratio",
+    "voice_out_new_callee_ratio", "voice_callee_block_ratio", "night_ratio", "active_hours", "distinct_cells",
+    "distinct_imeis", "imei_max_sims", "voice_out_per_day_mean", "voice_out_per_day_max",
+    "voice_out_distinct_per_day_mean", "voice_out_distinct_per_day_max", "voice_burst_10m_max",
+    "sms_out_per_day_mean", "sms_out_per_day_max", "sms_out_distinct_per_day_mean", "sms_reciprocity",
+    "sms_reply_ratio", "voice_in_per_day_mean", "sms_in_per_day_mean", "in_out_ratio",
+    "active_day_share", "intl_out_ratio",
+)
+#: Registration and first use: what pre-activated SIMs are scored on (null without a registry).
+REGISTRATION: tuple[str, ...] = (
+    "sims_per_id", "dealer_burst_1h", "msisdn_run_length", "days_to_first_use", "activation_age_days",
+    "first_use_away_from_activation", "dealer_dormant_share", "dealer_over_id_cap_share", "active_day_share",
+    "voice_out_per_day_mean", "sms_out_per_day_mean", "voice_in_per_day_mean", "in_out_ratio", "reciprocity",
+    "voice_unrelated_ratio",
+)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "voice_spam": BEHAVIOUR,
+    "sms_spam": BEHAVIOUR,
+    "simbox": BEHAVIOUR,
+    "preactivated_sim": REGISTRATION,
+}
+#: Every column the model reads, in the order of its ``X``.
+MODEL_FEATURES: list[str] = list(dict.fromkeys(BEHAVIOUR + REGISTRATION))
+
+
+def feature_matrix(features: pl.DataFrame, names: Sequence[str] = MODEL_FEATURES) -> np.ndarray:
+    """The model's ``X``: the named columns as float64, nulls as NaN (the trees route them)."""
+    return features.select(pl.col(n).cast(pl.Float64).fill_null(np.nan) for n in names).to_numpy()
+
+
+def label_matrix(features: pl.DataFrame, labels: pl.DataFrame) -> np.ndarray:
+    """The model's ``Y``: per row of ``features``, 0/1 per category (numbers without a label row
+    are negatives). ``labels`` as from :func:`detector.labels.read_labels`."""
+    joined = features.select("msisdn").join(labels, on="msisdn", how="left", maintain_order="left")
+    return joined.select(pl.col(c).fill_null(False).cast(pl.Int64) for c in CATEGORIES).to_numpy()
+
+
+def train_model(
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    *,
+    precision: float = DEFAULT_PRECISION,
+    folds: int = 4,
+    params: Mapping[str, object] | None = None,
+    random_state: int = 0,
+    summary: Mapping[str, object] | None = None,
+) -> DetectorModel:
+    """Fit the classifier on every labelled row and pick each category's threshold for
+    ``precision`` from out-of-fold scores.
+
+    Parameters
+    ----------
+    features:
+        The feature table (:func:`features.build.build_features`), with every column of
+        :data:`MODEL_FEATURES`.
+    labels:
+        ``msisdn`` plus a boolean column per category.
+    folds:
+        Folds of the out-of-fold scores the thresholds and curves come from.
+    params:
+        Extra :class:`CategoryClassifier` parameters (``max_iter``, ``learning_rate``...).
+    summary:
+        Extra facts for the model file's training summary (worlds, seeds...).
+
+    Raises ``ValueError`` when a category has too few positives to hold some out.
+    """
+    missing = [n for n in MODEL_FEATURES if n not in features.columns]
+    if missing:
+        raise ValueError(f"the feature table lacks {', '.join(missing)}")
+    X = feature_matrix(features)
+    Y = label_matrix(features, labels)
+    for k, category in enumerate(CATEGORIES):
+        if Y[:, k].sum() < folds:
+            raise ValueError(f"too few {category} numbers to train on ({int(Y[:, k].sum())}; need at least {folds})")
+    sets = {c: [MODEL_FEATURES.index(n) for n in FEATURE_SETS[c]] for c in CATEGORIES}
+    make = dict(params or {})
+    make.setdefault("random_state", random_state)
+
+    held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state)
+    curves, thresholds, pr_auc = {}, {}, {}
+    for k, category in enumerate(CATEGORIES):
+        p, r, t = precision_recall_curve(Y[:, k], held_out[:, k])
+        curves[category] = {"precision": p, "recall": r, "threshold": t}
+        pr_auc[category] = float(average_precision_score(Y[:, k], held_out[:, k]))
+    estimator = CategoryClassifier(sets, **make).fit(X, Y)
+    model = DetectorModel(
+        estimator=estimator,
+        features=list(MODEL_FEATURES),
+        thresholds={},
+        precision=precision,
+        curves=curves,
+        summary={
+            "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "rows": int(X.shape[0]),
+            "positives": {c: int(Y[:, k].sum()) for k, c in enumerate(CATEGORIES)},
+            "held_out_pr_auc": pr_auc,
+            "folds": folds,
+            **dict(summary or {}),
+        },
+    )
+    for category in CATEGORIES:
+        thresholds[category] = model.threshold_for(category, precision)
+    model.thresholds = thresholds
+    return model
+
+
+def _out_of_fold_scores(make, X: np.ndarray, Y: np.ndarray, folds: int, random_state: int) -> np.ndarray:
+    """Each row's scores from the fold model that did not see it. Folds are stratified on the
+    row's first category, so every fold holds some of each kind of fraud."""
+    strata = np.where(Y.any(axis=1), Y.argmax(axis=1) + 1, 0)
+    scores = np.zeros(Y.shape, dtype=np.float64)
+    for fit_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, strata):
+        scores[test_rows] = make().fit(X[fit_rows], Y[fit_rows]).predict_proba(X[test_rows])
+    return scores
