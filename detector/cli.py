@@ -31,7 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-stdout = Console(soft_wrap=True)
+# Piped into a file or another program, tables get room for their columns rather than 80 characters.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -236,6 +237,186 @@ def features(
         f"({inputs.batch.cdrs.height:,} events; {inputs.rejects.height:,} rejected rows in {rejects_path})",
         highlight=False,
     )
+
+
+SubscribersOption = Annotated[
+    Path | None, typer.Option("--subscribers", help="Subscriber registry (CSV or Parquet).")
+]
+PrecisionOption = Annotated[
+    float | None,
+    typer.Option("--precision", min=0.01, max=1.0,
+                 help="Target precision per category; thresholds are re-picked from the model's held-out curves."),
+]
+
+
+def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
+    from detector.ingest import find_cdr_files
+    from detector.mapping import load_mapping
+    from detector.pipeline import read_inputs
+
+    mapping_ = load_mapping(mapping)
+    n_files = len(find_cdr_files(cdr))
+    with _progress("reading", total=n_files) as advance:
+        return read_inputs(cdr, subscribers, mapping_, progress=lambda _p, _r: advance(1))
+
+
+@app.command()
+@_reports_errors
+def train(
+    cdr: CdrOption,
+    labels: Annotated[Path, typer.Option("--labels", help="CSV msisdn,label (one row per number and label).")],
+    model: Annotated[Path, typer.Option("--model", help="Model file to write (skops).")],
+    subscribers: SubscribersOption = None,
+    mapping: MappingOption = None,
+    precision: Annotated[
+        float, typer.Option("--precision", min=0.01, max=1.0, help="Target precision the thresholds are picked for.")
+    ] = 0.95,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=10, help="Boosting rounds per category.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed of the folds and trees.")] = 0,
+) -> None:
+    """Fit the classifier and its per-category thresholds; save a model file that loads without
+    executing code.
+
+    \b
+    Example:
+        detector train --cdr world/cdr --subscribers world/subscribers.csv --labels world/labels.csv --model my.skops
+    """
+    from detector.labels import read_labels
+    from detector.pipeline import feature_table
+    from models.model_file import save_model
+    from models.training import train_model
+
+    inputs = _read_with_progress(cdr, subscribers, mapping)
+    table = feature_table(inputs)
+    known = read_labels(labels)
+    with _progress("training", total=None):
+        try:
+            fitted = train_model(table, known, precision=precision, params={"max_iter": max_iter},
+                                 random_state=seed, summary={"cdr_rows": inputs.batch.cdrs.height})
+        except ValueError as exc:
+            raise InputError(f"cannot train on {labels}: {exc}") from None
+    save_model(fitted, model)
+    auc = ", ".join(f"{c} {v:.3f}" for c, v in fitted.summary["held_out_pr_auc"].items())
+    stdout.print(f"wrote {model}: {table.height:,} numbers; held-out PR-AUC {auc}", highlight=False)
+
+
+@app.command()
+@_reports_errors
+def score(
+    cdr: CdrOption,
+    out: Annotated[Path, typer.Option("--out", help="Directory for flagged.csv, scores.parquet, report.html, rejects.csv.")],
+    subscribers: SubscribersOption = None,
+    allowlist: Annotated[
+        Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
+    ] = None,
+    mapping: MappingOption = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model file (default: the model shipped in the package).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Rules TOML (default: the shipped models/rules.toml).")
+    ] = None,
+    precision: PrecisionOption = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")] = 10,
+) -> None:
+    """Score every number and write the flagged list, scores, the analyst report and rejects.
+
+    \b
+    Example:
+        detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
+    """
+    from detector.labels import read_allowlist
+    from detector.pipeline import score_inputs, write_score_outputs
+    from models.model_file import SHIPPED_MODEL, load_model
+    from models.rules import load_rules
+
+    model_path = model if model is not None else SHIPPED_MODEL
+    detector_model = load_model(model_path)
+    rule_set = load_rules(rules)
+    allowed = read_allowlist(allowlist) if allowlist is not None else None
+    inputs = _read_with_progress(cdr, subscribers, mapping)
+    result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
+    run = {
+        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "CDR rows": inputs.batch.cdrs.height,
+        "rejected rows": inputs.rejects.height,
+        "numbers scored": result.scores.height,
+        "model": "shipped default" if model is None else str(model),
+        "target precision": precision if precision is not None else detector_model.precision,
+    }
+    paths = write_score_outputs(out, result, inputs, run)
+    _print_flagged(result.flagged, top)
+    per = result.flagged.group_by("category").len().sort("category").iter_rows()
+    counts = ", ".join(f"{c} {n:,}" for c, n in per) or "none"
+    stdout.print(f"flagged {result.flagged['msisdn'].n_unique():,} of {result.scores.height:,} numbers ({counts}); "
+                 f"report: {paths['report.html']}", highlight=False)
+
+
+def _print_flagged(flagged: Any, top: int) -> None:
+    if not top or flagged.is_empty():
+        return
+    table = Table(title=f"Top {min(top, flagged.height)} of {flagged.height:,} flagged", title_justify="left")
+    for col in ("msisdn", "category", "score", "source", "reasons"):
+        table.add_column(col, justify="right" if col == "score" else "left")
+    for row in flagged.head(top).iter_rows(named=True):
+        table.add_row(row["msisdn"], row["category"], f"{row['score']:.3f}", row["source"], row["reasons"])
+    stdout.print(table)
+
+
+@app.command()
+@_reports_errors
+def evaluate(
+    scores: Annotated[Path, typer.Option("--scores", help="scores.parquet written by detector score.")],
+    labels: Annotated[Path, typer.Option("--labels", help="CSV msisdn,label.")],
+    flagged: Annotated[
+        Path | None, typer.Option("--flagged", help="flagged.csv (default: the one beside --scores, if any).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per-category precision, recall, PR-AUC and recall at 1% and 0.1% false-positive rate.
+
+    \b
+    Example:
+        detector evaluate --scores run/scores.parquet --labels world/labels.csv
+    """
+    import polars as pl
+
+    from detector.labels import read_labels
+    from models.evaluation import evaluate as evaluate_scores
+    from models.evaluation import flagged_list_precision
+
+    try:
+        score_table = pl.read_parquet(scores)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read scores {scores}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("msisdn", "score_voice_spam", "score_sms_spam", "score_simbox", "score_preactivated_sim")
+               if c not in score_table.columns]
+    if missing:
+        raise InputError(f"scores {scores}: required column {missing[0]!r} is missing")
+    known = read_labels(labels)
+    flagged_path = flagged if flagged is not None else scores.parent / "flagged.csv"
+    flagged_table = None
+    if flagged is not None or flagged_path.exists():
+        try:
+            flagged_table = pl.read_csv(flagged_path, schema_overrides={"msisdn": pl.Utf8})
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise InputError(f"cannot read flagged list {flagged_path}: {str(exc).splitlines()[0]}") from None
+    metrics = evaluate_scores(score_table, known, flagged_table)
+    overall = flagged_list_precision(flagged_table, known) if flagged_table is not None else None
+    if as_json:
+        stdout.print_json(json.dumps({"categories": metrics.to_dicts(), "flagged_list_precision": overall}))
+        return
+    short = {"positives": "pos", "numbers": "numbers", "pr_auc": "PR-AUC", "recall_at_fpr_0.01": "R@1%FPR",
+             "recall_at_fpr_0.001": "R@0.1%FPR", "flagged": "flagged", "flagged_precision": "precision",
+             "flagged_recall": "recall"}
+    table = Table(title="Evaluation", title_justify="left")
+    for col in metrics.columns:
+        table.add_column(short.get(col, col), justify="left" if col == "category" else "right")
+    for row in metrics.iter_rows():
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else ("" if v is None else f"{v}") for v in row])
+    stdout.print(table)
+    if overall is not None:
+        stdout.print(f"flagged-list precision: {overall:.4f} ({flagged_table.height:,} flagged rows)", highlight=False)
 
 
 def _print_validation(report: Any, rejects: Path) -> None:

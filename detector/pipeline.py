@@ -14,8 +14,13 @@ import polars as pl
 from detector.ingest import CdrBatch, FileReport, read_cdrs
 from detector.mapping import Mapping
 from detector.numbers import DEFAULT_COUNTRY_CODE
+from detector.outputs import write_csv, write_parquet, write_text
 from detector.registry import Registry, read_registry
+from detector.report import render_report, shared_imeis
 from features.build import build_features
+from models.model_file import DetectorModel
+from models.rules import Rule
+from models.scoring import flag_numbers, score_numbers
 
 
 @dataclass
@@ -51,3 +56,44 @@ def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
     """The feature table (features.md, and unless ``core_only`` the engine's own features)."""
     registry = inputs.registry.subscribers if inputs.registry is not None else None
     return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code)
+
+
+@dataclass
+class ScoreResult:
+    """What one scoring run produces (data-contract.md, outputs of ``detector score``)."""
+
+    features: pl.DataFrame
+    scores: pl.DataFrame
+    flagged: pl.DataFrame
+
+
+def score_inputs(
+    inputs: Inputs,
+    model: DetectorModel,
+    *,
+    rules: Sequence[Rule] = (),
+    allowlist: pl.Series | None = None,
+    precision: float | None = None,
+) -> ScoreResult:
+    """Features -> per-category scores -> the flagged list. ``precision`` re-picks every
+    category's threshold from the model's stored held-out curves; ``None`` keeps the model's."""
+    table = feature_table(inputs)
+    thresholds = (dict(model.thresholds) if precision is None
+                  else {c: model.threshold_for(c, precision) for c in model.thresholds})
+    scores, flagged = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
+    return ScoreResult(features=table, scores=scores, flagged=flagged)
+
+
+def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
+    """Write flagged.csv, scores.parquet, report.html and rejects.csv into ``out``, each
+    atomically, only once everything has been computed; return their paths."""
+    out = Path(out)
+    paths = {name: out / name for name in ("flagged.csv", "scores.parquet", "report.html", "rejects.csv")}
+    registry = inputs.registry.subscribers if inputs.registry is not None else None
+    page = render_report(flagged=result.flagged, scores=result.scores, registry=registry,
+                         imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run)
+    write_csv(result.flagged, paths["flagged.csv"])
+    write_parquet(result.scores, paths["scores.parquet"])
+    write_text(page, paths["report.html"])
+    write_csv(inputs.rejects, paths["rejects.csv"])
+    return paths

@@ -26,7 +26,7 @@ from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
 #: Registry-linked behaviour features (null without a registry).
-REGISTRY_BEHAVIOUR = ("days_to_first_use", "activation_age_days", "first_use_away_from_activation", "dealer_dormant_share",
+REGISTRY_BEHAVIOUR = ("prepaid", "days_to_first_use", "activation_age_days", "first_use_away_from_activation", "dealer_dormant_share",
                       "dealer_over_id_cap_share", "dealer_sims", "dealer_burst_1h_max")
 #: Extended counts that are 0, not null, for a number without outgoing events.
 EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max", "voice_burst_10m_max",
@@ -156,6 +156,7 @@ def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
         return [pl.lit(None, pl.Float64).alias(c) for c in REGISTRY_BEHAVIOUR]
     used = pl.col("n_out") > 0
     return [
+        pl.col("prepaid"),
         pl.when(used & pl.col("activated").is_not_null())
         .then((pl.col("first_out_us") - pl.col("activated")) / kernels.US_PER_DAY)
         .alias("days_to_first_use"),
@@ -371,6 +372,8 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
         pl.col("activation_time").dt.epoch("us").alias("activated"),
         pl.col("dealer_id"),
         pl.col("id_number"),
+        # Prepaid SIMs are what dealers pre-activate; postpaid and enterprise lines carry a contract.
+        pl.col("subscription_type").str.to_lowercase().str.contains("pre").cast(pl.Float64).alias("prepaid"),
         # Optional in the registry (data-contract.md).
         (_text_hash(pl.col("activation_cell")) if "activation_cell" in registry.columns
          else pl.lit(None, pl.Int64)).alias("activation_cell"),
@@ -397,7 +400,7 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
         pl.Series("msisdn_run_length", kernels.run_length(starts, runs["msisdn_int"].to_numpy()))
     )
     return (
-        reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id")
+        reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "prepaid")
         .join(burst, on="id", how="left")
         .join(runs, on="id", how="left")
     )

@@ -77,6 +77,7 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("first_out_time", "first outgoing event (local time)", "timestamp"),
     Feature("last_out_time", "last outgoing event (local time)", "timestamp"),
     # Registration joined with traffic (null without a registry).
+    Feature("prepaid", "1 for a prepaid SIM, 0 for postpaid, enterprise and other contracts (registry)", "flag"),
     Feature("days_to_first_use", "days from activation to the first outgoing event", "days"),
     Feature("activation_age_days", "days from activation to the end of the input", "days"),
     Feature("first_use_away_from_activation", "1 if the first outgoing event's cell is not the activation cell",

@@ -51,6 +51,9 @@ _FORMAT_RE = re.compile(rf"{re.escape(_FORMAT_PREFIX)}/(\d+)")
 
 #: The target precision thresholds are picked for when training is not told otherwise.
 DEFAULT_PRECISION = 0.95
+#: The model shipped inside the package (``make model`` trains it); ``detector score`` uses it
+#: when no ``--model`` is given.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "default_model.skops"
 
 #: The types a model file needs beyond those skops trusts by default, as reported by
 #: ``skops.io.get_untrusted_types`` on a saved fitted model (the tests check that the two agree).

@@ -36,7 +36,7 @@ BEHAVIOUR: tuple[str, ...] = (
 )
 #: Registration and first use: what pre-activated SIMs are scored on (null without a registry).
 REGISTRATION: tuple[str, ...] = (
-    "sims_per_id", "dealer_burst_1h", "msisdn_run_length", "days_to_first_use", "activation_age_days",
+    "prepaid", "sims_per_id", "dealer_burst_1h", "msisdn_run_length", "days_to_first_use", "activation_age_days",
     "first_use_away_from_activation", "dealer_dormant_share", "dealer_over_id_cap_share", "active_day_share",
     "voice_out_per_day_mean", "sms_out_per_day_mean", "voice_in_per_day_mean", "in_out_ratio", "reciprocity",
     "voice_unrelated_ratio",

@@ -27,7 +27,7 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
-@pytest.mark.parametrize("command", ["generate", "validate", "features"])
+@pytest.mark.parametrize("command", ["generate", "validate", "features", "train", "score", "evaluate"])
 def test_every_command_has_help_with_an_example(command):
     for flag in ("--help", "-h"):
         result = detector(command, flag)

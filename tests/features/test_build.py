@@ -195,6 +195,7 @@ def test_registry_behaviour_features_by_hand():
     assert one["dealer_over_id_cap_share"] == 1.0
     assert one["activation_age_days"] == pytest.approx(3 + 1 / 24)  # to the last event of the input
     assert rows["84900000003"]["activation_age_days"] == pytest.approx(3 + 1 / 24)
+    assert one["prepaid"] == 1.0
     assert one["dealer_sims"] == 3 and rows["84900000004"]["dealer_sims"] == 1
     assert one["dealer_burst_1h_max"] == 3 and rows["84900000004"]["dealer_burst_1h_max"] == 1
     # Without a registry the registry-linked features are null.
