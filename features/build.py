@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from detector.numbers import DEFAULT_COUNTRY_CODE
+from detector.numbers import DEFAULT_COUNTRY_CODE, plain_integers
 from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
@@ -52,10 +52,7 @@ def number_id(number: pl.Expr) -> pl.Expr:
 def number_ids(numbers: pl.Series) -> pl.Series:
     """:func:`number_id` of each number. Only the rare values that are not plain numbers are
     hashed."""
-    as_int = numbers.str.to_integer(strict=False)
-    plain = (
-        as_int.is_not_null() & (as_int > 0) & ~numbers.str.starts_with("0") & ~numbers.str.starts_with("+")
-    ).fill_null(False)
+    as_int, plain = plain_integers(numbers)
     if plain.all():
         return as_int
     other = ~plain
