@@ -67,23 +67,29 @@ def _may_be_padded(text: pl.Series) -> bool:
     return False
 
 
+#: What :func:`parse_event_type` gives: an event kind, or ``""`` for an empty field.
+EVENT_KINDS = pl.Enum(["voice", "sms", "drop", ""])
+
+
 def parse_event_type(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
-    """The event kind by the mapping: ``voice``, ``sms`` or ``drop``; ``""`` where the field is
-    empty; null for a code the mapping does not know."""
+    """The event kind by the mapping (:data:`EVENT_KINDS`): ``voice``, ``sms`` or ``drop``;
+    ``""`` where the field is empty; null for a code the mapping does not know."""
     text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
     codes = dict(mapping.event_types)
-    return text.map_batches(lambda s: _event_kind_series(s, codes), return_dtype=pl.Utf8, is_elementwise=True)
+    return text.map_batches(lambda s: _event_kind_series(s, codes), return_dtype=EVENT_KINDS, is_elementwise=True)
 
 
 def _event_kind_series(text: pl.Series, codes: dict[str, str]) -> pl.Series:
-    # Fast path: canonical values ("voice"/"sms" as written) when the mapping keeps their meaning.
+    # Fast path: canonical values ("voice"/"sms" as written) when the mapping keeps their meaning;
+    # an Enum, so that no text is built per row.
     if codes.get("VOICE") == "voice" and codes.get("SMS") == "sms":
-        kind = text.cast(pl.Enum(["voice", "sms"]), strict=False).cast(pl.Utf8)
+        kind = text.cast(pl.Enum(["voice", "sms"]), strict=False)
         if kind.null_count() == text.null_count():
-            return kind.fill_null("")
+            return kind.cast(EVENT_KINDS).fill_null("")
     cleaned = _clean_series(text).str.to_uppercase()
     kind = cleaned.replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.Utf8)
-    return pl.select(pl.when(pl.lit(cleaned).is_null()).then(pl.lit("")).otherwise(pl.lit(kind))).to_series()
+    kind = pl.select(pl.when(pl.lit(cleaned).is_null()).then(pl.lit("")).otherwise(pl.lit(kind))).to_series()
+    return kind.cast(EVENT_KINDS)
 
 
 def _detect_timestamp_formats(lf: pl.LazyFrame, text: pl.Expr, where: str) -> list[str]:

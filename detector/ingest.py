@@ -388,10 +388,11 @@ def drop_exact_duplicates(df: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if df.height < 2:
         return df, 0
     hashes = df.hash_rows()
-    if hashes.n_unique() == df.height:
-        return df, 0
     ordered = hashes.sort().to_numpy()
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return df, 0
+    repeated = np.unique(ordered[1:][same])
     candidates = df.with_row_index("__i").filter(hashes.is_in(pl.Series(repeated, dtype=hashes.dtype).implode()))
     first = candidates.unique(subset=df.columns, keep="first", maintain_order=True)["__i"]
     drop = candidates["__i"].filter(~candidates["__i"].is_in(first.implode()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -16,11 +17,11 @@ from detector.mapping import Mapping
 from detector.numbers import DEFAULT_COUNTRY_CODE
 from detector.outputs import write_csv, write_parquet, write_text
 from detector.registry import Registry, read_registry
-from detector.report import render_report, shared_imeis
 from features.build import build_features
-from models.model_file import DetectorModel
-from models.rules import Rule
-from models.scoring import flag_numbers, score_numbers
+
+if TYPE_CHECKING:
+    from models.model_file import DetectorModel
+    from models.rules import Rule
 
 
 @dataclass
@@ -77,6 +78,9 @@ def score_inputs(
 ) -> ScoreResult:
     """Features -> per-category scores -> the flagged list. ``precision`` re-picks every
     category's threshold from the model's stored held-out curves; ``None`` keeps the model's."""
+    # scikit-learn loads only when scoring: the features path (and its benchmark) stays light.
+    from models.scoring import flag_numbers, score_numbers
+
     table = feature_table(inputs)
     thresholds = (dict(model.thresholds) if precision is None
                   else {c: model.threshold_for(c, precision) for c in model.thresholds})
@@ -87,6 +91,8 @@ def score_inputs(
 def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
     """Write flagged.csv, scores.parquet, report.html and rejects.csv into ``out``, each
     atomically, only once everything has been computed; return their paths."""
+    from detector.report import render_report, shared_imeis
+
     out = Path(out)
     paths = {name: out / name for name in ("flagged.csv", "scores.parquet", "report.html", "rejects.csv")}
     registry = inputs.registry.subscribers if inputs.registry is not None else None

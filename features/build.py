@@ -201,16 +201,25 @@ def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame
     )
     if country_code is not None:
         flags = flags + (~pl.col("callee").str.starts_with(country_code)).cast(pl.Int8) * ABROAD
-    return cdrs.lazy().select(
+    events = cdrs.lazy().select(
         number_id(pl.col("caller")).alias("caller_id"),
         number_id(pl.col("callee")).alias("callee_id"),
-        _callee_key(pl.col("callee")).alias("callee_key"),
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
         _text_hash(pl.col("cell_id")).alias("cell"),
         _text_hash(pl.col("imei")).alias("imei"),
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
+    # A plain callee's integer is its id; only the rare others need their text parsed, so the
+    # key is built after the sort instead of travelling through it.
+    callee_id = events["callee_id"]
+    key = callee_id.to_numpy().copy()
+    other = key < 0
+    if other.any():
+        texts = (cdrs.lazy().select(number_id(pl.col("callee")).alias("id"), _callee_key(pl.col("callee")).alias("key"))
+                 .filter(pl.col("id") < 0).unique("id").collect())
+        key[other] = callee_id.filter(pl.Series(other)).replace_strict(texts["id"], texts["key"]).to_numpy()
+    return events.with_columns(pl.Series("callee_key", key))
 
 
 def _text_hash(text: pl.Expr) -> pl.Expr:

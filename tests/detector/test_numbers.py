@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.numbers import RETIRED_PREFIXES, national_to_retired, normalise_number
+from detector.numbers import RETIRED_PREFIXES, national_to_retired, normalise_number, plain_integers
 
 
 def norm(values, country_code="84"):
@@ -106,3 +106,12 @@ def test_fast_path_agrees_with_the_rules(values):
 
     s = pl.Series("n", values, dtype=pl.Utf8)
     assert normalise_series(s).to_list() == _normalise_values(s, "84").to_list()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | st.text(alphabet="0123456789+- a", max_size=20), max_size=30))
+def test_plain_integers_is_exactly_the_digit_rule(values):
+    as_int, plain = plain_integers(pl.Series(values, dtype=pl.Utf8))
+    want = [v is not None and v.isdigit() and not v.startswith("0") and len(v) <= 18 for v in values]
+    assert plain.to_list() == want
+    assert [int(v) for v, p in zip(values, want) if p] == as_int.filter(plain).to_list()
