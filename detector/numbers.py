@@ -20,6 +20,7 @@ Normalising is idempotent: a normalised number normalises to itself.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 DEFAULT_COUNTRY_CODE = "84"
@@ -94,23 +95,24 @@ def normalise_columns(
     return df.with_columns(normalise_number(pl.col(c), country_code).alias(c) for c in columns)
 
 
+#: 10**k for k = 0..18: the bounds of a number with k + 1 digits.
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+
+
 def plain_integers(numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Each value as an integer, and whether the value is exactly that integer's digits (no sign,
-    no leading zero, nothing else), so the text is recovered from the integer.
+    no leading zero, nothing else, at most 18 digits), so the text is recovered from the integer.
 
-    One parse and integer arithmetic, instead of a string scan per check.
+    One parse and a bounds check (``10**(n-1) <= value < 10**n`` for a value of ``n`` bytes)
+    instead of a string scan per rule.
     """
     as_int = numbers.str.to_integer(strict=False)
-    digits = pl.select(_digit_count(pl.lit(as_int))).to_series()
-    plain = (as_int > 0) & (numbers.str.len_bytes() == digits)
-    return as_int, plain.fill_null(False)
-
-
-def _digit_count(x: pl.Expr) -> pl.Expr:
-    count = pl.lit(1, pl.UInt32)
-    for k in range(1, 19):
-        count = count + (x >= 10**k).cast(pl.UInt32)
-    return count
+    n = numbers.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
+    x = as_int.fill_null(0).to_numpy()
+    short = (n >= 1) & (n <= 18)
+    k = np.where(short, n, 1)
+    plain = short & (x >= _POW10[k - 1]) & ((k == 18) | (x < _POW10[np.minimum(k, 18)]))
+    return as_int, pl.Series(plain)
 
 
 def _already_normal(numbers: pl.Series, cc: str) -> pl.Series:
@@ -118,14 +120,14 @@ def _already_normal(numbers: pl.Series, cc: str) -> pl.Series:
     plain digits with no leading zero or sign, and neither ``<cc>0…`` (a stray trunk zero) nor a
     retired 12-digit ``841…`` number. False only means "run the rules"."""
     as_int, plain = plain_integers(numbers)
-    n = numbers.str.len_bytes().cast(pl.Int64)
+    n = numbers.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
     k = len(cc)
     # The first k + 1 digits of a plain number, as an integer: <cc>0 and <cc>1 are prefixes to fix.
-    head = pl.select(pl.lit(as_int) // pl.lit(10, pl.Int64).pow((pl.lit(n) - (k + 1)).clip(0))).to_series()
-    ok = plain & ~((head == int(cc) * 10) & (n >= k + 10))
+    head = as_int.fill_null(0).to_numpy() // _POW10[np.clip(n - (k + 1), 0, 18)]
+    ok = plain.to_numpy() & ~((head == int(cc) * 10) & (n >= k + 10))
     if cc == DEFAULT_COUNTRY_CODE:
         ok = ok & ~((head == int(cc) * 10 + 1) & (n == k + 10))
-    return ok.fill_null(False)
+    return pl.Series(ok)
 
 
 def _normalise_values(numbers: pl.Series, country_code: str) -> pl.Series:
