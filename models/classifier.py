@@ -1,9 +1,15 @@
-"""``CategoryClassifier``: one gradient-boosted tree model per fraud category.
+"""``CategoryClassifier``: gradient-boosted tree models per fraud category.
 
 Each category reads its own subset of the feature table: the traffic categories (voice spam, SMS
 spam, SIM-box) look at behaviour only, so a carrier that hands no registry scores them the same;
 pre-activated SIMs look at the registry features and first-use behaviour, and also score registry
 SIMs that made no call at all.
+
+Why groups: on textbook fraud any one giveaway (volume, say) separates fraud perfectly, so a single
+tree model learns that one and nothing else; fraud that hides it then scores like everyone else.
+With ``feature_groups``, a category's score is the mean of its full model and one model per group
+of features (how much, whom, how the calls go, where and on what handset), each of which had to
+find the fraud on its own evidence. Fraud that hides one kind of evidence still shows in others.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 #: The four categories of data-contract.md, in the order of every score array.
@@ -28,6 +38,15 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     feature_sets : mapping of str to sequence of int, default=None
         For each category, the column indices of ``X`` it may use. ``None``: every category uses
         every column. Categories are those of ``CATEGORIES``, in that order.
+    feature_groups : mapping of str to sequence of sequence of int, default=None
+        For each category, groups of column indices; each group gets a model of its own, and the
+        category's score is the mean over its full model and its group models.
+    linear : bool, default=False
+        Add, per category, a logistic regression on the logarithms of its features. Trees cannot
+        score beyond what they saw (a spammer at a tenth of the textbook volume looks like
+        nobody); a linear model extrapolates, so fraud halfway to honest scores halfway.
+    C : float, default=0.1
+        Inverse regularisation strength of the logistic regressions.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization :
         Passed to each tree model.
     class_weight : "balanced" or None, default="balanced"
@@ -38,9 +57,11 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     estimators_ : list of HistGradientBoostingClassifier
-        One per category.
+        Every member model: per category its full model, then one per group.
     columns_ : list of ndarray of int
-        The columns each estimator reads.
+        The columns each member reads.
+    member_category_ : ndarray of int
+        The category (index into ``CATEGORIES``) each member scores.
     n_features_in_ : int
 
     Notes
@@ -53,7 +74,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         feature_sets: Mapping[str, Sequence[int]] | None = None,
+        feature_groups: Mapping[str, Sequence[Sequence[int]]] | None = None,
         *,
+        linear: bool = False,
+        C: float = 0.1,
         max_iter: int = 300,
         learning_rate: float = 0.08,
         max_leaf_nodes: int = 31,
@@ -63,6 +87,9 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         random_state: int | None = None,
     ) -> None:
         self.feature_sets = feature_sets
+        self.feature_groups = feature_groups
+        self.linear = linear
+        self.C = C
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -77,12 +104,28 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape != (X.shape[0], len(CATEGORIES)):
             raise ValueError(f"Y must have shape (n_samples, {len(CATEGORIES)}), got {Y.shape}")
-        self.columns_ = [self._columns(category, X.shape[1]) for category in CATEGORIES]
+        self.columns_, members = [], []
+        for k, category in enumerate(CATEGORIES):
+            groups = (self.feature_groups or {}).get(category, ())
+            full = self._columns(category, X.shape[1])
+            for columns in (full, *(self._checked(g, X.shape[1]) for g in groups), *([full] if self.linear else [])):
+                self.columns_.append(columns)
+                members.append(k)
+        self.member_category_ = np.asarray(members, dtype=np.int64)
         self.estimators_ = []
-        for k, columns in enumerate(self.columns_):
+        for m, (k, columns) in enumerate(zip(self.member_category_, self.columns_)):
             y = Y[:, k].astype(np.int64)
             if np.unique(y).size < 2:
                 raise ValueError(f"category {CATEGORIES[k]!r} needs positive and negative examples")
+            last_of_category = m + 1 == len(self.member_category_) or self.member_category_[m + 1] != k
+            if self.linear and last_of_category:
+                model = make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True),
+                    StandardScaler(),
+                    LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=300, tol=1e-3),
+                )
+                self.estimators_.append(model.fit(_log_scale(X[:, columns]), y))
+                continue
             model = HistGradientBoostingClassifier(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
@@ -101,10 +144,13 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         """Per category, the probability that each number belongs to it: (n_samples, n_categories)."""
         check_is_fitted(self)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-        scores = np.empty((X.shape[0], len(CATEGORIES)))
-        for k, (model, columns) in enumerate(zip(self.estimators_, self.columns_)):
-            scores[:, k] = model.predict_proba(X[:, columns])[:, 1] if X.shape[0] else 0.0
-        return scores
+        scores = np.zeros((X.shape[0], len(CATEGORIES)))
+        if not X.shape[0]:
+            return scores
+        for k, model, columns in zip(self.member_category_, self.estimators_, self.columns_):
+            inputs = _log_scale(X[:, columns]) if isinstance(model, Pipeline) else X[:, columns]
+            scores[:, k] += model.predict_proba(inputs)[:, 1]
+        return scores / np.bincount(self.member_category_, minlength=len(CATEGORIES))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """0/1 per category at probability 0.5 (the shipped thresholds live in the model file)."""
@@ -113,7 +159,17 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     def _columns(self, category: str, n_features: int) -> np.ndarray:
         if self.feature_sets is None:
             return np.arange(n_features)
-        columns = np.asarray(self.feature_sets[category], dtype=np.int64)
+        return self._checked(self.feature_sets[category], n_features)
+
+    @staticmethod
+    def _checked(columns: Sequence[int], n_features: int) -> np.ndarray:
+        columns = np.asarray(columns, dtype=np.int64)
         if columns.size == 0 or columns.min() < 0 or columns.max() >= n_features:
-            raise ValueError(f"feature_sets[{category!r}] must index columns 0..{n_features - 1}")
+            raise ValueError(f"feature sets and groups must index columns 0..{n_features - 1}, got {columns.tolist()}")
         return columns
+
+
+def _log_scale(X: np.ndarray) -> np.ndarray:
+    """log(1 + x) of non-negative features (NaN stays NaN): rates and counts span orders of
+    magnitude, and a linear model should weigh a tenfold rise the same at any level."""
+    return np.log1p(np.maximum(X, 0.0))

@@ -36,6 +36,10 @@ from pathlib import Path
 import numpy as np
 import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from detector.errors import InputError
@@ -61,6 +65,7 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "default_model.skops"
 #: estimators and their losses and binners) is trusted by skops itself.
 TRUSTED_TYPES: list[str] = [
     "models.classifier.CategoryClassifier",
+    "numpy.dtype",  # the input dtype the linear members' imputer records: data, not code
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 
@@ -315,12 +320,16 @@ def _check_content(content: object) -> DetectorModel:
         raise _Invalid(f"estimator is a {type(estimator).__name__}, not a CategoryClassifier")
     fitted = getattr(estimator, "estimators_", None)
     columns = getattr(estimator, "columns_", None)
+    members = getattr(estimator, "member_category_", None)
     if (
         not isinstance(fitted, list)
-        or len(fitted) != len(CATEGORIES)
-        or not all(type(m) is HistGradientBoostingClassifier for m in fitted)
+        or len(fitted) < len(CATEGORIES)
+        or not all(type(m) is HistGradientBoostingClassifier or _is_linear_member(m) for m in fitted)
         or not isinstance(columns, list)
-        or len(columns) != len(CATEGORIES)
+        or len(columns) != len(fitted)
+        or not isinstance(members, np.ndarray)
+        or members.shape != (len(fitted),)
+        or set(members.tolist()) != set(range(len(CATEGORIES)))
     ):
         raise _Invalid("estimator is not a fitted CategoryClassifier")
     n_columns = getattr(estimator, "n_features_in_", None)
@@ -356,6 +365,12 @@ def _check_content(content: object) -> DetectorModel:
         raise _Invalid("version must be a non-empty str")
 
     return DetectorModel(estimator, features, thresholds, precision, curves, summary, version)
+
+
+def _is_linear_member(model: object) -> bool:
+    """A linear member exactly as CategoryClassifier builds it: imputer, scaler, logistic regression."""
+    return type(model) is Pipeline and [type(step) for _, step in model.steps] == [
+        SimpleImputer, StandardScaler, LogisticRegression]
 
 
 def _check_keys(mapping: dict, expected: Sequence[str], what: str = "") -> None:

@@ -47,6 +47,34 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "simbox": BEHAVIOUR,
     "preactivated_sim": REGISTRATION,
 }
+#: Kinds of evidence, each of which must find the fraud on its own (see models/classifier.py).
+TRAFFIC_GROUPS: tuple[tuple[str, ...], ...] = (
+    # Whom: strangers, callbacks, replies.
+    ("reciprocity", "voice_unrelated_ratio", "voice_out_new_callee_ratio", "in_out_ratio", "voice_in_per_day_mean",
+     "sms_in_per_day_mean", "sms_reciprocity", "sms_reply_ratio"),
+    # How the calls go: answered, how long, how varied.
+    ("voice_answered_ratio", "voice_dur_mean", "voice_dur_median", "voice_short_ratio", "voice_very_short_ratio",
+     "voice_dur_entropy"),
+    # How much and when.
+    ("voice_out_per_day_mean", "voice_out_per_day_max", "voice_out_distinct_per_day_mean",
+     "voice_out_distinct_per_day_max", "voice_burst_10m_max", "sms_out_per_day_mean", "sms_out_per_day_max",
+     "sms_out_distinct_per_day_mean", "gap_cv", "night_ratio", "active_hours", "active_day_share"),
+    # Which numbers, from where, on what handset.
+    ("seq_callee_ratio", "voice_callee_block_ratio", "intl_out_ratio", "distinct_cells", "distinct_imeis",
+     "imei_max_sims"),
+)
+REGISTRATION_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("prepaid", "sims_per_id", "dealer_over_id_cap_share"),
+    ("prepaid", "dealer_burst_1h", "msisdn_run_length", "dealer_dormant_share"),
+    ("prepaid", "days_to_first_use", "activation_age_days", "first_use_away_from_activation", "active_day_share",
+     "voice_out_per_day_mean", "sms_out_per_day_mean", "voice_in_per_day_mean", "in_out_ratio"),
+)
+FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "voice_spam": TRAFFIC_GROUPS,
+    "sms_spam": TRAFFIC_GROUPS,
+    "simbox": TRAFFIC_GROUPS,
+    "preactivated_sim": REGISTRATION_GROUPS,
+}
 #: Every column the model reads, in the order of its ``X``.
 MODEL_FEATURES: list[str] = list(dict.fromkeys(BEHAVIOUR + REGISTRATION))
 
@@ -72,6 +100,7 @@ def train_model(
     params: Mapping[str, object] | None = None,
     random_state: int = 0,
     summary: Mapping[str, object] | None = None,
+    grouped: bool = True,
 ) -> DetectorModel:
     """Fit the classifier on every labelled row and pick each category's threshold for
     ``precision`` from out-of-fold scores.
@@ -89,6 +118,9 @@ def train_model(
         Extra :class:`CategoryClassifier` parameters (``max_iter``, ``learning_rate``...).
     summary:
         Extra facts for the model file's training summary (worlds, seeds...).
+    grouped:
+        Average each category's full model with one model per kind of evidence
+        (:data:`FEATURE_GROUPS`), so fraud that hides one giveaway is still found by the others.
 
     Raises ``ValueError`` when a category has too few positives to hold some out.
     """
@@ -101,8 +133,12 @@ def train_model(
         if Y[:, k].sum() < folds:
             raise ValueError(f"too few {category} numbers to train on ({int(Y[:, k].sum())}; need at least {folds})")
     sets = {c: [MODEL_FEATURES.index(n) for n in FEATURE_SETS[c]] for c in CATEGORIES}
+    groups = ({c: [[MODEL_FEATURES.index(n) for n in g] for g in FEATURE_GROUPS[c]] for c in CATEGORIES}
+              if grouped else None)
     make = dict(params or {})
     make.setdefault("random_state", random_state)
+    make["feature_groups"] = groups
+    make.setdefault("linear", grouped)
 
     held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state)
     curves, thresholds, pr_auc = {}, {}, {}
@@ -123,6 +159,7 @@ def train_model(
             "positives": {c: int(Y[:, k].sum()) for k, c in enumerate(CATEGORIES)},
             "held_out_pr_auc": pr_auc,
             "folds": folds,
+            "grouped": grouped,
             **dict(summary or {}),
         },
     )

@@ -47,7 +47,9 @@ def data():
 @pytest.fixture(scope="module")
 def model(data):
     X, Y, X_held, Y_held = data
-    estimator = CategoryClassifier(max_iter=5, random_state=0).fit(X, Y)
+    # Shaped like the shipped model: group members and a linear member per category.
+    estimator = CategoryClassifier(feature_groups={"voice_spam": [[0, 1], [2, 3]]}, linear=True, max_iter=5,
+                                   random_state=0).fit(X, Y)
     scores = estimator.predict_proba(X_held)
     curves, thresholds = {}, {}
     for k, category in enumerate(CATEGORIES):
@@ -163,7 +165,7 @@ def test_trusted_types_are_exactly_what_the_file_needs(saved):
 def test_trusted_types_do_not_depend_on_feature_sets(data, model, tmp_path):
     X, Y = data[0], data[1]
     sets = {"voice_spam": [0, 1], "sms_spam": (1, 2), "simbox": np.array([3, 4]), "preactivated_sim": [5]}
-    estimator = CategoryClassifier(sets, max_iter=3, class_weight=None, random_state=1).fit(X, Y)
+    estimator = CategoryClassifier(sets, linear=True, max_iter=3, class_weight=None, random_state=1).fit(X, Y)
     other = DetectorModel(estimator, model.features, model.thresholds, 0.9, model.curves, {})
     save_model(other, tmp_path / "m.skops")
     assert sio.get_untrusted_types(file=tmp_path / "m.skops") == sorted(TRUSTED_TYPES)
