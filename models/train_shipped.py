@@ -54,6 +54,11 @@ CHECK_WORLDS: tuple[World, ...] = (
     World(2002, 30_000, 7, 0.3, "parquet", 0.5),
     World(2003, 20_000, 1, 0.75, "parquet", 0.0),
 )
+#: The target the shipped thresholds are picked for. Above the 0.95 a carrier is promised: held-out
+#: precision on worlds the model has not seen still overstates it on a new carrier's data (seen on
+#: the check worlds: 0.94-0.99 at a 0.95 target), so the shipped thresholds aim higher.
+#: ``score --precision`` re-picks from the stored curves.
+SHIPPED_PRECISION = 0.98
 #: Fewer, smaller trees than the defaults: the file ships inside the package (a few MB).
 PARAMS = {"max_iter": 100, "max_leaf_nodes": 15, "learning_rate": 0.1}
 
@@ -70,10 +75,17 @@ def world_tables(world: World, root: Path) -> tuple[pl.DataFrame, pl.DataFrame, 
 def train_shipped(root: Path) -> DetectorModel:
     """Fit the shipped model on :data:`TRAINING_WORLDS`."""
     tables = [world_tables(w, root) for w in TRAINING_WORLDS]
-    features = pl.concat([t[0] for t in tables], how="vertical_relaxed")
-    labels = pl.concat([t[1] for t in tables]).unique("msisdn", keep="first")
+    # Worlds reuse numbers: each world's labels go with its own rows only.
+    features = pl.concat([t[0].with_columns(pl.lit(i).alias("world")) for i, t in enumerate(tables)],
+                         how="vertical_relaxed")
+    labels = pl.concat([t[1].with_columns(pl.lit(i).alias("world")) for i, t in enumerate(tables)])
+    keyed = features.with_columns(pl.concat_str("world", "msisdn", separator=":").alias("msisdn"))
+    keyed_labels = labels.with_columns(pl.concat_str("world", "msisdn", separator=":").alias("msisdn")).drop("world")
     worlds = [w.__dict__ for w in TRAINING_WORLDS]
-    return train_model(features, labels, params=PARAMS, folds=3, random_state=0, summary={"worlds": worlds})
+    # Folds hold whole worlds out: thresholds then reflect worlds the model has not seen.
+    return train_model(keyed.drop("world"), keyed_labels, precision=SHIPPED_PRECISION, params=PARAMS, folds=4,
+                       random_state=0,
+                       sources=features["world"].to_numpy(), summary={"worlds": worlds})
 
 
 def check(model: DetectorModel, root: Path) -> pl.DataFrame:
@@ -81,12 +93,16 @@ def check(model: DetectorModel, root: Path) -> pl.DataFrame:
     rows = []
     for world in CHECK_WORLDS:
         features, labels, allowlist = world_tables(world, root)
+        personas = pl.read_csv(root / f"world_{world.seed}" / "personas.csv", schema_overrides={"msisdn": pl.Utf8})
+        look_alikes = personas.filter(pl.col("persona").is_in(["delivery_driver", "call_centre"]))
         scores, flagged = flag_numbers(score_numbers(model, features), features, model.thresholds, load_rules(),
                                        allowlist)
         metrics = evaluate(scores, labels, flagged).with_columns(
             pl.lit(world.evasion).alias("evasion"), pl.lit(world.days).alias("days"),
             pl.lit(flagged_list_precision(flagged, labels)).alias("list_precision"),
             pl.lit(flagged["msisdn"].is_in(allowlist.implode()).sum()).alias("allowlisted_flagged"),
+            # Honest look-alikes: delivery drivers and call centres flagged in any category.
+            pl.lit(look_alikes["msisdn"].is_in(flagged["msisdn"].implode()).mean()).alias("look_alikes_flagged"),
         )
         rows.append(metrics)
     return pl.concat(rows)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, precision_recall_curve
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from models.classifier import CATEGORIES, CategoryClassifier
 from models.model_file import DEFAULT_PRECISION, DetectorModel
@@ -101,6 +101,7 @@ def train_model(
     random_state: int = 0,
     summary: Mapping[str, object] | None = None,
     grouped: bool = True,
+    sources: np.ndarray | None = None,
 ) -> DetectorModel:
     """Fit the classifier on every labelled row and pick each category's threshold for
     ``precision`` from out-of-fold scores.
@@ -118,6 +119,10 @@ def train_model(
         Extra :class:`CategoryClassifier` parameters (``max_iter``, ``learning_rate``...).
     summary:
         Extra facts for the model file's training summary (worlds, seeds...).
+    sources:
+        Per row, the dataset it came from (a carrier, a world). Given, the folds hold whole
+        datasets out, so thresholds reflect how the model does on data it has never seen, not on
+        more of the same; this is what the shipped model uses.
     grouped:
         Average each category's full model with one model per kind of evidence
         (:data:`FEATURE_GROUPS`), so fraud that hides one giveaway is still found by the others.
@@ -140,11 +145,10 @@ def train_model(
     make["feature_groups"] = groups
     make.setdefault("linear", grouped)
 
-    held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state)
+    held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state, sources)
     curves, thresholds, pr_auc = {}, {}, {}
     for k, category in enumerate(CATEGORIES):
-        p, r, t = precision_recall_curve(Y[:, k], held_out[:, k])
-        curves[category] = {"precision": p, "recall": r, "threshold": t}
+        curves[category] = _thin_curve(*precision_recall_curve(Y[:, k], held_out[:, k]))
         pr_auc[category] = float(average_precision_score(Y[:, k], held_out[:, k]))
     estimator = CategoryClassifier(sets, **make).fit(X, Y)
     model = DetectorModel(
@@ -169,11 +173,32 @@ def train_model(
     return model
 
 
-def _out_of_fold_scores(make, X: np.ndarray, Y: np.ndarray, folds: int, random_state: int) -> np.ndarray:
+def _thin_curve(precision: np.ndarray, recall: np.ndarray, threshold: np.ndarray, *, keep_above: float = 0.5,
+                max_points: int = 500) -> dict[str, np.ndarray]:
+    """A precision-recall curve small enough to ship: every point whose precision reaches
+    ``keep_above`` (where thresholds are picked) and at most ``max_points`` of the rest. A full
+    curve has a point per distinct score, hundreds of thousands on a carrier's data."""
+    n = threshold.size
+    keep = precision[:n] >= keep_above
+    rest = np.flatnonzero(~keep)
+    if rest.size > max_points:
+        rest = rest[np.linspace(0, rest.size - 1, max_points).astype(np.int64)]
+    keep[rest] = True
+    points = np.flatnonzero(keep)
+    # The final (precision 1, recall 0) point has no threshold; it stays.
+    return {"precision": np.append(precision[points], precision[-1]),
+            "recall": np.append(recall[points], recall[-1]), "threshold": threshold[points]}
+
+
+def _out_of_fold_scores(make, X: np.ndarray, Y: np.ndarray, folds: int, random_state: int,
+                        sources: np.ndarray | None = None) -> np.ndarray:
     """Each row's scores from the fold model that did not see it. Folds are stratified on the
-    row's first category, so every fold holds some of each kind of fraud."""
+    row's first category, so every fold holds some of each kind of fraud; with ``sources``, whole
+    sources are held out together."""
     strata = np.where(Y.any(axis=1), Y.argmax(axis=1) + 1, 0)
     scores = np.zeros(Y.shape, dtype=np.float64)
-    for fit_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, strata):
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, strata) if sources is None
+                else StratifiedGroupKFold(folds, shuffle=True, random_state=random_state).split(X, strata, sources))
+    for fit_rows, test_rows in splitter:
         scores[test_rows] = make().fit(X[fit_rows], Y[fit_rows]).predict_proba(X[test_rows])
     return scores

@@ -89,3 +89,21 @@ def test_training_without_enough_positives_says_which_category():
                            "preactivated_sim": [False]})
     with pytest.raises(ValueError, match="too few voice_spam"):
         train_model(features, labels)
+
+
+def test_thinned_curve_picks_the_same_thresholds_as_the_full_one():
+    from sklearn.metrics import precision_recall_curve
+
+    from models.training import _thin_curve
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(50_000) < 0.01).astype(int)
+    scores = rng.random(50_000) + 0.6 * y
+    p, r, t = precision_recall_curve(y, scores)
+    thin = _thin_curve(p, r, t)
+    assert thin["threshold"].size < 2_000 < t.size
+    assert thin["precision"].size == thin["recall"].size == thin["threshold"].size + 1
+    for target in (0.5, 0.8, 0.95, 0.99):
+        full = t[p[:-1] >= target].min() if (p[:-1] >= target).any() else t.max()
+        kept = thin["threshold"][thin["precision"][:-1] >= target]
+        assert kept.min() == full
