@@ -18,6 +18,14 @@ from models.rules import Rule, apply_rules
 from models.training import feature_matrix
 
 SCORE_COLUMNS: list[str] = [f"score_{c}" for c in CATEGORIES]
+#: The least traffic on a number's busiest day for the model to flag it in a traffic category.
+#: Below it there is too little behaviour to judge (a new SIM that sent two texts and got no reply
+#: looks "silent" too); an analyst would dismiss such a flag at once. Rules may still flag.
+MINIMUM_ACTIVITY: dict[str, tuple[str, float]] = {
+    "voice_spam": ("voice_out_per_day_max", 5),
+    "sms_spam": ("sms_out_per_day_max", 5),
+    "simbox": ("voice_out_per_day_max", 5),
+}
 #: Columns of the flagged list (data-contract.md), plus who raised the flag.
 FLAGGED_SCHEMA = pl.Schema(
     {"msisdn": pl.Utf8, "category": pl.Utf8, "score": pl.Float64, "reasons": pl.Utf8, "source": pl.Utf8}
@@ -66,10 +74,15 @@ def flag_numbers(
     fired = apply_rules(features, rules)
     allowed = (pl.col("msisdn").is_in(allowlist.implode()) if allowlist is not None and allowlist.len()
                else pl.lit(False))
-    table = pl.concat([scores, fired.drop("msisdn")], how="horizontal").with_columns(allowed.alias("allowed"))
+    table = pl.concat([scores, fired.drop("msisdn")], how="horizontal").with_columns(
+        allowed.alias("allowed"),
+        *[(features[MINIMUM_ACTIVITY[c][0]] >= MINIMUM_ACTIVITY[c][1]).fill_null(False).alias(f"enough_{c}")
+          if c in MINIMUM_ACTIVITY and MINIMUM_ACTIVITY[c][0] in features.columns else pl.lit(True).alias(f"enough_{c}")
+          for c in CATEGORIES],
+    )
     parts = []
     for category in CATEGORIES:
-        by_model = pl.col(f"score_{category}") >= thresholds[category]
+        by_model = (pl.col(f"score_{category}") >= thresholds[category]) & pl.col(f"enough_{category}")
         by_rule = pl.col(f"rule_{category}")
         hits = table.with_row_index("row").filter((by_model | by_rule) & ~pl.col("allowed")).select(
             "row",

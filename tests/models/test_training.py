@@ -64,7 +64,7 @@ def test_allowlist_always_wins(trained):
     _, flagged = flag_numbers(scores, features, {c: 0.0 for c in CATEGORIES}, (), top)
     assert flagged.schema == FLAGGED_SCHEMA
     assert not flagged["msisdn"].is_in(top.implode()).any()
-    assert flagged["msisdn"].n_unique() == features.height - 5  # threshold 0 flags everyone else
+    assert flagged["msisdn"].n_unique() == features.height - 5  # threshold 0 flags everyone else (pre-activation has no floor)
 
 
 def test_scores_are_probabilities_for_every_row(trained):
@@ -107,3 +107,15 @@ def test_thinned_curve_picks_the_same_thresholds_as_the_full_one():
         full = t[p[:-1] >= target].min() if (p[:-1] >= target).any() else t.max()
         kept = thin["threshold"][thin["precision"][:-1] >= target]
         assert kept.min() == full
+
+
+def test_model_does_not_flag_numbers_with_too_little_traffic(trained):
+    from models.scoring import MINIMUM_ACTIVITY
+
+    model, (features, _, _) = trained
+    scores = score_numbers(model, features)
+    _, flagged = flag_numbers(scores, features, {c: 0.0 for c in CATEGORIES})
+    for category, (column, least) in MINIMUM_ACTIVITY.items():
+        quiet = features.filter(pl.col(column).fill_null(0) < least)["msisdn"]
+        hits = flagged.filter(pl.col("category") == category)["msisdn"]
+        assert quiet.len() > 0 and not hits.is_in(quiet.implode()).any()
