@@ -15,7 +15,7 @@ from models.classifier import CATEGORIES
 from models.evaluation import evaluate, flagged_list_precision
 from models.rules import load_rules
 from models.scoring import FLAGGED_SCHEMA, SCORE_COLUMNS, flag_numbers, score_numbers
-from models.training import FEATURE_SETS, MODEL_FEATURES, label_matrix, train_model
+from models.training import FEATURE_SETS, MODEL_FEATURES, feature_matrix, label_matrix, train_model
 
 
 def world_tables(root):
@@ -119,3 +119,20 @@ def test_model_does_not_flag_numbers_with_too_little_traffic(trained):
         quiet = features.filter(pl.col(column).fill_null(0) < least)["msisdn"]
         hits = flagged.filter(pl.col("category") == category)["msisdn"]
         assert quiet.len() > 0 and not hits.is_in(quiet.implode()).any()
+
+
+def test_scores_shrink_with_too_little_traffic(trained):
+    from models.scoring import MINIMUM_ACTIVITY
+
+    model, (features, _, _) = trained
+    raw = model.estimator.predict_proba(feature_matrix(features, model.features))
+    scores = score_numbers(model, features)
+    for k, category in enumerate(CATEGORIES):
+        got = scores[f"score_{category}"].to_numpy()
+        if category not in MINIMUM_ACTIVITY:
+            np.testing.assert_array_equal(got, raw[:, k])
+            continue
+        column, least = MINIMUM_ACTIVITY[category]
+        activity = features[column].fill_null(0).to_numpy()
+        np.testing.assert_allclose(got, raw[:, k] * np.clip(activity / least, 0, 1))
+        assert np.array_equal(got[activity >= least], raw[activity >= least, k])
