@@ -219,15 +219,10 @@ def features(
     Example:
         detector features --cdr sample_data/demo/cdr --subscribers sample_data/demo/subscribers.csv --out features.parquet
     """
-    from detector.ingest import find_cdr_files
-    from detector.mapping import load_mapping
     from detector.outputs import write_csv, write_parquet
-    from detector.pipeline import feature_table, read_inputs
+    from detector.pipeline import feature_table
 
-    mapping_ = load_mapping(mapping)
-    n_files = len(find_cdr_files(cdr))
-    with _progress("reading", total=n_files) as advance:
-        inputs = read_inputs(cdr, subscribers, mapping_, progress=lambda _p, _r: advance(1))
+    inputs = _read_with_progress(cdr, subscribers, mapping)
     table = feature_table(inputs)
     write_parquet(table, out)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
@@ -250,6 +245,7 @@ PrecisionOption = Annotated[
 
 
 def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
+    """Read the inputs of a run (:func:`detector.pipeline.read_inputs`) with a bar over the files."""
     from detector.ingest import find_cdr_files
     from detector.mapping import load_mapping
     from detector.pipeline import read_inputs
