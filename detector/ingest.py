@@ -233,6 +233,26 @@ def scan_table(path: Path, separator: str | None = None, what: str = "") -> tupl
     return lf, separator
 
 
+def scan_named_table(
+    path: str | Path, separator: str | None, what: str, required: Sequence[str]
+) -> tuple[pl.LazyFrame, pl.Schema, dict[str, str]]:
+    """A side table (registry, labels, allowlist): its scan, its schema, and each column's name
+    lower-cased, trimmed and without a BOM -> the file's own name.
+
+    Raises :class:`InputError` for a missing file or a missing ``required`` column.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such {what} file: {p}")
+    lf, _ = scan_table(p, separator, what=f"{what} ")
+    schema = lf.collect_schema()
+    by_name = {n.strip().lstrip("\ufeff").lower(): n for n in schema.names()}
+    missing = [c for c in required if c not in by_name]
+    if missing:
+        raise InputError(f"{what} {p}: required column {missing[0]!r} is missing")
+    return lf, schema, by_name
+
+
 def _resolve_columns(schema: pl.Schema, mapping: Mapping, path: Path) -> dict[str, str]:
     """Canonical name -> the file's column name, for every canonical column the file has."""
     names = [n for n in schema.names() if n != _ROW]

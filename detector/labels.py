@@ -13,7 +13,7 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.fields import clean_text, one_line
-from detector.ingest import scan_table
+from detector.ingest import scan_named_table
 from detector.mapping import Mapping
 from detector.numbers import normalise_number
 from models.classifier import CATEGORIES
@@ -44,14 +44,7 @@ def read_allowlist(path: str | Path, mapping: Mapping | None = None) -> pl.Serie
 def _read_numbers(path: str | Path, mapping: Mapping | None, what: str, columns: tuple[str, ...]) -> pl.DataFrame:
     mapping = mapping or Mapping()
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such {what} file: {p}")
-    lf, _ = scan_table(p, mapping.separator, what=f"{what} ")
-    schema = lf.collect_schema()
-    by_name = {n.strip().lstrip("\ufeff").lower(): n for n in schema.names()}
-    for column in columns:
-        if column not in by_name:
-            raise InputError(f"{what} {p}: required column {column!r} is missing")
+    lf, schema, by_name = scan_named_table(p, mapping.separator, what, columns)
     text = {c: clean_text(pl.col(by_name[c]), schema[by_name[c]]) for c in columns}
     selected = [normalise_number(text["msisdn"], mapping.country_code).alias("msisdn")]
     if "label" in columns:

@@ -15,7 +15,7 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.fields import clean_text, one_line, parse_timestamp_text, typed_timestamp
-from detector.ingest import REJECTS_SCHEMA, scan_table
+from detector.ingest import REJECTS_SCHEMA, scan_named_table
 from detector.mapping import Mapping
 from detector.numbers import normalise_number
 
@@ -50,15 +50,7 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
     """
     mapping = mapping or Mapping()
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such registry file: {p}")
-    lf, _ = scan_table(p, mapping.separator, what="registry ")
-    schema = lf.collect_schema()
-
-    by_name = {n.strip().lstrip("\ufeff").lower(): n for n in schema.names()}
-    missing = [c for c in _REQUIRED if c not in by_name]
-    if missing:
-        raise InputError(f"registry {p}: required column {missing[0]!r} is missing")
+    lf, schema, by_name = scan_named_table(p, mapping.separator, "registry", _REQUIRED)
 
     def text(name: str) -> pl.Expr:
         if name not in by_name:
