@@ -46,9 +46,7 @@ def score_numbers(model: DetectorModel, features: pl.DataFrame) -> pl.DataFrame:
     check_features(model, features.columns)
     scores = model.estimator.predict_proba(feature_matrix(features, model.features))
     for k, category in enumerate(CATEGORIES):
-        if category in MINIMUM_ACTIVITY and MINIMUM_ACTIVITY[category][0] in features.columns:
-            column, least = MINIMUM_ACTIVITY[category]
-            scores[:, k] *= np.clip(features[column].fill_null(0).to_numpy() / least, 0.0, 1.0)
+        scores[:, k] *= _activity_share(features, category)
     return features.select("msisdn").with_columns(
         pl.Series(name, scores[:, k], dtype=pl.Float64) for k, name in enumerate(SCORE_COLUMNS)
     )
@@ -86,9 +84,7 @@ def flag_numbers(
                else pl.lit(False))
     table = pl.concat([scores, fired.drop("msisdn")], how="horizontal").with_columns(
         allowed.alias("allowed"),
-        *[(features[MINIMUM_ACTIVITY[c][0]] >= MINIMUM_ACTIVITY[c][1]).fill_null(False).alias(f"enough_{c}")
-          if c in MINIMUM_ACTIVITY and MINIMUM_ACTIVITY[c][0] in features.columns else pl.lit(True).alias(f"enough_{c}")
-          for c in CATEGORIES],
+        *[pl.Series(f"enough_{c}", _activity_share(features, c) >= 1.0) for c in CATEGORIES],
     )
     parts = []
     for category in CATEGORIES:
@@ -105,5 +101,13 @@ def flag_numbers(
         reasons = explain(features[hits["row"]], category)
         parts.append(hits.with_columns(reasons.alias("reasons")).select(FLAGGED_SCHEMA.names()))
     flagged = pl.concat(parts).cast(dict(FLAGGED_SCHEMA)).sort(["score", "msisdn"], descending=[True, False])
-    any_flag = scores.select("msisdn").with_columns(pl.col("msisdn").is_in(flagged["msisdn"].implode()).alias("flagged"))
-    return scores.with_columns(any_flag["flagged"]), flagged
+    return scores.with_columns(pl.col("msisdn").is_in(flagged["msisdn"].implode()).alias("flagged")), flagged
+
+
+def _activity_share(features: pl.DataFrame, category: str) -> np.ndarray:
+    """Per row, the busiest day's traffic as a share of :data:`MINIMUM_ACTIVITY` (capped at 1;
+    all ones for a category without a floor, or a table without the column)."""
+    if category not in MINIMUM_ACTIVITY or MINIMUM_ACTIVITY[category][0] not in features.columns:
+        return np.ones(features.height)
+    column, least = MINIMUM_ACTIVITY[category]
+    return np.clip(features[column].fill_null(0).to_numpy() / least, 0.0, 1.0)
