@@ -315,14 +315,16 @@ def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, ids: np.ndarra
     callee = col["callee_id"]
     distinct_days_n, distinct_day_max = kernels.distinct_per_day(starts, day, callee, voice)
     contact_starts, contacts, _ = kernels.distinct_sorted(starts, callee, np.ones(callee.shape[0], dtype=np.bool_))
-    integer_callee = voice & (callee > 0)
+    # From the distinct voice callees already at hand, not another pass over every event.
+    integer_callee = voice_callees > 0
     return [
         pl.Series("voice_distinct_days_n", distinct_days_n),
         pl.Series("voice_out_distinct_per_day_max", distinct_day_max),
         pl.Series("unrelated_n",
                   kernels.unrelated(ids, voice_starts, voice_callees, voice_calls, contact_starts, contacts)),
-        pl.Series("callee_blocks_n", np.diff(kernels.distinct_sorted(starts, callee // CALLEE_BLOCK, integer_callee)[0])),
-        pl.Series("integer_callees_n", np.diff(kernels.distinct_sorted(starts, callee, integer_callee)[0])),
+        pl.Series("callee_blocks_n",
+                  np.diff(kernels.distinct_sorted(voice_starts, voice_callees // CALLEE_BLOCK, integer_callee)[0])),
+        pl.Series("integer_callees_n", kernels.masked_counts(voice_starts, integer_callee)),
         pl.Series("abroad_n", kernels.masked_counts(starts, (flags & ABROAD) != 0)),
         pl.Series("voice_dur_entropy", kernels.histogram_entropy(starts, col["duration_s"],
                                                                  voice & ((flags & ANSWERED) != 0), DURATION_EDGES)

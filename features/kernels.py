@@ -324,27 +324,38 @@ def _find(sorted_values, lo, hi, target):
 
 
 @njit(cache=True, parallel=True)
-def _reciprocated(segment_ids, pair_starts, pair_values):
+def _contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values):
     n_seg = segment_ids.shape[0]
-    out = np.zeros(n_seg, dtype=np.int64)
+    out = np.zeros(pair_values.shape[0], dtype=np.bool_)
     for s in prange(n_seg):
         me = segment_ids[s]
-        hits = 0
         for p in range(pair_starts[s], pair_starts[s + 1]):
             other = _find(segment_ids, 0, n_seg, pair_values[p])
-            if other < 0:
-                continue  # the callee never called anyone
-            if _find(pair_values, pair_starts[other], pair_starts[other + 1], me) >= 0:
-                hits += 1
-        out[s] = hits
+            # A partner that is no segment never contacted anyone.
+            out[p] = other >= 0 and _find(back_values, back_starts[other], back_starts[other + 1], me) >= 0
     return out
+
+
+def contacted_back(
+    segment_ids: np.ndarray,
+    pair_starts: np.ndarray,
+    pair_values: np.ndarray,
+    back_starts: np.ndarray,
+    back_values: np.ndarray,
+) -> np.ndarray:
+    """Per pair (a segment's partner in ``pair_values`` at ``pair_starts``): whether the partner
+    has the segment's number among its own contacts (``back_values`` at ``back_starts``, sorted
+    within each segment; the segments are those of ``segment_ids``, sorted ascending)."""
+    return _contacted_back(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(back_starts),
+                           _int64(back_values))
 
 
 def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: np.ndarray) -> np.ndarray:
     """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
     (``pair_values``, sorted within each segment, as from :func:`distinct_sorted`) have it among
     their own partners."""
-    return _reciprocated(_int64(segment_ids), _int64(pair_starts), _int64(pair_values))
+    back = contacted_back(segment_ids, pair_starts, pair_values, pair_starts, pair_values)
+    return masked_counts(pair_starts, back)
 
 
 @njit(cache=True)
@@ -480,23 +491,6 @@ def distinct_per_day(
     return _distinct_per_day(_int64(starts), _int64(day), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True, parallel=True)
-def _unrelated(segment_ids, pair_starts, pair_values, pair_counts, back_starts, back_values):
-    n_seg = segment_ids.shape[0]
-    out = np.zeros(n_seg, dtype=np.int64)
-    for s in prange(n_seg):
-        me = segment_ids[s]
-        hits = 0
-        for p in range(pair_starts[s], pair_starts[s + 1]):
-            if pair_counts[p] != 1:
-                continue
-            other = _find(segment_ids, 0, n_seg, pair_values[p])
-            if other < 0 or _find(back_values, back_starts[other], back_starts[other + 1], me) < 0:
-                hits += 1
-        out[s] = hits
-    return out
-
-
 def unrelated(
     segment_ids: np.ndarray,
     pair_starts: np.ndarray,
@@ -509,8 +503,8 @@ def unrelated(
     it contacted exactly once (``pair_counts``) and who never contacted it: not among that
     partner's own contacts (``back_values`` at ``back_starts``, sorted within each segment; the
     segments are those of ``segment_ids``)."""
-    return _unrelated(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(pair_counts),
-                      _int64(back_starts), _int64(back_values))
+    back = contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values)
+    return masked_counts(pair_starts, (np.asarray(pair_counts) == 1) & ~back)
 
 
 @njit(cache=True)
