@@ -75,6 +75,15 @@ FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "simbox": TRAFFIC_GROUPS,
     "preactivated_sim": REGISTRATION_GROUPS,
 }
+#: Blends of fraud with honest rows added to training, as a share of the rows, per category (see
+#: ``CategoryClassifier(mixup=...)``). Trained on textbook fraud alone and scored on careful fraud
+#: (20k subscribers, a week), 0.1 took PR-AUC from 0.74 / 0.17 / 0.78 (voice / SMS / SIM-box) to
+#: 0.99 / 0.93-0.98 / 0.94-0.97 over three seeds. Pre-activation gets few blends: its registration
+#: evidence has a legal line (3 SIMs per ID), and a blend halfway to it is a lawful family, not
+#: half a fraud. At 0.1 its flagged precision on a held-out world fell from 1.0 to 0.62
+#: (families and enterprise batches); at 0.02 it stays at 0.99, and small textbook-only worlds
+#: still gain on careful dealers (PR-AUC 0.61 without blends, 0.87-0.90 with).
+MIXUP: dict[str, float] = {"voice_spam": 0.1, "sms_spam": 0.1, "simbox": 0.1, "preactivated_sim": 0.02}
 #: Every column the model reads, in the order of its ``X``.
 MODEL_FEATURES: list[str] = list(dict.fromkeys(BEHAVIOUR + REGISTRATION))
 
@@ -144,6 +153,7 @@ def train_model(
     make.setdefault("random_state", random_state)
     make["feature_groups"] = groups
     make.setdefault("linear", grouped)
+    make.setdefault("mixup", MIXUP)
 
     held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state, sources)
     curves, thresholds, pr_auc = {}, {}, {}

@@ -1,0 +1,64 @@
+"""CategoryClassifier on small synthetic problems: the sklearn contract and what mixup is for."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from models.classifier import CATEGORIES, CategoryClassifier, _blend
+
+
+def _gap_problem(rng, n=2000):
+    """One feature: honest rows at 0-5 (a few calls a day), fraud at 100-600, nothing between."""
+    y = (rng.random(n) < 0.05).astype(np.int64)
+    x = np.where(y == 1, rng.uniform(100, 600, n), rng.uniform(0, 5, n))
+    X = np.column_stack([x, rng.random(n)])  # plus a column of pure noise
+    return X, np.tile(y[:, None], (1, len(CATEGORIES)))
+
+
+def test_blend_adds_weighted_rows_between_a_positive_and_a_negative():
+    X = np.array([[100.0, 50.0], [1.0, np.nan]])  # one positive, one negative: every blend pairs them
+    y = np.array([1, 0])
+    Xb, yb, wb = _blend(X, y, 3.0, np.random.default_rng(0))
+    assert Xb.shape == (2 + 2 * 6, 2) and yb.shape == wb.shape == (14,)
+    np.testing.assert_array_equal(Xb[:2], X)
+    np.testing.assert_array_equal(yb, [1, 0] + [1] * 6 + [0] * 6)
+    # Each blend is entered as positive with weight lam and as negative with weight 1 - lam.
+    lam = wb[2:8]
+    np.testing.assert_array_equal(Xb[2:8], Xb[8:])
+    np.testing.assert_allclose(wb[8:], 1 - lam)
+    assert ((lam >= 0) & (lam <= 1)).all() and (wb[:2] == 1).all()
+    # Counts blend on the log scale; a value missing on one side comes from the side the blend
+    # holds more of.
+    np.testing.assert_allclose(Xb[2:8, 0], np.expm1(lam * np.log1p(100.0) + (1 - lam) * np.log1p(1.0)))
+    np.testing.assert_array_equal(Xb[2:8, 1], np.where(lam >= 0.5, 50.0, np.nan))
+
+
+def test_no_mixup_leaves_the_training_rows_alone():
+    X, y = np.ones((4, 2)), np.array([1, 0, 0, 1])
+    Xb, yb, wb = _blend(X, y, 0.0, np.random.default_rng(0))
+    assert Xb is X and yb is y and (wb == 1).all()
+
+
+def test_mixup_scores_rise_across_the_gap_between_honest_and_fraud():
+    """Fraud halfway to honest (20 calls a day, between 5 and 100) must outrank honest people.
+    Without blends, every tree cuts somewhere in the empty gap and 20 can land on either side."""
+    X, Y = _gap_problem(np.random.default_rng(1))
+    model = CategoryClassifier(mixup=0.5, max_iter=60, random_state=0).fit(X, Y)
+    probe = np.column_stack([[2.0, 5.0, 10.0, 20.0, 50.0, 300.0], np.full(6, 0.5)])
+    score = model.predict_proba(probe)[:, 0]
+    assert np.all(np.diff(score) >= -1e-9), score
+    assert score[3] > score[1] + 0.1 and score[4] > score[3], score
+
+
+def test_mixup_is_reproducible_and_clonable():
+    X, Y = _gap_problem(np.random.default_rng(2), n=600)
+    a = CategoryClassifier(mixup=0.2, max_iter=10, random_state=3).fit(X, Y).predict_proba(X)
+    b = clone(CategoryClassifier(mixup=0.2, max_iter=10, random_state=3)).fit(X, Y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_fit_rejects_a_category_without_positives():
+    X, Y = _gap_problem(np.random.default_rng(4), n=200)
+    Y[:, 2] = 0
+    with pytest.raises(ValueError, match="simbox"):
+        CategoryClassifier(max_iter=5).fit(X, Y)
