@@ -104,11 +104,12 @@ def _seq_callee_ratio(starts, callee_key, max_step):
             a, b = callee_key[i - 1], callee_key[i]
             if a == NOT_AN_INTEGER or b == NOT_AN_INTEGER:
                 continue
-            # Compare before subtracting: a difference of two int64 numbers can overflow.
+            # A difference of two int64 numbers can overflow; as uint64 the larger minus the
+            # smaller is exact (it lies in 1 .. 2**64 - 1).
             if a < b:
-                hit = b - a <= max_step
+                hit = np.uint64(b) - np.uint64(a) <= np.uint64(max_step)
             elif b < a:
-                hit = a - b <= max_step
+                hit = np.uint64(a) - np.uint64(b) <= np.uint64(max_step)
             else:
                 hit = False
             if hit:

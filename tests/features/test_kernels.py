@@ -42,6 +42,12 @@ def test_seq_callee_ratio(data):
     np.testing.assert_array_equal(kernels.seq_callee_ratio(starts, keys), naive.seq_callee_ratio(starts, keys))
 
 
+def test_seq_callee_ratio_does_not_overflow_on_far_apart_keys():
+    # Found by hypothesis: 2**62 - (-2**62) wraps around to a negative "step" in int64.
+    starts, keys = np.array([0, 2]), np.array([2**62, -(2**62)])
+    np.testing.assert_array_equal(kernels.seq_callee_ratio(starts, keys), [0.0])
+
+
 @settings(max_examples=300, deadline=None)
 @given(segmented(st.integers(0, 20_000), sort=True), st.integers(0, 5_000))
 def test_window_count(data, half_width):
