@@ -54,11 +54,11 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         learning that "nobody is a spammer" is nearly always right.
     mixup : float or mapping of str to float, default=0.0
         Extra training rows, as a share of ``X``'s rows, that blend a random positive of the
-        category with a random negative (mixup); a mapping gives it per category (absent: 0). Textbook fraud sits far from everyone; a tree
-        puts its cut anywhere in the empty gap between them and scores all of the gap like
-        the honest side, so fraud that moves halfway (lower volume, a little cover traffic)
-        is missed. Blends fill the gap with rows whose label is as much fraud as they hold,
-        so the score rises gradually across it.
+        category with a random negative (mixup); a mapping gives it per category (absent: 0).
+        Textbook fraud sits far from everyone; a tree puts its cut anywhere in the empty gap
+        between them and scores all of the gap like the honest side, so fraud that moves
+        halfway (lower volume, a little cover traffic) is missed. Blends fill the gap with rows
+        whose label is as much fraud as they hold, so the score rises gradually across it.
     random_state : int or None, default=None
 
     Attributes
@@ -123,37 +123,40 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.member_category_ = np.asarray(members, dtype=np.int64)
         self.estimators_ = []
         rng = np.random.default_rng(self.random_state)
-        blends = {}
-        for m, (k, columns) in enumerate(zip(self.member_category_, self.columns_)):
+        for k, category in enumerate(CATEGORIES):
             y = Y[:, k].astype(np.int64)
             if np.unique(y).size < 2:
-                raise ValueError(f"category {CATEGORIES[k]!r} needs positive and negative examples")
-            if k not in blends:
-                share = self.mixup.get(CATEGORIES[k], 0.0) if isinstance(self.mixup, Mapping) else self.mixup
-                blends[k] = _blend(X, y, share, rng)
-            Xk, y, w = blends[k]
-            last_of_category = m + 1 == len(self.member_category_) or self.member_category_[m + 1] != k
-            if self.linear and last_of_category:
-                model = make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True),
-                    StandardScaler(),
-                    LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=300, tol=1e-3),
-                )
-                self.estimators_.append(model.fit(_log_scale(Xk[:, columns]), y, logisticregression__sample_weight=w))
-                continue
-            model = HistGradientBoostingClassifier(
-                max_iter=self.max_iter,
-                learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes,
-                min_samples_leaf=self.min_samples_leaf,
-                l2_regularization=self.l2_regularization,
-                class_weight=self.class_weight,
-                early_stopping=False,
-                random_state=self.random_state,
-            )
-            self.estimators_.append(model.fit(Xk[:, columns], y, sample_weight=w))
+                raise ValueError(f"category {category!r} needs positive and negative examples")
+            # One set of blends per category, shared by its members and dropped before the next.
+            share = self.mixup.get(category, 0.0) if isinstance(self.mixup, Mapping) else self.mixup
+            Xk, yk, weight = _blend(X, y, share, rng)
+            own = np.flatnonzero(self.member_category_ == k)
+            for m in own:
+                self.estimators_.append(self._fit_member(Xk[:, self.columns_[m]], yk, weight,
+                                                         linear=self.linear and m == own[-1]))
         self.classes_ = np.array([0, 1])
         return self
+
+    def _fit_member(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray, *, linear: bool) -> object:
+        """One member on its columns: a tree model, or the category's linear model (its last)."""
+        if linear:
+            model = make_pipeline(
+                SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True),
+                StandardScaler(),
+                LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=300, tol=1e-3),
+            )
+            return model.fit(_log_scale(X), y, logisticregression__sample_weight=weight)
+        model = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            class_weight=self.class_weight,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+        return model.fit(X, y, sample_weight=weight)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Per category, the probability that each number belongs to it: (n_samples, n_categories)."""
