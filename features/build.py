@@ -7,16 +7,33 @@ segment: counts, distinct callees with how often each was called, medians, event
 sequential dialling. The distinct (caller, callee) pairs serve reciprocity and the incoming
 counts; Polars does the remaining relational work (IMEI sharing, registry, joins).
 
-Splitting by subscriber (for out-of-core and Dask runs, issue 5): hash-partition the rows on
-``caller``. Every *outgoing* feature of a number depends only on its own rows, so each partition
-computes them alone. The cross-subscriber parts need small global tables, built from all
-partitions and joined back: the distinct voice pairs (caller, callee, calls) and SMS pairs
-(caller, recipient, messages), summed by callee for the incoming counts and looked up reversed for
-reciprocity; the distinct (caller, IMEI) pairs for ``imei_max_sims``; the set of dates for
-``window_days``; and the whole registry for the registry features.
+Splitting by subscriber (out-of-core and Dask runs, :mod:`detector.partitioned`): numbers are
+hash-partitioned on their id (:func:`partition_of`). A CDR row goes to its caller's partition and,
+when that is another one, to its callee's too, so a partition holds every row its numbers
+originated *and* every row that names them as callee. :func:`build_partition_features` runs the
+same code as :func:`build_features` on that and keeps only the partition's own numbers. How each
+cross-subscriber feature stays exact:
+
+- outgoing features (counts, distinct callees, medians, gaps, per-day maxima, first use): only the
+  number's own rows, all in its partition;
+- incoming counts (``voice_in``, ``voice_in_distinct``, ``sms_in``): every row naming the number
+  as callee is in its partition;
+- reciprocity, SMS reciprocity and "unrelated" callees: whether callee B called or texted A back
+  is a row B -> A, which names A as callee, so it is in A's partition;
+- exact duplicates: equal rows have the same caller and callee, so they land in the same
+  partitions and are dropped there;
+- IMEI sharing (``imei_max_sims``): from a table built over all files, IMEI -> distinct callers
+  (:class:`FeatureContext`);
+- ``window_days`` and the window end: from all files (:class:`FeatureContext`);
+- registry features (IDs, dealer bursts, number runs, dealers' dormant SIMs): computed once on the
+  whole registry, with the set of every number that originated an event
+  (:func:`registry_features`), and joined to each partition's numbers.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -40,6 +57,8 @@ CALLEE_BLOCK = 1000
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
 #: Event flag: the callee is not a number of the home country (international or a short code).
 ABROAD = 16
+#: Seed of the hash that assigns numbers to partitions (any fixed value; it must never vary by run).
+PARTITION_SEED = 20261125
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
@@ -64,6 +83,69 @@ def _callee_key(number: pl.Expr) -> pl.Expr:
     """The callee as an integer, for event order and sequential dialling; a callee that is not
     one sorts last (:data:`~features.kernels.NOT_AN_INTEGER`)."""
     return number.str.to_integer(strict=False).fill_null(kernels.NOT_AN_INTEGER)
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """What the features of a number need to know about the whole input, beyond the rows that
+    name it (as caller or as callee).
+
+    The in-memory path builds it from its own batch (:func:`build_features`); the partitioned
+    engine builds it once from every file (:func:`feature_context`) and hands the same object to
+    every partition, so both run the same code on the same values.
+    """
+
+    #: Distinct calendar dates with an event (``window_days``).
+    days: int
+    #: The last event's start time: activation age is measured up to it.
+    end: dt.datetime | None
+    #: ``imei`` (64-bit hash, as in the events) -> ``sims``: distinct callers seen on it. ``None``
+    #: counts them in the batch itself, which is only right when the batch is the whole input.
+    imei_sims: pl.DataFrame | None
+    #: :func:`registry_features` of the whole registry, or ``None`` without one.
+    registry: pl.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One hash partition of the numbers: ``index`` of ``count`` (see :func:`partition_of`)."""
+
+    index: int
+    count: int
+
+
+def partition_of(ids: pl.Expr, count: int) -> pl.Expr:
+    """The hash partition (0 .. count-1) a number id belongs to; the same in every process."""
+    return (ids.hash(seed=PARTITION_SEED) % count).cast(pl.Int32)
+
+
+def feature_context(
+    *,
+    days: int,
+    end: dt.datetime | None,
+    imei_callers: pl.DataFrame | None,
+    callers: pl.Series,
+    registry: pl.DataFrame | None,
+) -> FeatureContext:
+    """The :class:`FeatureContext` of a whole input, from small tables gathered over all of it.
+
+    Parameters
+    ----------
+    days, end:
+        Distinct dates with events, and the last event's start time.
+    imei_callers:
+        ``imei`` (:func:`text_hash` of the IMEI) and ``caller_id`` (:func:`number_id`) of every
+        event with an IMEI (repeats allowed); ``None`` to count in each batch.
+    callers:
+        The id of every number that originated an event (repeats allowed).
+    registry:
+        The registry (:data:`detector.registry.REGISTRY_SCHEMA`), or ``None``.
+    """
+    imei_sims = None
+    if imei_callers is not None:
+        imei_sims = imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
+    reg = registry_features(registry, callers) if registry is not None and registry.height else None
+    return FeatureContext(days=days, end=end, imei_sims=imei_sims, registry=reg)
 
 
 def build_features(
@@ -91,13 +173,47 @@ def build_features(
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = _events(cdrs, None if core_only else country_code)
-    table = _per_number(events, extended=not core_only)
+    context = feature_context(
+        days=cdrs["start_time"].dt.date().n_unique(),
+        end=cdrs["start_time"].max(),
+        imei_callers=None,
+        callers=events["caller_id"],
+        registry=registry,
+    )
+    return _features(cdrs, events, context, None, core_only=core_only)
+
+
+def build_partition_features(
+    cdrs: pl.DataFrame,
+    context: FeatureContext,
+    partition: Partition,
+    *,
+    core_only: bool = False,
+    country_code: str = DEFAULT_COUNTRY_CODE,
+) -> pl.DataFrame:
+    """The rows of :func:`build_features` for the numbers of one hash ``partition``.
+
+    ``cdrs`` must hold every row whose caller *or* callee is in the partition (de-duplicated),
+    and ``context`` must describe the whole input (:func:`feature_context`): then every row
+    equals the whole input's, value for value (module docstring).
+    """
+    events = _events(cdrs, None if core_only else country_code)
+    return _features(cdrs, events, context, partition, core_only=core_only)
+
+
+def _features(cdrs: pl.DataFrame, events: pl.DataFrame, context: FeatureContext, partition: Partition | None,
+              *, core_only: bool) -> pl.DataFrame:
+    table = _per_number(events, context.imei_sims, extended=not core_only)
     names = _caller_names(cdrs, events)
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
     keep = pl.col("n_out") > 0
-    if registry is not None and registry.height:
-        reg = _registry_features(registry).with_columns(pl.lit(True).alias("registered"))
+    has_registry = context.registry is not None
+    if has_registry:
+        reg = context.registry
+        if partition is not None:
+            reg = reg.filter(partition_of(pl.col("id"), partition.count) == partition.index)
+        reg = reg.with_columns(pl.lit(True).alias("registered"))
         table = table.join(reg.drop("msisdn"), on="id", how="full", coalesce=True)
         names = pl.concat([names, reg.select("id", "msisdn")]).unique("id")
         keep = keep | pl.col("registered").fill_null(False)
@@ -105,6 +221,9 @@ def build_features(
         table = table.with_columns(
             pl.lit(None, pl.Int64).alias(c) for c in ("sims_per_id", "dealer_burst_1h", "msisdn_run_length")
         )
+    if partition is not None:
+        # The partition also holds other numbers' rows that call into it; their rows are partial.
+        keep = keep & (partition_of(pl.col("id"), partition.count) == partition.index)
     counts = ["voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
               "voice_in_distinct", "sms_in", "active_hours", "distinct_cells", "distinct_imeis",
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
@@ -114,14 +233,13 @@ def build_features(
         _ratio("short_n", "answered_n").alias("voice_short_ratio"),
         _ratio("reciprocated_n", "voice_out_distinct").alias("reciprocity"),
         _ratio("night_n", "n_out").alias("night_ratio"),
-        pl.lit(cdrs["start_time"].dt.date().n_unique(), pl.Int64).alias("window_days"),
+        pl.lit(context.days, pl.Int64).alias("window_days"),
     )
     columns = CORE_FEATURES
     if not core_only:
-        window_end = cdrs["start_time"].max()
         table = table.with_columns(
-            pl.lit(window_end, pl.Datetime("us")).dt.epoch("us").alias("window_end_us"),
-        ).with_columns(_registry_behaviour(has_registry=registry is not None and registry.height > 0))
+            pl.lit(context.end, pl.Datetime("us")).dt.epoch("us").alias("window_end_us"),
+        ).with_columns(_registry_behaviour(has_registry))
         table = table.with_columns(
             _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
             _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
@@ -161,16 +279,10 @@ def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
         pl.when(pl.col("has_first_cell") & pl.col("activation_cell").is_not_null())
         .then((pl.col("first_cell") != pl.col("activation_cell")).cast(pl.Float64))
         .alias("first_use_away_from_activation"),
-        pl.when(pl.col("dealer_id").is_not_null())
-        .then((~used).cast(pl.Float64).mean().over("dealer_id"))
-        .alias("dealer_dormant_share"),
-        pl.when(pl.col("dealer_id").is_not_null())
-        .then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer_id"))
-        .alias("dealer_over_id_cap_share"),
-        pl.when(pl.col("dealer_id").is_not_null()).then(pl.len().over("dealer_id")).cast(pl.Int64)
-        .alias("dealer_sims"),
-        pl.when(pl.col("dealer_id").is_not_null()).then(pl.col("dealer_burst_1h").max().over("dealer_id"))
-        .alias("dealer_burst_1h_max"),
+        pl.col("dealer_dormant_share"),
+        pl.col("dealer_over_id_cap_share"),
+        pl.col("dealer_sims"),
+        pl.col("dealer_burst_1h_max"),
     ]
 
 
@@ -207,8 +319,8 @@ def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
-        _text_hash(pl.col("cell_id")).alias("cell"),
-        _text_hash(pl.col("imei")).alias("imei"),
+        text_hash(pl.col("cell_id")).alias("cell"),
+        text_hash(pl.col("imei")).alias("imei"),
     ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
     # A plain callee's integer is its id; only the rare others need their text parsed, so the
     # key is built after the sort instead of travelling through it.
@@ -222,12 +334,12 @@ def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame
     return events.with_columns(pl.Series("callee_key", key))
 
 
-def _text_hash(text: pl.Expr) -> pl.Expr:
+def text_hash(text: pl.Expr) -> pl.Expr:
     """A 64-bit id of a cell or IMEI text (the same text gives the same id in every table)."""
     return text.hash(seed=0).reinterpret(signed=True)
 
 
-def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
+def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: bool = True) -> pl.DataFrame:
     """Every outgoing and incoming feature from the caller-sorted events (numba kernels): one row
     per caller, and one per number that only received.
 
@@ -300,7 +412,7 @@ def _per_number(events: pl.DataFrame, extended: bool = True) -> pl.DataFrame:
             pl.Series("sms_distinct_days_n", sms_days_n),
             pl.Series("sms_reciprocated_n", kernels.reciprocated(ids, sms_starts, sms_recipients)),
         )
-    table = table.join(_imei_max_sims(ids, imei_starts, imeis), on="id", how="left")
+    table = table.join(_imei_max_sims(ids, imei_starts, imeis, imei_sims), on="id", how="left")
     incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)
 
@@ -332,11 +444,16 @@ def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, ids: np.ndarra
     ]
 
 
-def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray) -> pl.DataFrame:
-    """Per caller, the most distinct callers seen on any IMEI it used."""
+def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray,
+                   imei_sims: pl.DataFrame | None) -> pl.DataFrame:
+    """Per caller, the most distinct callers seen on any IMEI it used (``imei_sims``: see
+    :class:`FeatureContext`)."""
     pairs = pl.DataFrame({"id": np.repeat(ids, np.diff(imei_starts)), "imei": imeis})
+    if imei_sims is None:
+        # The pairs are distinct per caller, so an IMEI's pairs count its callers.
+        imei_sims = pairs.group_by("imei").agg(pl.len().cast(pl.Int64).alias("sims"))
     return (
-        pairs.with_columns(pl.len().over("imei").alias("sims"))
+        pairs.join(imei_sims, on="imei", how="left")
         .group_by("id")
         .agg(pl.col("sims").max().alias("imei_max_sims"))
     )
@@ -371,8 +488,11 @@ def _caller_names(cdrs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([names, texts])
 
 
-def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
-    """sims_per_id, dealer_burst_1h, msisdn_run_length for every registry subscriber."""
+def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFrame:
+    """Per registry subscriber (``id``, ``msisdn``): what its registration says
+    (``sims_per_id``, ``dealer_burst_1h``, ``msisdn_run_length``, activation time and cell,
+    ``prepaid``) and how its dealer's SIMs behave (``dealer_*``); ``callers`` are the ids of every
+    number that originated an event, for the dealer's share of dormant SIMs."""
     reg = registry.select(
         number_id(pl.col("msisdn")).alias("id"),
         pl.col("msisdn"),
@@ -383,7 +503,7 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
         # Prepaid SIMs are what dealers pre-activate; postpaid and enterprise lines carry a contract.
         pl.col("subscription_type").str.to_lowercase().str.contains("pre").cast(pl.Float64).alias("prepaid"),
         # Optional in the registry (data-contract.md).
-        (_text_hash(pl.col("activation_cell")) if "activation_cell" in registry.columns
+        (text_hash(pl.col("activation_cell")) if "activation_cell" in registry.columns
          else pl.lit(None, pl.Int64)).alias("activation_cell"),
     ).with_columns(
         pl.when(pl.col("id_number").is_not_null())
@@ -407,8 +527,17 @@ def _registry_features(registry: pl.DataFrame) -> pl.DataFrame:
     runs = runs.select("id").with_columns(
         pl.Series("msisdn_run_length", kernels.run_length(starts, runs["msisdn_int"].to_numpy()))
     )
+    dealer = pl.col("dealer_id").is_not_null()
     return (
         reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "prepaid")
         .join(burst, on="id", how="left")
         .join(runs, on="id", how="left")
+        .with_columns(
+            pl.when(dealer).then((~pl.col("id").is_in(callers.implode())).cast(pl.Float64).mean().over("dealer_id"))
+            .alias("dealer_dormant_share"),
+            pl.when(dealer).then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer_id"))
+            .alias("dealer_over_id_cap_share"),
+            pl.when(dealer).then(pl.len().over("dealer_id")).cast(pl.Int64).alias("dealer_sims"),
+            pl.when(dealer).then(pl.col("dealer_burst_1h").max().over("dealer_id")).alias("dealer_burst_1h_max"),
+        )
     )

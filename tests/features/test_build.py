@@ -6,10 +6,19 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from bench.duckdb_peer import core_features_duckdb
 from detector.ingest import read_cdrs
-from features.build import build_features, number_id
+from features.build import (
+    Partition,
+    build_features,
+    build_partition_features,
+    feature_context,
+    number_id,
+    partition_of,
+    text_hash,
+)
 from features.catalogue import CORE_FEATURES, FEATURES
 from tests.detector.foreign import write_foreign_week
 
@@ -223,3 +232,36 @@ def test_sms_reciprocity_and_replies():
     assert rows["84900000001"]["sms_out_distinct_per_day_mean"] == 2.0
     assert rows["84900000002"]["sms_reciprocity"] == 1.0
     assert rows["84900000001"]["reciprocity"] is None  # no voice callees
+
+
+@pytest.fixture(scope="module")
+def simulated_world(tmp_path_factory):
+    """A noisy generated carrier: SIM boxes share IMEIs, dealers hold dormant SIMs."""
+    from detector.pipeline import read_inputs
+    from detector.simulate import generate_world
+
+    root = tmp_path_factory.mktemp("simulated")
+    generate_world(root, subscribers=3000, days=3, seed=11, evasion=0.3, noise=1.0)
+    inputs = read_inputs([root / "cdr"], root / "subscribers.csv")
+    return root, inputs.batch.cdrs, inputs.registry.subscribers
+
+
+@pytest.mark.parametrize("count", [1, 3, 7, 64])
+@pytest.mark.parametrize("world", ["foreign_world", "simulated_world", "simulated_world_without_registry"])
+def test_partitions_together_equal_the_whole_table(request, world, count):
+    """Each partition holds the rows naming one of its numbers as caller or callee; with the
+    context of the whole input, the partitions' rows together are the whole table, value for value."""
+    _, cdrs, registry = request.getfixturevalue(world.removesuffix("_without_registry"))
+    registry = None if world.endswith("_without_registry") else registry
+    whole = build_features(cdrs, registry)
+    caller, callee = number_id(pl.col("caller")), number_id(pl.col("callee"))
+    imei_callers = cdrs.filter(pl.col("imei").is_not_null()).select(
+        text_hash(pl.col("imei")).alias("imei"), caller.alias("caller_id"))
+    context = feature_context(days=cdrs["start_time"].dt.date().n_unique(), end=cdrs["start_time"].max(),
+                              imei_callers=imei_callers, callers=cdrs.select(caller)["caller"], registry=registry)
+    parts = []
+    for index in range(count):
+        mine = (partition_of(caller, count) == index) | (partition_of(callee, count) == index)
+        parts.append(build_partition_features(cdrs.filter(mine), context, Partition(index, count)))
+    assert sum(p.height for p in parts) == whole.height
+    assert_frame_equal(pl.concat(parts).sort("msisdn"), whole)
