@@ -26,6 +26,10 @@ def record():
 
 
 def pytest_terminal_summary(terminalreporter):
+    from bench.bench_scale import SCALE, pytest_terminal_summary_scale
+
+    if SCALE:
+        pytest_terminal_summary_scale(terminalreporter)
     if not RESULTS:
         return
     tr = terminalreporter

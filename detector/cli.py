@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from detector.errors import InputError
+from detector.partitioned import SpillError
 
 app = typer.Typer(
     name="detector",
@@ -76,6 +78,10 @@ def _reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             if _State.debug:
                 raise
             raise _fail(str(exc), 2) from None
+        except SpillError as exc:  # the temporary directory is full or unwritable: a run-time failure
+            if _State.debug:
+                raise
+            raise _fail(str(exc), 1) from None
         except KeyboardInterrupt:
             raise _fail("interrupted", 130) from None
         except Exception as exc:  # a bug or an environment failure: say so in one line
@@ -96,6 +102,64 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextmanager
+def _run_progress() -> Iterator[Any]:
+    """Progress of a partitioned run: rows read, then partitions done (cli.md)."""
+    from detector.pipeline import RunProgress
+
+    if _State.quiet or not stderr.is_terminal:
+        yield RunProgress()
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        rows = bar.add_task("rows read", total=None)
+        parts = bar.add_task("partitions done", total=None)
+        yield RunProgress(partitions=lambda n: bar.update(parts, total=n),
+                          rows=lambda n: bar.advance(rows, n), done=lambda: bar.advance(parts, 1))
+
+
+class EngineKind(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOption = Annotated[
+    EngineKind, typer.Option("--engine", help="local: this process; dask: a Dask cluster (needs the dask extra).")
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Dask: start a local cluster of N worker processes.")
+]
+SchedulerOption = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask: address of a running scheduler, e.g. tcp://10.0.0.5:8786.")
+]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="Peak memory to stay within, e.g. 4GiB (default: half the machine's). "
+                                        "Larger inputs are split into partitions spilled to --tmp-dir."),
+]
+TmpDirOption = Annotated[
+    Path | None,
+    typer.Option("--tmp-dir", help="Where partitions are spilled (default: the system's temporary directory); "
+                                   "removed after the run."),
+]
+
+
+def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memory_limit: str | None,
+            tmp_dir: Path | None) -> Any:
+    from detector.partitioned import parse_size
+    from detector.pipeline import Engine
+
+    if engine is EngineKind.local and (workers is not None or scheduler is not None):
+        raise InputError("--workers and --scheduler need --engine dask")
+    if workers is not None and scheduler is not None:
+        raise InputError("give --workers (start a local cluster) or --scheduler (use a running one), not both")
+    try:
+        limit = parse_size(memory_limit) if memory_limit is not None else None
+    except ValueError as exc:
+        raise InputError(f"--memory-limit: {exc}") from None
+    return Engine(kind=engine.value, memory_limit=limit, tmp_dir=tmp_dir, workers=workers, scheduler=scheduler)
 
 
 class OutputFormat(str, Enum):
@@ -212,24 +276,45 @@ def features(
         Path | None,
         typer.Option("--rejects", help="Where to write unparseable rows (default: rejects.csv beside --out)."),
     ] = None,
+    engine: EngineOption = EngineKind.local,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    memory_limit: MemoryLimitOption = None,
+    tmp_dir: TmpDirOption = None,
 ) -> None:
     """Compute the feature table: one row per number, the core features of features.md and more.
 
     \b
     Example:
         detector features --cdr sample_data/demo/cdr --subscribers sample_data/demo/subscribers.csv --out features.parquet
+        detector features --cdr exports/ --out features.parquet --memory-limit 4GiB --tmp-dir /scratch
     """
     from detector.outputs import write_csv, write_parquet
-    from detector.pipeline import feature_table
+    from detector.pipeline import feature_table, partitioned_features
 
-    inputs = _read_with_progress(cdr, subscribers, mapping)
-    table = feature_table(inputs)
-    write_parquet(table, out)
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
-    write_csv(inputs.rejects, rejects_path)
+    count = engine_.partitions_for(cdr)
+    if count > 1:
+        from detector.mapping import load_mapping
+
+        with _run_progress() as progress:
+            run, rows = partitioned_features(cdr, out, engine_, count, subscribers=subscribers,
+                                             mapping=load_mapping(mapping), progress=progress)
+        write_csv(run.rejects, rejects_path)
+        events, rejected, numbers, width = run.spilled.rows - run.duplicates, run.rejects.height, rows, None
+    else:
+        inputs = _read_with_progress(cdr, subscribers, mapping)
+        table = feature_table(inputs)
+        write_parquet(table, out)
+        write_csv(inputs.rejects, rejects_path)
+        events, rejected, numbers, width = inputs.batch.cdrs.height, inputs.rejects.height, table.height, table.width
+    from features.catalogue import FEATURES
+
     stdout.print(
-        f"wrote {table.height:,} numbers x {table.width - 1} features to {out} "
-        f"({inputs.batch.cdrs.height:,} events; {inputs.rejects.height:,} rejected rows in {rejects_path})",
+        f"wrote {numbers:,} numbers x {(width - 1) if width else len(FEATURES)} features to {out} "
+        f"({events:,} events; {rejected:,} rejected rows in {rejects_path})"
+        + (f"; {count} partitions" if count > 1 else ""),
         highlight=False,
     )
 
@@ -314,38 +399,61 @@ def score(
     ] = None,
     precision: PrecisionOption = None,
     top: Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")] = 10,
+    engine: EngineOption = EngineKind.local,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    memory_limit: MemoryLimitOption = None,
+    tmp_dir: TmpDirOption = None,
 ) -> None:
     """Score every number and write the flagged list, scores, the analyst report and rejects.
 
     \b
     Example:
         detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
+        detector score --cdr exports/ --out run --engine dask --scheduler tcp://10.0.0.5:8786 --tmp-dir /shared/spill
     """
     from detector.labels import read_allowlist
-    from detector.pipeline import score_inputs, write_score_outputs
+    from detector.pipeline import partitioned_scores, score_inputs, write_run_outputs, write_score_outputs
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir)
     model_path = model if model is not None else SHIPPED_MODEL
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)
     allowed = read_allowlist(allowlist) if allowlist is not None else None
-    inputs = _read_with_progress(cdr, subscribers, mapping)
-    result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
     run = {
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "CDR rows": inputs.batch.cdrs.height,
-        "rejected rows": inputs.rejects.height,
-        "numbers scored": result.scores.height,
+        "CDR rows": 0,
+        "rejected rows": 0,
+        "numbers scored": 0,
         "model": "shipped default" if model is None else str(model),
         "target precision": precision if precision is not None else detector_model.precision,
     }
-    paths = write_score_outputs(out, result, inputs, run)
+    count = engine_.partitions_for(cdr)
+    if count > 1:
+        from detector.mapping import load_mapping
+
+        with _run_progress() as progress:
+            done, result, imeis = partitioned_scores(
+                cdr, detector_model, engine_, count, subscribers=subscribers, mapping=load_mapping(mapping),
+                rules=rule_set, allowlist=allowed, precision=precision, progress=progress)
+        registry = done.registry.subscribers if done.registry is not None else None
+        run |= {"CDR rows": done.spilled.rows - done.duplicates, "rejected rows": done.rejects.height,
+                "numbers scored": result.scores.height, "partitions": count}
+        paths = write_run_outputs(out, result, registry=registry, rejects=done.rejects, imeis=imeis, run=run)
+    else:
+        inputs = _read_with_progress(cdr, subscribers, mapping)
+        result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
+        run |= {"CDR rows": inputs.batch.cdrs.height, "rejected rows": inputs.rejects.height,
+                "numbers scored": result.scores.height}
+        paths = write_score_outputs(out, result, inputs, run)
     _print_flagged(result.flagged, top)
     per = result.flagged.group_by("category").len().sort("category").iter_rows()
     counts = ", ".join(f"{c} {n:,}" for c, n in per) or "none"
-    stdout.print(f"flagged {result.flagged['msisdn'].n_unique():,} of {result.scores.height:,} numbers ({counts}); "
-                 f"report: {paths['report.html']}", highlight=False)
+    split = f" in {count} partitions" if count > 1 else ""
+    stdout.print(f"flagged {result.flagged['msisdn'].n_unique():,} of {result.scores.height:,} numbers{split} "
+                 f"({counts}); report: {paths['report.html']}", highlight=False)
 
 
 def _print_flagged(flagged: Any, top: int) -> None:
@@ -451,8 +559,15 @@ def _print_validation(report: Any, rejects: Path) -> None:
     stdout.print(files)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # A run stopped by SIGTERM (a scheduler's kill, a timeout) unwinds like Ctrl-C: temporary
+    # files are removed and no output is half-written.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app(args=argv, prog_name="detector")
     except SystemExit as exc:

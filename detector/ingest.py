@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import gzip
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -440,12 +440,64 @@ def _collect(plans: list[FilePlan]) -> list[pl.DataFrame]:
 
 def _split(plan: FilePlan, parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Kept rows (canonical), rejects with their raw text, and how many rows the mapping dropped."""
+    kept, bad, dropped = _split_parsed(parsed)
+    return kept, _reject_rows(plan, bad), dropped
+
+
+def _split_parsed(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Kept rows (canonical), the rejected rows' ``_row`` and ``_reason``, and how many rows the
+    mapping dropped."""
     bad = parsed.filter(pl.col(_REASON).is_not_null()).select(_ROW, _REASON)
     dropped = int(parsed[_DROP].sum())
     kept = parsed.drop(_ROW, _REASON, _DROP)
     if bad.height or dropped:
         kept = kept.filter((parsed[_REASON].is_null() & ~parsed[_DROP]))
-    return kept, _reject_rows(plan, bad), dropped
+    return kept, bad, dropped
+
+
+@dataclass
+class CdrStream:
+    """CDR files read in batches, for inputs larger than memory: iterating yields canonical,
+    normalised rows about ``batch_rows`` at a time (not de-duplicated: exact duplicates may sit in
+    different batches). Meanwhile ``files`` and ``rejects`` fill up as each file is finished.
+
+    Raises :class:`InputError` like :func:`read_cdrs`.
+    """
+
+    paths: Sequence[str | Path]
+    mapping: Mapping = field(default_factory=Mapping)
+    batch_rows: int = 1_000_000
+    files: list[FileReport] = field(default_factory=list)
+    reject_frames: list[pl.DataFrame] = field(default_factory=list)
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """Rejected rows of the files read so far (file, row, reason, raw)."""
+        return pl.concat(self.reject_frames, how="vertical") if self.reject_frames else REJECTS_SCHEMA.to_frame()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        plans = [scan_cdr_file(path, self.mapping) for path in find_cdr_files(self.paths)]
+        for plan in plans:
+            bad_parts: list[pl.DataFrame] = []
+            kept_rows = dropped_rows = 0
+            try:
+                batches = plan.parsed_columns().collect_batches(chunk_size=self.batch_rows)
+                for parsed in batches:
+                    kept, bad, dropped = _split_parsed(parsed)
+                    bad_parts.append(bad)
+                    kept_rows += kept.height
+                    dropped_rows += dropped
+                    if kept.height:
+                        yield normalise_columns(kept, ["caller", "callee"], self.mapping.country_code)
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise InputError(f"cannot read {plan.path}: {one_line(exc)}") from None
+            rejects = _reject_rows(plan, pl.concat(bad_parts) if bad_parts else pl.DataFrame())
+            self.reject_frames.append(rejects)
+            self.files.append(FileReport(path=str(plan.path), rows_read=kept_rows + rejects.height + dropped_rows,
+                                         rows_parsed=kept_rows, rows_rejected=rejects.height,
+                                         rows_dropped=dropped_rows))
+        if sum(r.rows_read for r in self.files) == 0:
+            raise InputError(f"no CDR rows in {', '.join(map(str, self.paths))} (the files have only headers)")
 
 
 def _reject_rows(plan: FilePlan, bad: pl.DataFrame) -> pl.DataFrame:

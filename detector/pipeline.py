@@ -1,6 +1,9 @@
 """The engine's stages wired together: read inputs -> features (-> model -> outputs).
 
-The CLI calls these; so do benchmarks and tests, so that every path runs the same code.
+The CLI calls these; so do benchmarks and tests, so that every path runs the same code. An input
+that fits in memory is read whole (:func:`read_inputs`); a larger one, or any run on Dask, is
+spilled to hash partitions and computed partition by partition (:func:`partitioned_features`,
+:func:`partitioned_scores`; :mod:`detector.partitioned`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,20 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from detector.ingest import CdrBatch, FileReport, read_cdrs
+from detector.partitioned import (
+    PartitionJob,
+    PartitionResult,
+    SpilledInput,
+    estimate_rows,
+    partition_count,
+    partition_jobs,
+    run_locally,
+    spill_cdrs,
+    spill_directory,
+)
 from detector.mapping import Mapping
 from detector.numbers import DEFAULT_COUNTRY_CODE
-from detector.outputs import write_csv, write_parquet, write_text
+from detector.outputs import atomic_path, write_csv, write_parquet, write_text
 from detector.registry import Registry, read_registry
 from features.build import build_features
 
@@ -60,10 +74,61 @@ def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
 
 
 @dataclass
+class Engine:
+    """Where and in how much memory a run computes (cli.md: ``--engine``, ``--workers``,
+    ``--scheduler``, ``--memory-limit``, ``--tmp-dir``)."""
+
+    #: ``"local"`` (this process) or ``"dask"`` (a Dask cluster).
+    kind: str = "local"
+    #: Peak memory to stay within, in bytes; decides how many partitions an input is split into.
+    memory_limit: int | None = None
+    #: Where partitions are spilled (default: the system's temporary directory). On a Dask
+    #: cluster it must be a directory every worker sees at the same path.
+    tmp_dir: Path | None = None
+    #: Dask: local worker processes to start, or the address of a running scheduler.
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def partitions_for(self, cdr: Sequence[str | Path]) -> int:
+        """How many partitions this engine splits the CDR files into; 1 = read them whole."""
+        from detector.partitioned import default_memory_limit
+
+        limit = self.memory_limit or default_memory_limit()
+        if self.kind == "local":
+            return partition_count(estimate_rows(cdr), limit)
+        # Each worker holds a partition at a time; at least two tasks per worker keep all busy.
+        workers = self.workers or 2
+        return max(partition_count(estimate_rows(cdr), limit // workers), 2 * workers)
+
+    def run(self, jobs: Sequence[PartitionJob], directory: Path,
+            on_done: Callable[[PartitionResult], None] | None = None) -> list[PartitionResult]:
+        """Run the partitions' jobs (spilled under ``directory``) here or on Dask; results in
+        partition order."""
+        if self.kind == "dask":
+            from detector.distributed import run_on_dask
+
+            return run_on_dask(jobs, directory, workers=self.workers, scheduler=self.scheduler, on_done=on_done)
+        return run_locally(jobs, on_done)
+
+
+@dataclass
+class RunProgress:
+    """Callbacks a long run reports through (the CLI draws them as progress bars)."""
+
+    #: Partitions the run is split into (called once, before any rows are read).
+    partitions: Callable[[int], None] = lambda n: None
+    #: More CDR rows read.
+    rows: Callable[[int], None] = lambda n: None
+    #: A partition finished.
+    done: Callable[[], None] = lambda: None
+
+
+@dataclass
 class ScoreResult:
     """What one scoring run produces (data-contract.md, outputs of ``detector score``)."""
 
-    features: pl.DataFrame
+    #: The feature table (in-memory runs only: a partitioned run never holds it whole).
+    features: pl.DataFrame | None
     scores: pl.DataFrame
     flagged: pl.DataFrame
 
@@ -91,15 +156,108 @@ def score_inputs(
 def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
     """Write flagged.csv, scores.parquet, report.html and rejects.csv into ``out``, each
     atomically, only once everything has been computed; return their paths."""
-    from detector.report import render_report, shared_imeis
+    from detector.report import shared_imeis
+
+    registry = inputs.registry.subscribers if inputs.registry is not None else None
+    return write_run_outputs(out, result, registry=registry, rejects=inputs.rejects,
+                             imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run)
+
+
+def write_run_outputs(out: str | Path, result: ScoreResult, *, registry: pl.DataFrame | None,
+                      rejects: pl.DataFrame, imeis: pl.DataFrame | None, run: dict[str, object]) -> dict[str, Path]:
+    """:func:`write_score_outputs` from the parts of a run (in-memory or partitioned)."""
+    from detector.report import render_report
 
     out = Path(out)
     paths = {name: out / name for name in ("flagged.csv", "scores.parquet", "report.html", "rejects.csv")}
-    registry = inputs.registry.subscribers if inputs.registry is not None else None
-    page = render_report(flagged=result.flagged, scores=result.scores, registry=registry,
-                         imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run)
+    page = render_report(flagged=result.flagged, scores=result.scores, registry=registry, imeis=imeis, run=run)
     write_csv(result.flagged, paths["flagged.csv"])
     write_parquet(result.scores, paths["scores.parquet"])
     write_text(page, paths["report.html"])
-    write_csv(inputs.rejects, paths["rejects.csv"])
+    write_csv(rejects, paths["rejects.csv"])
     return paths
+
+
+@dataclass
+class PartitionedRun:
+    """What a partitioned run read: rows, files, rejects and duplicates over all partitions."""
+
+    spilled: SpilledInput
+    registry: Registry | None
+    duplicates: int
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """Rejected CDR and registry rows together (file, row, reason, raw)."""
+        if self.registry is None:
+            return self.spilled.rejects
+        return pl.concat([self.spilled.rejects, self.registry.rejects])
+
+
+def partitioned_features(
+    cdr: Sequence[str | Path],
+    out: str | Path,
+    engine: Engine,
+    count: int,
+    *,
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    progress: RunProgress | None = None,
+) -> tuple[PartitionedRun, int]:
+    """The feature table of :func:`feature_table`, computed in ``count`` partitions and written
+    to ``out`` (Parquet, atomically, sorted by msisdn); returns the run and the table's rows."""
+    progress = progress or RunProgress()
+    with spill_directory(engine.tmp_dir) as directory:
+        run, spilled = _spill(cdr, directory, count, subscribers, mapping, progress)
+        features_dir = directory / "features"
+        features_dir.mkdir()
+        results = engine.run(partition_jobs(spilled, features_dir=features_dir), directory,
+                             lambda _r: progress.done())
+        run.duplicates = sum(r.duplicates for r in results)
+        parts = sorted(features_dir.glob("*.parquet"))
+        with atomic_path(out) as tmp:
+            pl.scan_parquet(parts).sort("msisdn").sink_parquet(tmp)
+        rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+    return run, rows
+
+
+def partitioned_scores(
+    cdr: Sequence[str | Path],
+    model: DetectorModel,
+    engine: Engine,
+    count: int,
+    *,
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    rules: Sequence[Rule] = (),
+    allowlist: pl.Series | None = None,
+    precision: float | None = None,
+    progress: RunProgress | None = None,
+) -> tuple[PartitionedRun, ScoreResult, pl.DataFrame]:
+    """:func:`score_inputs` computed in ``count`` partitions; also returns the shared-IMEI table
+    of the report."""
+    from detector.report import shared_imeis
+    from models.scoring import FLAGGED_SCHEMA
+
+    progress = progress or RunProgress()
+    thresholds = (dict(model.thresholds) if precision is None
+                  else {c: model.threshold_for(c, precision) for c in model.thresholds})
+    with spill_directory(engine.tmp_dir) as directory:
+        run, spilled = _spill(cdr, directory, count, subscribers, mapping, progress)
+        jobs = partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules), allowlist=allowlist)
+        results = engine.run(jobs, directory, lambda _r: progress.done())
+    run.duplicates = sum(r.duplicates for r in results)
+    scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
+    flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
+        ["score", "msisdn"], descending=[True, False])
+    result = ScoreResult(features=None, scores=scores, flagged=flagged)
+    return run, result, shared_imeis(spilled.imei_callers, flagged)
+
+
+def _spill(cdr: Sequence[str | Path], directory: Path, count: int, subscribers: str | Path | None,
+           mapping: Mapping | None, progress: RunProgress) -> tuple[PartitionedRun, SpilledInput]:
+    registry = read_registry(subscribers, mapping) if subscribers is not None else None
+    progress.partitions(count)
+    spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
+                         mapping=mapping, on_rows=progress.rows)
+    return PartitionedRun(spilled=spilled, registry=registry, duplicates=0), spilled

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -166,8 +167,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         if not X.shape[0]:
             return scores
         for k, model, columns in zip(self.member_category_, self.estimators_, self.columns_):
-            inputs = _log_scale(X[:, columns]) if isinstance(model, Pipeline) else X[:, columns]
-            scores[:, k] += model.predict_proba(inputs)[:, 1]
+            if isinstance(model, Pipeline):
+                scores[:, k] += _linear_probability(model, _log_scale(X[:, columns]))
+            else:
+                scores[:, k] += model.predict_proba(X[:, columns])[:, 1]
         return scores / np.bincount(self.member_category_, minlength=len(CATEGORIES))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -185,6 +188,16 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         if columns.size == 0 or columns.min() < 0 or columns.max() >= n_features:
             raise ValueError(f"feature sets and groups must index columns 0..{n_features - 1}, got {columns.tolist()}")
         return columns
+
+
+def _linear_probability(model: Pipeline, X: np.ndarray) -> np.ndarray:
+    """The fitted scaler + logistic regression's probability of the positive class, each row's
+    from that row alone. scikit-learn's matrix product (BLAS) can round a row differently
+    depending on the other rows of the batch (last bits, ~1e-18), and a number's score must not
+    depend on which partition of a run it was scored in."""
+    scaled = model[:-1].transform(X)
+    regression = model[-1]
+    return expit(np.einsum("ij,j->i", scaled, regression.coef_[0]) + regression.intercept_[0])
 
 
 def _log_scale(X: np.ndarray) -> np.ndarray:

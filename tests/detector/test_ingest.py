@@ -204,3 +204,29 @@ def test_drop_exact_duplicates_equals_unique_keep_first(rows):
     expected = df.unique(maintain_order=True, keep="first")
     assert got.equals(expected)
     assert n == df.height - expected.height
+
+
+@pytest.mark.parametrize("batch_rows", [10_000, 1_000_000])
+def test_a_stream_of_batches_reads_what_read_cdrs_reads(noisy_world, batch_rows):
+    """Batches together are read_cdrs' rows before de-duplication; rejects and per-file counts
+    are the same."""
+    from detector.ingest import CdrStream
+
+    files = sorted((noisy_world / "cdr").glob("*.csv"))[:2]
+    whole = read_cdrs(files)
+    stream = CdrStream(files, batch_rows=batch_rows)
+    batches = list(stream)
+    assert len(batches) >= whole.rows_read // batch_rows // 2
+    streamed, duplicates = drop_exact_duplicates(pl.concat(batches))
+    assert streamed.equals(whole.cdrs)
+    assert duplicates == whole.duplicates > 0
+    assert stream.rejects.equals(whole.rejects) and whole.rejects.height > 0
+    assert stream.files == whole.files
+
+
+def test_a_stream_of_header_only_files_is_an_input_error(tmp_path):
+    from detector.ingest import CdrStream
+
+    (tmp_path / "a.csv").write_text("caller,callee,start_time,duration_s,event_type\n")
+    with pytest.raises(InputError, match="only headers"):
+        list(CdrStream([tmp_path / "a.csv"]))

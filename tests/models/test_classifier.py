@@ -62,3 +62,16 @@ def test_fit_rejects_a_category_without_positives():
     Y[:, 2] = 0
     with pytest.raises(ValueError, match="simbox"):
         CategoryClassifier(max_iter=5).fit(X, Y)
+
+
+def test_a_rows_score_does_not_depend_on_the_rest_of_the_batch():
+    """Partitions of a run score different batches: every row's score must be bit-identical
+    however the rows are batched (BLAS rounds a matrix product's rows by the batch's shape)."""
+    rng = np.random.default_rng(4)
+    X, Y = _gap_problem(rng, n=3000)
+    X = np.column_stack([X, rng.normal(size=(len(X), 30))])  # enough columns for BLAS to block
+    model = CategoryClassifier(linear=True, max_iter=10, random_state=0).fit(X, Y)
+    whole = model.predict_proba(X)
+    for size in (1, 7, 777):
+        parts = np.concatenate([model.predict_proba(X[i:i + size]) for i in range(0, len(X), size)])
+        np.testing.assert_array_equal(parts, whole)

@@ -1,0 +1,146 @@
+"""The out-of-core engine: split into partitions on disk, it gives the in-memory result exactly,
+and it cleans up after itself whatever happens."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from detector import partitioned
+from detector.cli import main
+from detector.partitioned import BASELINE_BYTES, BYTES_PER_ROW, estimate_rows, parse_size, partition_count
+
+#: A memory limit so small that the test world is split into several partitions.
+TINY = "1MB"
+
+
+def run_cli(*args):
+    """Run the CLI in-process; return its exit code."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
+def score_args(world, out, *extra):
+    return ["score", "--cdr", world / "cdr", "--subscribers", world / "subscribers.csv",
+            "--allowlist", world / "allowlist.csv", "--out", out, "--top", 0, *extra]
+
+
+def assert_same_outputs(a, b):
+    assert_frame_equal(pl.read_parquet(a / "scores.parquet"), pl.read_parquet(b / "scores.parquet"), check_exact=True)
+    for name in ("flagged.csv", "rejects.csv"):
+        assert_frame_equal(pl.read_csv(a / name, infer_schema=False), pl.read_csv(b / name, infer_schema=False))
+
+
+@pytest.fixture(scope="module")
+def in_memory_run(noisy_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("in_memory")
+    assert run_cli(*score_args(noisy_world, out)) == 0
+    return out
+
+
+def test_partitioned_score_equals_in_memory(noisy_world, in_memory_run, tmp_path, capsys):
+    spill = tmp_path / "spill"
+    assert run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY, "--tmp-dir", spill)) == 0
+    said = capsys.readouterr().out
+    parts = int(said.split(" partitions")[0].rsplit(" ", 1)[1])
+    assert parts >= 4, said
+    assert_same_outputs(tmp_path / "out", in_memory_run)
+    assert list(spill.iterdir()) == []  # the spilled partitions are gone
+
+
+def test_partitioned_features_equal_in_memory(noisy_world, tmp_path):
+    args = ["features", "--cdr", noisy_world / "cdr", "--subscribers", noisy_world / "subscribers.csv"]
+    assert run_cli(*args, "--out", tmp_path / "whole.parquet") == 0
+    assert run_cli(*args, "--out", tmp_path / "parts.parquet", "--memory-limit", TINY,
+                   "--rejects", tmp_path / "parts_rejects.csv") == 0
+    whole = pl.read_parquet(tmp_path / "whole.parquet")
+    assert whole.height > 5000
+    assert_frame_equal(pl.read_parquet(tmp_path / "parts.parquet"), whole, check_exact=True)
+    assert (tmp_path / "parts_rejects.csv").read_text() == (tmp_path / "rejects.csv").read_text()
+
+
+def test_a_failing_partition_leaves_no_outputs_and_no_spill(noisy_world, tmp_path, monkeypatch, capsys):
+    def broken(job):
+        raise MemoryError("partition too large")
+
+    monkeypatch.setattr(partitioned, "run_partition", broken)
+    spill = tmp_path / "spill"
+    code = run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY, "--tmp-dir", spill))
+    assert code == 1
+    assert "MemoryError" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert list(spill.iterdir()) == []
+
+
+def test_out_of_disk_while_spilling_is_one_error_exit_1(noisy_world, tmp_path, monkeypatch, capsys):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    spill = tmp_path / "spill"
+    code = run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY, "--tmp-dir", spill))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("Error: out of disk space in the temporary directory"), err
+    assert "--tmp-dir" in err[0]
+    assert list(spill.iterdir()) == []
+
+
+def test_a_run_killed_halfway_leaves_no_partial_outputs(noisy_world, tmp_path):
+    spill, out = tmp_path / "spill", tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "detector", *map(str, score_args(
+        noisy_world, out, "--memory-limit", TINY, "--tmp-dir", spill))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Wait until it is spilling partitions, then stop it the way a job scheduler would.
+    deadline = time.monotonic() + 60
+    while not list(spill.glob("*/part-*/*.arrow")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []
+    assert list(spill.iterdir()) == []
+
+
+def test_partition_count_follows_rows_and_limit():
+    assert partition_count(1000, 4 * 2**30) == 1
+    rows = 50_000_000
+    count = partition_count(rows, 4 * 2**30)
+    # Each partition holds about twice its share of the rows; that must fit the budget.
+    assert 2 * rows / count * BYTES_PER_ROW <= 4 * 2**30 - BASELINE_BYTES
+    assert partition_count(rows, 2 * 2**30) > count
+
+
+def test_parse_size():
+    assert parse_size("4GiB") == 4 * 2**30
+    assert parse_size("512MB") == 512 * 10**6
+    assert parse_size("3.5g") == int(3.5 * 2**30)
+    assert parse_size("1000") == 1000
+    for bad in ("", "lots", "-1G", "4XB"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+
+
+def test_bad_memory_limit_is_a_usage_error(noisy_world, tmp_path, capsys):
+    assert run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", "lots")) == 2
+    assert "--memory-limit" in capsys.readouterr().err
+
+
+def test_row_estimate_is_exact_for_parquet_and_close_for_csv(noisy_world, tmp_path):
+    cdrs = pl.read_csv(noisy_world / "cdr" / "*.csv", infer_schema=False)
+    estimate = estimate_rows([noisy_world / "cdr"])
+    assert 0.8 * cdrs.height < estimate < 1.25 * cdrs.height
+    cdrs.write_parquet(tmp_path / "all.parquet")
+    assert estimate_rows([tmp_path / "all.parquet"]) == cdrs.height
