@@ -532,12 +532,14 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
         reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "prepaid")
         .join(burst, on="id", how="left")
         .join(runs, on="id", how="left")
+        # A column of its own: inside a window, Polars would broadcast the callers to every group.
+        .with_columns((~pl.col("id").is_in(callers.implode())).cast(pl.Float64).alias("dormant"))
         .with_columns(
-            pl.when(dealer).then((~pl.col("id").is_in(callers.implode())).cast(pl.Float64).mean().over("dealer_id"))
-            .alias("dealer_dormant_share"),
+            pl.when(dealer).then(pl.col("dormant").mean().over("dealer_id")).alias("dealer_dormant_share"),
             pl.when(dealer).then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer_id"))
             .alias("dealer_over_id_cap_share"),
             pl.when(dealer).then(pl.len().over("dealer_id")).cast(pl.Int64).alias("dealer_sims"),
             pl.when(dealer).then(pl.col("dealer_burst_1h").max().over("dealer_id")).alias("dealer_burst_1h_max"),
         )
+        .drop("dormant")
     )
