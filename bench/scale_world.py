@@ -71,13 +71,15 @@ def scale_world(rows: int, days: int = 7, seed: int = 5) -> Path:
         }).sort("start_time")
         frame.write_parquet(root / "cdr" / f"cdr_{(start + dt.timedelta(days=day)).date()}.parquet")
         del frame
-    dealers = rng.integers(0, 5_000, subscribers)
+    # Dealers of ~100 SIMs, activations spread over three years, about one SIM per ID: a
+    # registry of ordinary subscribers, so the flagged list stays a short one.
+    dealers = rng.integers(0, max(subscribers // 100, 1), subscribers)
     pl.DataFrame({
         "msisdn": pl.Series(numbers).cast(pl.Utf8),
         "activation_time": pl.Series(np.datetime64("2024-01-01T00:00:00", "us")
                                      + rng.integers(0, 3 * 365 * 86_400, subscribers).astype("timedelta64[s]")),
-        "dealer_id": pl.Series(dealers).cast(pl.Utf8).str.pad_start(5, "D"),
-        "id_number": pl.Series(rng.integers(0, subscribers // 2, subscribers)).cast(pl.Utf8),
+        "dealer_id": pl.Series(dealers).cast(pl.Utf8).str.pad_start(6, "D"),
+        "id_number": pl.Series(rng.integers(0, 20 * subscribers, subscribers)).cast(pl.Utf8),
         "subscription_type": pl.Series(np.where(rng.random(subscribers) < 0.8, "prepaid", "postpaid")),
     }).write_parquet(root / "registry.parquet")
     return root

@@ -46,11 +46,15 @@ if TYPE_CHECKING:
     from models.model_file import DetectorModel
     from models.rules import Rule
 
-#: Peak memory of the in-memory pipeline per CDR row it holds (read, features, scores), in bytes;
-#: measured: a 5.8M-row week peaked at 1.86 GB with ~0.35 GB of that being the program itself.
-BYTES_PER_ROW = 300
+#: Peak memory per CDR row a partition holds while its features and scores are computed, in
+#: bytes. Measured on a 10M-row week split in 6: partitions of ~3M rows peaked ~1.2 GB above
+#: the memory held between partitions (~420 bytes a row).
+BYTES_PER_ROW = 450
 #: Memory the program needs before holding any rows (Python, Polars, numba, scikit-learn, model).
 BASELINE_BYTES = 400 * 2**20
+#: Memory held through a partitioned run per registry subscriber: its registry features, shared
+#: by every partition, and the allocator's share around them.
+BYTES_PER_SUBSCRIBER = 250
 #: Rows read per batch while spilling (memory use of one batch ~ BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
 #: Marks the rows of a partition whose caller is in it (the rest were sent for their callee):
@@ -68,6 +72,20 @@ def default_memory_limit() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
     except (ValueError, OSError, AttributeError):
         return 4 * 2**30
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux; elsewhere its peak so far)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def parse_size(text: str) -> int:
@@ -111,11 +129,12 @@ def estimate_rows(paths: Sequence[str | Path]) -> int:
     return total
 
 
-def partition_count(rows: int, memory_limit: int) -> int:
-    """How many partitions keep each one's rows within ``memory_limit``; 1 means the input fits
-    in memory whole. A partition holds about twice its share of rows (its numbers' outgoing rows
-    and the rows calling them), hence the factor 2 once the input is split."""
-    budget = max(memory_limit - BASELINE_BYTES, 16 * 2**20)
+def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES) -> int:
+    """How many partitions keep each one's rows within ``memory_limit`` beside the ``held`` bytes
+    the run keeps throughout; 1 means the input fits in memory whole. A partition holds about
+    twice its share of rows (its numbers' outgoing rows and the rows calling them), hence the
+    factor 2 once the input is split."""
+    budget = max(memory_limit - held, 16 * 2**20)
     need = rows * BYTES_PER_ROW
     if need <= budget:
         return 1
@@ -132,8 +151,6 @@ class SpilledInput:
     country_code: str
     files: list[FileReport]
     rejects: pl.DataFrame
-    #: Distinct (``imei``, ``caller``) texts, for the report's shared-handset section.
-    imei_callers: pl.DataFrame
     rows: int = 0
 
     def partition_files(self, index: int) -> list[Path]:
@@ -178,8 +195,9 @@ def spill_cdrs(
     stream = CdrStream(paths, mapping, batch_rows)
     dates: set = set()
     end = None
-    callers: list[pl.Series] = []
-    imei_callers: list[pl.DataFrame] = []
+    # Gathered as integers (ids and hashes) and kept distinct as they grow: 16 bytes a pair.
+    callers = pl.Series("caller_id", [], pl.Int64)
+    imei_callers = pl.DataFrame(schema={"imei": pl.Int64, "caller_id": pl.Int64})
     rows = 0
     for chunk, batch in enumerate(stream):
         rows += batch.height
@@ -188,24 +206,16 @@ def spill_cdrs(
         dates.update(batch["start_time"].dt.date().unique().to_list())
         last = batch["start_time"].max()
         end = last if end is None or (last is not None and last > end) else end
-        callers.append(caller_id.unique())
-        imei_callers.append(batch.select("imei", "caller").drop_nulls().unique())
-        if len(imei_callers) >= 16:  # keep the pairs gathered so far small
-            imei_callers = [pl.concat(imei_callers).unique()]
+        callers = pl.concat([callers, caller_id.unique()]).unique()
+        pairs = batch.select(text_hash(pl.col("imei")).alias("imei"), caller_id.alias("caller_id")).drop_nulls()
+        imei_callers = pl.concat([imei_callers, pairs]).unique()
         _write_partitions(batch, caller_id, callee_id, directory, count, chunk)
         if on_rows is not None:
             on_rows(batch.height)
-    pairs = pl.concat(imei_callers).unique() if imei_callers else pl.DataFrame(schema={"imei": pl.Utf8, "caller": pl.Utf8})
-    context = feature_context(
-        days=len(dates),
-        end=end,
-        imei_callers=pairs.select(text_hash(pl.col("imei")).alias("imei"),
-                                  pl.col("caller").map_batches(number_ids, return_dtype=pl.Int64).alias("caller_id")),
-        callers=pl.concat(callers).unique() if callers else pl.Series("caller_id", [], pl.Int64),
-        registry=registry,
-    )
+    context = feature_context(days=len(dates), end=end, imei_callers=imei_callers, callers=callers,
+                              registry=registry)
     return SpilledInput(directory=directory, count=count, context=context, country_code=mapping.country_code,
-                        files=stream.files, rejects=stream.rejects, imei_callers=pairs, rows=rows)
+                        files=stream.files, rejects=stream.rejects, rows=rows)
 
 
 def _write_partitions(batch: pl.DataFrame, caller_id: pl.Series, callee_id: pl.Series, directory: Path,
@@ -271,6 +281,8 @@ class PartitionResult:
 
     index: int
     duplicates: int
+    #: (``imei``, ``caller``) of the partition's callers on a shared IMEI, for the report.
+    shared_imeis: pl.DataFrame
     features: pl.DataFrame | None = None
     scores: pl.DataFrame | None = None
     flagged: pl.DataFrame | None = None
@@ -307,19 +319,32 @@ def run_partition(job: PartitionJob) -> PartitionResult:
     owned = int(cdrs[_OWN].sum())
     cdrs, _ = drop_exact_duplicates(cdrs)
     duplicates = owned - int(cdrs[_OWN].sum())
+    shared = _shared_imei_pairs(cdrs, job.context)
     table = build_partition_features(cdrs.drop(_OWN), job.context, job.partition, core_only=job.core_only,
                                      country_code=job.country_code)
     del cdrs
     if job.model is None:
         if job.features_path is None:
-            return PartitionResult(job.partition.index, duplicates, features=table)
+            return PartitionResult(job.partition.index, duplicates, shared, features=table)
         table.write_parquet(job.features_path)
-        return PartitionResult(job.partition.index, duplicates)
+        return PartitionResult(job.partition.index, duplicates, shared)
     from models.scoring import flag_numbers, score_numbers
 
     scores, flagged = flag_numbers(score_numbers(job.model, table), table, job.thresholds, job.rules,
                                    job.allowlist)
-    return PartitionResult(job.partition.index, duplicates, scores=scores, flagged=flagged)
+    return PartitionResult(job.partition.index, duplicates, shared, scores=scores, flagged=flagged)
+
+
+def _shared_imei_pairs(cdrs: pl.DataFrame, context: FeatureContext) -> pl.DataFrame:
+    """(``imei``, ``caller``) texts of the partition's own callers on an IMEI that more than one
+    caller used (in any partition): together over all partitions, every pair of every shared IMEI,
+    which is all the report's shared-handset section needs (:func:`detector.report.shared_imeis`)."""
+    pairs = cdrs.lazy().filter(pl.col(_OWN)).select("imei", "caller").drop_nulls().unique()
+    if context.imei_sims is None:
+        return pairs.collect()
+    shared = context.imei_sims.lazy().filter(pl.col("sims") > 1).select(pl.col("imei").alias("_hash"))
+    return (pairs.with_columns(text_hash(pl.col("imei")).alias("_hash"))
+            .join(shared, on="_hash", how="semi").drop("_hash").collect())
 
 
 def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, **options: object

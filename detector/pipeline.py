@@ -89,13 +89,14 @@ class Engine:
     workers: int | None = None
     scheduler: str | None = None
 
-    def partitions_for(self, cdr: Sequence[str | Path]) -> int:
-        """How many partitions this engine splits the CDR files into; 1 = read them whole."""
-        from detector.partitioned import default_memory_limit
+    def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
+        """How many partitions this engine splits the CDR files into; 1 = read them whole.
+        ``held``: the memory the run keeps throughout, once known (default: an estimate)."""
+        from detector.partitioned import BASELINE_BYTES, default_memory_limit
 
         limit = self.memory_limit or default_memory_limit()
         if self.kind == "local":
-            return partition_count(estimate_rows(cdr), limit)
+            return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES)
         # Each worker holds a partition at a time; at least two tasks per worker keep all busy.
         workers = self.workers or 2
         return max(partition_count(estimate_rows(cdr), limit // workers), 2 * workers)
@@ -208,7 +209,7 @@ def partitioned_features(
     to ``out`` (Parquet, atomically, sorted by msisdn); returns the run and the table's rows."""
     progress = progress or RunProgress()
     with spill_directory(engine.tmp_dir) as directory:
-        run, spilled = _spill(cdr, directory, count, subscribers, mapping, progress)
+        run, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
         features_dir = directory / "features"
         features_dir.mkdir()
         results = engine.run(partition_jobs(spilled, features_dir=features_dir), directory,
@@ -243,7 +244,7 @@ def partitioned_scores(
     thresholds = (dict(model.thresholds) if precision is None
                   else {c: model.threshold_for(c, precision) for c in model.thresholds})
     with spill_directory(engine.tmp_dir) as directory:
-        run, spilled = _spill(cdr, directory, count, subscribers, mapping, progress)
+        run, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
         jobs = partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules), allowlist=allowlist)
         results = engine.run(jobs, directory, lambda _r: progress.done())
     run.duplicates = sum(r.duplicates for r in results)
@@ -251,12 +252,18 @@ def partitioned_scores(
     flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
         ["score", "msisdn"], descending=[True, False])
     result = ScoreResult(features=None, scores=scores, flagged=flagged)
-    return run, result, shared_imeis(spilled.imei_callers, flagged)
+    return run, result, shared_imeis(pl.concat([r.shared_imeis for r in results]), flagged)
 
 
-def _spill(cdr: Sequence[str | Path], directory: Path, count: int, subscribers: str | Path | None,
+def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,
            mapping: Mapping | None, progress: RunProgress) -> tuple[PartitionedRun, SpilledInput]:
+    from detector.partitioned import BYTES_PER_SUBSCRIBER, resident_bytes
+
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
+    # Now the memory kept through the run is known better: what is held already, plus the
+    # registry features every partition shares. More partitions if it leaves less room.
+    held = resident_bytes() + (registry.subscribers.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
+    count = max(count, engine.partitions_for(cdr, held))
     progress.partitions(count)
     spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
                          mapping=mapping, on_rows=progress.rows)

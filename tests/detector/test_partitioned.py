@@ -120,6 +120,7 @@ def test_partition_count_follows_rows_and_limit():
     count = partition_count(rows, 4 * 2**30)
     # Each partition holds about twice its share of the rows; that must fit the budget.
     assert 2 * rows / count * BYTES_PER_ROW <= 4 * 2**30 - BASELINE_BYTES
+    assert partition_count(rows, 4 * 2**30, held=2 * 2**30) > count
     assert partition_count(rows, 2 * 2**30) > count
 
 
@@ -144,3 +145,19 @@ def test_row_estimate_is_exact_for_parquet_and_close_for_csv(noisy_world, tmp_pa
     assert 0.8 * cdrs.height < estimate < 1.25 * cdrs.height
     cdrs.write_parquet(tmp_path / "all.parquet")
     assert estimate_rows([tmp_path / "all.parquet"]) == cdrs.height
+
+
+def test_the_reports_shared_handsets_equal_in_memory(noisy_world):
+    """The report's shared-IMEI table is assembled from the partitions' own callers."""
+    from detector.pipeline import Engine, partitioned_scores, read_inputs, score_inputs
+    from detector.report import shared_imeis
+    from models.model_file import SHIPPED_MODEL, load_model
+
+    model = load_model(SHIPPED_MODEL)
+    inputs = read_inputs([noisy_world / "cdr"], noisy_world / "subscribers.csv")
+    whole = score_inputs(inputs, model)
+    expected = shared_imeis(inputs.batch.cdrs, whole.flagged)
+    assert expected.height > 3 and expected["flagged_sims"].sum() > 0
+    _, result, imeis = partitioned_scores([noisy_world / "cdr"], model, Engine(), 5,
+                                          subscribers=noisy_world / "subscribers.csv")
+    assert_frame_equal(imeis, expected)
