@@ -49,9 +49,11 @@ class Inputs:
     @property
     def rejects(self) -> pl.DataFrame:
         """Rejected CDR and registry rows together (file, row, reason, raw)."""
-        if self.registry is None:
-            return self.batch.rejects
-        return pl.concat([self.batch.rejects, self.registry.rejects])
+        return _all_rejects(self.batch.rejects, self.registry)
+
+
+def _all_rejects(cdr_rejects: pl.DataFrame, registry: Registry | None) -> pl.DataFrame:
+    return cdr_rejects if registry is None else pl.concat([cdr_rejects, registry.rejects])
 
 
 def read_inputs(
@@ -190,9 +192,7 @@ class PartitionedRun:
     @property
     def rejects(self) -> pl.DataFrame:
         """Rejected CDR and registry rows together (file, row, reason, raw)."""
-        if self.registry is None:
-            return self.spilled.rejects
-        return pl.concat([self.spilled.rejects, self.registry.rejects])
+        return _all_rejects(self.spilled.rejects, self.registry)
 
 
 def partitioned_features(
