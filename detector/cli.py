@@ -303,17 +303,17 @@ def features(
                                              mapping=load_mapping(mapping), progress=progress)
         write_csv(run.rejects, rejects_path)
         count = run.spilled.count
-        events, rejected, numbers, width = run.spilled.rows - run.duplicates, run.rejects.height, rows, None
+        events, rejected, numbers = run.events, run.rejects.height, rows
     else:
         inputs = _read_with_progress(cdr, subscribers, mapping)
         table = feature_table(inputs)
         write_parquet(table, out)
         write_csv(inputs.rejects, rejects_path)
-        events, rejected, numbers, width = inputs.batch.cdrs.height, inputs.rejects.height, table.height, table.width
+        events, rejected, numbers = inputs.batch.cdrs.height, inputs.rejects.height, table.height
     from features.catalogue import FEATURES
 
     stdout.print(
-        f"wrote {numbers:,} numbers x {(width - 1) if width else len(FEATURES)} features to {out} "
+        f"wrote {numbers:,} numbers x {len(FEATURES)} features to {out} "
         f"({events:,} events; {rejected:,} rejected rows in {rejects_path})"
         + (f"; {count} partitions" if count > 1 else ""),
         highlight=False,
@@ -441,7 +441,7 @@ def score(
                 rules=rule_set, allowlist=allowed, precision=precision, progress=progress)
         registry = done.registry.subscribers if done.registry is not None else None
         count = done.spilled.count
-        run |= {"CDR rows": done.spilled.rows - done.duplicates, "rejected rows": done.rejects.height,
+        run |= {"CDR rows": done.events, "rejected rows": done.rejects.height,
                 "numbers scored": result.scores.height, "partitions": count}
         paths = write_run_outputs(out, result, registry=registry, rejects=done.rejects, imeis=imeis, run=run)
     else:

@@ -150,10 +150,16 @@ def score_inputs(
     from models.scoring import flag_numbers, score_numbers
 
     table = feature_table(inputs)
-    thresholds = (dict(model.thresholds) if precision is None
-                  else {c: model.threshold_for(c, precision) for c in model.thresholds})
+    thresholds = _thresholds(model, precision)
     scores, flagged = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
     return ScoreResult(features=table, scores=scores, flagged=flagged)
+
+
+def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, float]:
+    """Per category, the model's stored threshold, or the one re-picked for ``precision``."""
+    if precision is None:
+        return dict(model.thresholds)
+    return {c: model.threshold_for(c, precision) for c in model.thresholds}
 
 
 def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
@@ -194,6 +200,11 @@ class PartitionedRun:
         """Rejected CDR and registry rows together (file, row, reason, raw)."""
         return _all_rejects(self.spilled.rejects, self.registry)
 
+    @property
+    def events(self) -> int:
+        """CDR rows kept: read and parsed, less the exact duplicates."""
+        return self.spilled.rows - self.duplicates
+
 
 def partitioned_features(
     cdr: Sequence[str | Path],
@@ -209,17 +220,16 @@ def partitioned_features(
     to ``out`` (Parquet, atomically, sorted by msisdn); returns the run and the table's rows."""
     progress = progress or RunProgress()
     with spill_directory(engine.tmp_dir) as directory:
-        run, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
+        registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
         features_dir = directory / "features"
         features_dir.mkdir()
         results = engine.run(partition_jobs(spilled, features_dir=features_dir), directory,
                              lambda _r: progress.done())
-        run.duplicates = sum(r.duplicates for r in results)
         parts = sorted(features_dir.glob("*.parquet"))
         with atomic_path(out) as tmp:
             pl.scan_parquet(parts).sort("msisdn").sink_parquet(tmp)
         rows = pl.scan_parquet(out).select(pl.len()).collect().item()
-    return run, rows
+    return PartitionedRun(spilled, registry, sum(r.duplicates for r in results)), rows
 
 
 def partitioned_scores(
@@ -241,22 +251,21 @@ def partitioned_scores(
     from models.scoring import FLAGGED_SCHEMA
 
     progress = progress or RunProgress()
-    thresholds = (dict(model.thresholds) if precision is None
-                  else {c: model.threshold_for(c, precision) for c in model.thresholds})
+    thresholds = _thresholds(model, precision)
     with spill_directory(engine.tmp_dir) as directory:
-        run, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
+        registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
         jobs = partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules), allowlist=allowlist)
         results = engine.run(jobs, directory, lambda _r: progress.done())
-    run.duplicates = sum(r.duplicates for r in results)
     scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
     flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
         ["score", "msisdn"], descending=[True, False])
     result = ScoreResult(features=None, scores=scores, flagged=flagged)
+    run = PartitionedRun(spilled, registry, sum(r.duplicates for r in results))
     return run, result, shared_imeis(pl.concat([r.shared_imeis for r in results]), flagged)
 
 
 def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,
-           mapping: Mapping | None, progress: RunProgress) -> tuple[PartitionedRun, SpilledInput]:
+           mapping: Mapping | None, progress: RunProgress) -> tuple[Registry | None, SpilledInput]:
     from detector.partitioned import BYTES_PER_SUBSCRIBER, resident_bytes
 
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
@@ -267,4 +276,4 @@ def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engin
     progress.partitions(count)
     spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
                          mapping=mapping, on_rows=progress.rows)
-    return PartitionedRun(spilled=spilled, registry=registry, duplicates=0), spilled
+    return registry, spilled

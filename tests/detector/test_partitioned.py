@@ -161,3 +161,22 @@ def test_the_reports_shared_handsets_equal_in_memory(noisy_world):
     _, result, imeis = partitioned_scores([noisy_world / "cdr"], model, Engine(), 5,
                                           subscribers=noisy_world / "subscribers.csv")
     assert_frame_equal(imeis, expected)
+
+
+def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, tmp_path):
+    """The context gathered over many small batches (merged as they grow) equals one batch's."""
+    from detector.partitioned import spill_cdrs
+    from detector.registry import read_registry
+
+    registry = read_registry(noisy_world / "subscribers.csv").subscribers
+    contexts = []
+    for batch_rows in (1_000_000, 7_000):
+        (tmp_path / str(batch_rows)).mkdir()
+        spilled = spill_cdrs([noisy_world / "cdr"], tmp_path / str(batch_rows), 3, registry=registry,
+                             batch_rows=batch_rows)
+        contexts.append(spilled.context)
+    one, many = contexts
+    assert (one.days, one.end) == (many.days, many.end)
+    assert one.imei_sims.height > 100
+    assert_frame_equal(many.imei_sims.sort("imei"), one.imei_sims.sort("imei"))
+    assert_frame_equal(many.registry, one.registry)
