@@ -26,6 +26,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from models.forest import compile_forest, raw_scores
+
 #: The four categories of data-contract.md, in the order of every score array.
 CATEGORIES: tuple[str, ...] = ("voice_spam", "sms_spam", "simbox", "preactivated_sim")
 
@@ -166,11 +168,15 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         scores = np.zeros((X.shape[0], len(CATEGORIES)))
         if not X.shape[0]:
             return scores
-        for k, model, columns in zip(self.member_category_, self.estimators_, self.columns_):
+        trees = [m for m, model in enumerate(self.estimators_) if not isinstance(model, Pipeline)]
+        # All tree members in one pass over the rows; equal to each model's predict_proba, bit for bit.
+        forest = compile_forest([self.estimators_[m] for m in trees], [self.columns_[m] for m in trees])
+        raw = dict(zip(trees, raw_scores(forest, X).T))
+        for m, (k, model, columns) in enumerate(zip(self.member_category_, self.estimators_, self.columns_)):
             if isinstance(model, Pipeline):
                 scores[:, k] += _linear_probability(model, _log_scale(X[:, columns]))
             else:
-                scores[:, k] += model.predict_proba(X[:, columns])[:, 1]
+                scores[:, k] += expit(raw[m])
         return scores / np.bincount(self.member_category_, minlength=len(CATEGORIES))
 
     def predict(self, X: np.ndarray) -> np.ndarray:

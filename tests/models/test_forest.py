@@ -1,0 +1,73 @@
+"""The compiled forest against scikit-learn's own prediction: equal to the last bit."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from models.forest import CHUNK_ROWS, compile_forest, raw_scores
+
+
+def _fitted(seed: int, n_features: int, max_iter: int = 15) -> HistGradientBoostingClassifier:
+    """A small model on random data with missing values, so splits send NaN both ways."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, n_features))
+    y = (X[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(int)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:40, -1] = np.nan  # a block of missing values that predicts the class
+    y[:40] = 1
+    return HistGradientBoostingClassifier(max_iter=max_iter, max_leaf_nodes=7, random_state=seed).fit(X, y)
+
+
+MODELS = [_fitted(0, 3), _fitted(1, 2), _fitted(2, 4, max_iter=1)]
+COLUMNS = [np.array([0, 2, 4]), np.array([3, 1]), np.array([4, 0, 1, 2])]
+
+
+def _reference(X: np.ndarray) -> np.ndarray:
+    """Each model's raw score on its columns, the way scikit-learn computes it."""
+    if not len(X):  # scikit-learn refuses an empty matrix
+        return np.empty((0, len(MODELS)))
+    return np.column_stack([m._raw_predict(X[:, c])[:, 0] for m, c in zip(MODELS, COLUMNS)]).reshape(len(X), -1)
+
+
+values = st.one_of(st.floats(-4, 4), st.just(np.nan), st.just(np.inf), st.just(-np.inf), st.just(0.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(values, min_size=5, max_size=5), min_size=0, max_size=40))
+def test_raw_scores_equal_scikit_learn_bit_for_bit(rows):
+    X = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+    forest = compile_forest(MODELS, COLUMNS)
+    np.testing.assert_array_equal(raw_scores(forest, X), _reference(X))
+
+
+@pytest.mark.parametrize("X", [np.empty((0, 5)), np.full((1, 5), np.nan), np.full((7, 5), np.nan),
+                               np.random.default_rng(3).normal(size=(1, 5))])
+def test_empty_single_row_and_all_missing(X):
+    forest = compile_forest(MODELS, COLUMNS)
+    out = raw_scores(forest, X)
+    assert out.shape == (len(X), len(MODELS))
+    np.testing.assert_array_equal(out, _reference(X))
+
+
+def test_threads_and_chunks_do_not_change_a_score():
+    X = np.random.default_rng(4).normal(size=(CHUNK_ROWS * 2 + 17, 5))
+    X[::5, 1] = np.nan
+    forest = compile_forest(MODELS, COLUMNS)
+    one = raw_scores(forest, X, n_threads=1)
+    np.testing.assert_array_equal(raw_scores(forest, X, n_threads=2), one)
+    np.testing.assert_array_equal(raw_scores(forest, X[-1:], n_threads=2), one[-1:])
+    np.testing.assert_array_equal(one, _reference(X))
+
+
+def test_models_the_kernel_cannot_reproduce_are_refused():
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 3, size=(200, 2)).astype(float)
+    y = rng.integers(0, 3, size=200)
+    multiclass = HistGradientBoostingClassifier(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="binary"):
+        compile_forest([multiclass], [np.array([0, 1])])
+    categorical = HistGradientBoostingClassifier(max_iter=2, categorical_features=[0]).fit(X, X[:, 0] == 1)
+    with pytest.raises(ValueError, match="categorical|binary"):
+        compile_forest([categorical], [np.array([0, 1])])
