@@ -35,19 +35,14 @@ class Evidence:
 
 # ---- formatting --------------------------------------------------------------------------------
 
-_GROUPS = 5  # up to 999,999,999,999,999
-
-
 def count(x: pl.Expr) -> pl.Expr:
     """A number for people: rounded half away from zero, thousands separated (``1,204``)."""
     n = x.cast(pl.Float64).fill_nan(None).round(0, mode="half_away_from_zero").cast(pl.Int64, strict=False)
-    a = n.abs()
-    text = a.cast(pl.String)
-    for k in range(1, _GROUPS):
-        groups = [((a // 1000**j) % 1000).cast(pl.String).str.zfill(3) for j in range(k - 1, -1, -1)]
-        text = pl.when(a >= 1000**k).then(
-            pl.concat_str((a // 1000**k).cast(pl.String), *groups, separator=",")
-        ).otherwise(text)
+    # A comma after every third digit from the right: reverse the digits, group them from the
+    # left, reverse back. A few string operations instead of one branch per order of magnitude,
+    # which made each reason cost ~0.2 s however few rows it explained.
+    text = (n.abs().cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},")
+            .str.strip_chars_end(",").str.reverse())
     return pl.when(n < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text)
 
 
