@@ -139,6 +139,11 @@ MemoryLimitOption = Annotated[
     typer.Option("--memory-limit", help="Peak memory to stay within, e.g. 4GiB (default: half the machine's). "
                                         "Larger inputs are split into partitions spilled to --tmp-dir."),
 ]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option("--partitions", min=1, help="Split the input into N partitions instead of as many as "
+                                              "--memory-limit needs (1: read it whole)."),
+]
 TmpDirOption = Annotated[
     Path | None,
     typer.Option("--tmp-dir", help="Where partitions are spilled (default: the system's temporary directory); "
@@ -147,7 +152,7 @@ TmpDirOption = Annotated[
 
 
 def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memory_limit: str | None,
-            tmp_dir: Path | None) -> Any:
+            tmp_dir: Path | None, partitions: int | None = None) -> Any:
     from detector.partitioned import parse_size
     from detector.pipeline import Engine
 
@@ -159,7 +164,8 @@ def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memo
         limit = parse_size(memory_limit) if memory_limit is not None else None
     except ValueError as exc:
         raise InputError(f"--memory-limit: {exc}") from None
-    return Engine(kind=engine.value, memory_limit=limit, tmp_dir=tmp_dir, workers=workers, scheduler=scheduler)
+    return Engine(kind=engine.value, memory_limit=limit, tmp_dir=tmp_dir, workers=workers, scheduler=scheduler,
+                  partitions=partitions)
 
 
 class OutputFormat(str, Enum):
@@ -280,6 +286,7 @@ def features(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
     tmp_dir: TmpDirOption = None,
 ) -> None:
     """Compute the feature table: one row per number, the core features of features.md and more.
@@ -292,7 +299,7 @@ def features(
     from detector.outputs import write_csv, write_parquet
     from detector.pipeline import feature_table, partitioned_features
 
-    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir)
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
     count = engine_.partitions_for(cdr)
     if count > 1:
@@ -404,6 +411,7 @@ def score(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
     tmp_dir: TmpDirOption = None,
 ) -> None:
     """Score every number and write the flagged list, scores, the analyst report and rejects.
@@ -418,7 +426,7 @@ def score(
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
-    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir)
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
     model_path = model if model is not None else SHIPPED_MODEL
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)

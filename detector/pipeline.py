@@ -90,12 +90,17 @@ class Engine:
     #: Dask: local worker processes to start, or the address of a running scheduler.
     workers: int | None = None
     scheduler: str | None = None
+    #: Partitions to split every input into, whatever its size (1: read it whole); ``None``: as
+    #: many as ``memory_limit`` needs.
+    partitions: int | None = None
 
     def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
         """How many partitions this engine splits the CDR files into; 1 = read them whole.
         ``held``: the memory the run keeps throughout, once known (default: an estimate)."""
         from detector.partitioned import BASELINE_BYTES, default_memory_limit
 
+        if self.partitions is not None:
+            return self.partitions
         limit = self.memory_limit or default_memory_limit()
         if self.kind == "local":
             return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES)

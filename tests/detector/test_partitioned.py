@@ -57,6 +57,18 @@ def test_partitioned_score_equals_in_memory(noisy_world, in_memory_run, tmp_path
     assert list(spill.iterdir()) == []  # the spilled partitions are gone
 
 
+def test_partitions_option_sets_the_count_whatever_the_memory_limit(noisy_world, in_memory_run, tmp_path, capsys):
+    # Three partitions, though the default limit would read this world whole.
+    assert run_cli(*score_args(noisy_world, tmp_path / "three", "--partitions", 3)) == 0
+    assert " in 3 partitions" in capsys.readouterr().out
+    assert_same_outputs(tmp_path / "three", in_memory_run)
+    # One partition: read whole, even under a limit that would split it.
+    assert run_cli(*score_args(noisy_world, tmp_path / "one", "--partitions", 1, "--memory-limit", TINY)) == 0
+    assert " partitions" not in capsys.readouterr().out
+    assert_same_outputs(tmp_path / "one", in_memory_run)
+    assert run_cli(*score_args(noisy_world, tmp_path / "zero", "--partitions", 0)) == 2
+
+
 def test_partitioned_features_equal_in_memory(noisy_world, tmp_path):
     args = ["features", "--cdr", noisy_world / "cdr", "--subscribers", noisy_world / "subscribers.csv"]
     assert run_cli(*args, "--out", tmp_path / "whole.parquet") == 0
