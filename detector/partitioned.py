@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -205,18 +206,27 @@ def spill_cdrs(
     callers = _DistinctRows(batch_rows)
     imei_callers = _DistinctRows(batch_rows)
     rows = 0
-    for chunk, batch in enumerate(stream):
-        rows += batch.height
-        caller_id = number_ids(batch["caller"])
-        callee_id = number_ids(batch["callee"])
-        dates.update(batch["start_time"].dt.date().unique().to_list())
-        last = batch["start_time"].max()
-        end = last if end is None or (last is not None and last > end) else end
-        callers.add(caller_id.to_frame("caller_id"))
-        imei_callers.add(batch.select(text_hash(pl.col("imei")).alias("imei"), caller_id.alias("caller_id")).drop_nulls())
-        _write_partitions(batch, caller_id, callee_id, directory, count, chunk)
-        if on_rows is not None:
-            on_rows(batch.height)
+    # A thread writes one batch's partitions (compression, most of the spill's time) while this
+    # one reads the next batch; one batch in flight at most, so memory holds about two.
+    with ThreadPoolExecutor(1) as writer:
+        written: Future | None = None
+        for chunk, batch in enumerate(stream):
+            rows += batch.height
+            caller_id = number_ids(batch["caller"])
+            callee_id = number_ids(batch["callee"])
+            if written is not None:
+                written.result()
+            written = writer.submit(_write_partitions, batch, caller_id, callee_id, directory, count, chunk)
+            dates.update(batch["start_time"].dt.date().unique().to_list())
+            last = batch["start_time"].max()
+            end = last if end is None or (last is not None and last > end) else end
+            callers.add(caller_id.to_frame("caller_id"))
+            imei_callers.add(batch.select(text_hash(pl.col("imei")).alias("imei"), caller_id.alias("caller_id"))
+                             .drop_nulls())
+            if on_rows is not None:
+                on_rows(batch.height)
+        if written is not None:
+            written.result()
     context = feature_context(
         days=len(dates),
         end=end,
