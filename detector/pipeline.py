@@ -9,7 +9,7 @@ spilled to hash partitions and computed partition by partition (:func:`partition
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -281,4 +281,8 @@ def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engin
     progress.partitions(count)
     spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
                          mapping=mapping, on_rows=progress.rows)
+    if registry is not None:
+        # The context holds the registry features now; the report's dealer section is all that
+        # reads the registry itself, and a carrier's registry has tens of millions of rows.
+        registry = replace(registry, subscribers=registry.subscribers.select("msisdn", "dealer_id"))
     return registry, spilled

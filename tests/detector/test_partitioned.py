@@ -55,6 +55,14 @@ def test_partitioned_score_equals_in_memory(noisy_world, in_memory_run, tmp_path
     assert parts >= 4, said
     assert_same_outputs(tmp_path / "out", in_memory_run)
     assert list(spill.iterdir()) == []  # the spilled partitions are gone
+    # The report's dealer section, from the registry the run keeps after the spill.
+    dealers = [_section((out / "report.html").read_text(), "dealers") for out in (tmp_path / "out", in_memory_run)]
+    assert dealers[0] == dealers[1] and "<table" in dealers[0]
+
+
+def _section(page, anchor):
+    """The HTML of one section of the report."""
+    return page.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
 
 
 def test_partitions_option_sets_the_count_whatever_the_memory_limit(noisy_world, in_memory_run, tmp_path, capsys):
