@@ -203,7 +203,7 @@ def build_partition_features(
 
 def _features(cdrs: pl.DataFrame, events: pl.DataFrame, context: FeatureContext, partition: Partition | None,
               *, core_only: bool) -> pl.DataFrame:
-    table = _per_number(events, context.imei_sims, extended=not core_only)
+    table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition)
     names = _caller_names(cdrs, events)
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
@@ -339,28 +339,46 @@ def text_hash(text: pl.Expr) -> pl.Expr:
     return text.hash(seed=0).reinterpret(signed=True)
 
 
-def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: bool = True) -> pl.DataFrame:
+def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: bool = True,
+                partition: Partition | None = None) -> pl.DataFrame:
     """Every outgoing and incoming feature from the caller-sorted events (numba kernels): one row
-    per caller, and one per number that only received.
+    per caller, and one per number that only received. With a ``partition``, outgoing features
+    are computed for its own callers only; the other callers' rows only answer who calls whom.
 
     The distinct (caller, callee) pairs with their counts serve three features at once: distinct
     callees, reciprocity and the incoming counts of the callees.
     """
     col = {name: events[name].to_numpy() for name in events.columns}
-    caller = col["caller_id"]
-    starts = kernels.segment_starts(caller)
-    ids = caller[starts[:-1]]
+    starts = kernels.segment_starts(col["caller_id"])
+    ids = col["caller_id"][starts[:-1]]
+    voice = (col["flags"] & VOICE) != 0
+    # Pairs of every caller: "did B call A back" and A's incoming counts read the rows of callers
+    # from other partitions.
+    pairs = {"voice": kernels.distinct_sorted(starts, col["callee_id"], voice),
+             "sms": kernels.distinct_sorted(starts, col["callee_id"], ~voice)}
+    incoming = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2])
+    looked_up = {"reciprocated_n": kernels.reciprocated(ids, *pairs["voice"][:2])}
+    if extended:
+        contact_starts, contacts, _ = kernels.distinct_sorted(starts, col["callee_id"], np.ones(voice.shape[0], np.bool_))
+        looked_up["unrelated_n"] = kernels.unrelated(ids, *pairs["voice"], contact_starts, contacts)
+        looked_up["sms_reciprocated_n"] = kernels.reciprocated(ids, *pairs["sms"][:2])
+    if partition is not None:
+        # From here on only the partition's own callers: their rows are about half of its rows.
+        own = pl.select(partition_of(pl.lit(pl.Series(ids)), partition.count) == partition.index
+                        ).to_series().to_numpy()
+        rows = np.repeat(own, np.diff(starts))
+        col = {name: values[rows] for name, values in col.items()}
+        voice = voice[rows]
+        starts = kernels.segment_starts(col["caller_id"])
+        pairs = {kind: _own_pairs(pair, own) for kind, pair in pairs.items()}
+        looked_up = {name: values[own] for name, values in looked_up.items()}
+        ids = ids[own]
     flags = col["flags"]
-    voice = (flags & VOICE) != 0
-
-    def distinct(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return kernels.distinct_sorted(starts, values, mask)
-
     counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
     answered_n = counts["answered_n"]
-    voice_starts, voice_callees, voice_calls = distinct(col["callee_id"], voice)
-    sms_starts, sms_recipients, sms_sent = distinct(col["callee_id"], ~voice)
-    imei_starts, imeis, _ = distinct(col["imei"], (flags & HAS_IMEI) != 0)
+    voice_starts, voice_callees, voice_calls = pairs["voice"]
+    sms_starts = pairs["sms"][0]
+    imei_starts, imeis, _ = kernels.distinct_sorted(starts, col["imei"], (flags & HAS_IMEI) != 0)
     seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
     table = pl.DataFrame(
         {
@@ -376,9 +394,9 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
             "n_out": np.diff(starts),
             "night_n": counts["night_n"],
             "active_hours": kernels.active_hours(starts, col["ts"]),
-            "distinct_cells": np.diff(distinct(col["cell"], (flags & HAS_CELL) != 0)[0]),
+            "distinct_cells": np.diff(kernels.distinct_sorted(starts, col["cell"], (flags & HAS_CELL) != 0)[0]),
             "distinct_imeis": np.diff(imei_starts),
-            "reciprocated_n": kernels.reciprocated(ids, voice_starts, voice_callees),
+            "reciprocated_n": looked_up["reciprocated_n"],
             "gap_cv": kernels.gap_cv(seq_starts, seq_ts),
             "seq_callee_ratio": kernels.seq_callee_ratio(seq_starts, seq_key),
         }
@@ -406,34 +424,40 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
             pl.Series("first_cell", np.where(has_first_cell, first_cell, 0)),
             pl.Series("has_first_cell", has_first_cell),
         )
-        table = table.with_columns(_callee_shape(col, starts, ids, day, voice_starts, voice_callees, voice_calls))
+        table = table.with_columns(*_callee_shape(col, starts, day, voice_starts, voice_callees),
+                                   pl.Series("unrelated_n", looked_up["unrelated_n"]))
         sms_days_n, sms_day_distinct_max = kernels.distinct_per_day(starts, day, col["callee_id"], ~voice)
         table = table.with_columns(
             pl.Series("sms_distinct_days_n", sms_days_n),
-            pl.Series("sms_reciprocated_n", kernels.reciprocated(ids, sms_starts, sms_recipients)),
+            pl.Series("sms_reciprocated_n", looked_up["sms_reciprocated_n"]),
         )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis, imei_sims), on="id", how="left")
-    incoming = _incoming(voice_callees, voice_calls, sms_recipients, sms_sent)
     return table.join(incoming, on="id", how="full", coalesce=True)
 
 
-def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, ids: np.ndarray, day: np.ndarray,
-                  voice_starts: np.ndarray, voice_callees: np.ndarray, voice_calls: np.ndarray) -> list[pl.Series]:
-    """Who a number calls and how: distinct callees per day, callees contacted once who never
-    answered back in any way, how tightly the callees cluster in number blocks, international
-    callees, and the spread of call lengths (as counts for the ratios built in ``build_features``)."""
+def _own_pairs(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], own: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (starts, values, counts) pairs of :func:`kernels.distinct_sorted` of the segments
+    where ``own`` holds, with their starts renumbered."""
+    starts, values, counts = pairs
+    sizes = np.diff(starts)[own]
+    kept = np.repeat(own, np.diff(starts))
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), values[kept], counts[kept]
+
+
+def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, day: np.ndarray, voice_starts: np.ndarray,
+                  voice_callees: np.ndarray) -> list[pl.Series]:
+    """Who a number calls and how: distinct callees per day, how tightly the callees cluster in
+    number blocks, international callees, and the spread of call lengths (as counts for the
+    ratios built in ``build_features``)."""
     flags = col["flags"]
     voice = (flags & VOICE) != 0
-    callee = col["callee_id"]
-    distinct_days_n, distinct_day_max = kernels.distinct_per_day(starts, day, callee, voice)
-    contact_starts, contacts, _ = kernels.distinct_sorted(starts, callee, np.ones(callee.shape[0], dtype=np.bool_))
+    distinct_days_n, distinct_day_max = kernels.distinct_per_day(starts, day, col["callee_id"], voice)
     # From the distinct voice callees already at hand, not another pass over every event.
     integer_callee = voice_callees > 0
     return [
         pl.Series("voice_distinct_days_n", distinct_days_n),
         pl.Series("voice_out_distinct_per_day_max", distinct_day_max),
-        pl.Series("unrelated_n",
-                  kernels.unrelated(ids, voice_starts, voice_callees, voice_calls, contact_starts, contacts)),
         pl.Series("callee_blocks_n",
                   np.diff(kernels.distinct_sorted(voice_starts, voice_callees // CALLEE_BLOCK, integer_callee)[0])),
         pl.Series("integer_callees_n", kernels.masked_counts(voice_starts, integer_callee)),
