@@ -140,8 +140,12 @@ def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES) ->
     """How many partitions keep each one's rows within ``memory_limit`` beside the ``held`` bytes
     the run keeps throughout; 1 means the input fits in memory whole. A partition holds about
     twice its share of rows (its numbers' outgoing rows and the rows calling them), hence the
-    factor 2 once the input is split."""
-    budget = max(memory_limit - held, 16 * 2**20)
+    factor 2 once the input is split.
+
+    Held memory near or above the limit leaves the partitions a quarter of it: past that, more
+    partitions cannot bring the peak under the limit, they only multiply the per-partition work
+    (a 16M-subscriber registry once asked for 10,729 partitions of 200M rows)."""
+    budget = max(memory_limit - held, memory_limit // 4, 16 * 2**20)
     need = rows * BYTES_PER_ROW
     if need <= budget:
         return 1

@@ -75,8 +75,12 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
         activation.alias("activation_time"),
         *[text(c).alias(c) for c in REGISTRY_SCHEMA.names()[2:]],
         reason.alias("_reason"),
-        pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in schema.names() if c != "_row"],
-                      separator=",").alias("_raw"),
+        # The raw line only where it is rejected: on every row it was a copy of the whole file
+        # (GBs for a carrier's tens of millions of subscribers).
+        pl.when(reason.is_not_null()).then(
+            pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in schema.names() if c != "_row"],
+                          separator=",")
+        ).alias("_raw"),
     )
     try:
         df = parsed.collect()

@@ -142,6 +142,9 @@ def test_partition_count_follows_rows_and_limit():
     assert 2 * rows / count * BYTES_PER_ROW <= 4 * 2**30 - BASELINE_BYTES
     assert partition_count(rows, 4 * 2**30, held=2 * 2**30) > count
     assert partition_count(rows, 2 * 2**30) > count
+    # Held memory beyond the limit: partitions get a quarter of the limit, not a sliver of it.
+    assert partition_count(200_000_000, 6 * 2**30, held=8 * 2**30) == partition_count(
+        200_000_000, 6 * 2**30, held=int(4.5 * 2**30)) <= 2 * 200_000_000 * BYTES_PER_ROW // (6 * 2**30 // 4) + 1
 
 
 def test_parse_size():
