@@ -15,7 +15,8 @@ same code as :func:`build_features` on that and keeps only the partition's own n
 cross-subscriber feature stays exact:
 
 - outgoing features (counts, distinct callees, medians, gaps, per-day maxima, first use): only the
-  number's own rows, all in its partition;
+  number's own rows, all in its partition (computed for the partition's own callers only: the
+  rows of other callers are there to be looked up, below);
 - incoming counts (``voice_in``, ``voice_in_distinct``, ``sms_in``): every row naming the number
   as callee is in its partition;
 - reciprocity, SMS reciprocity and "unrelated" callees: whether callee B called or texted A back
