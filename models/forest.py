@@ -1,10 +1,10 @@
 """``Forest``: the tree members of a fitted model as flat arrays, scored one row at a time.
 
-scikit-learn scores a gradient-boosted model one tree at a time over every row: each of the
-shipped model's ~1,900 trees streams the whole feature matrix through memory again, so scoring is
-bound by memory bandwidth, not arithmetic (30 s for 0.8M numbers). The kernel here turns the loop
-inside out: a row is read once and walked down every tree while it sits in cache, and the trees
-(a few MB) stay in cache across rows.
+scikit-learn scores a gradient-boosted model one tree at a time over every row: the whole
+feature matrix passes through memory once for each of the shipped model's ~1,900 trees. The
+kernel here turns the loop inside out: a row is read once and walked down every tree while it
+sits in cache, and the trees (a few MB) stay in cache across rows. Measured on 0.8M numbers and
+2 threads: 10.5 s instead of 26 s.
 
 The result is the same to the last bit: each member's raw score starts from its baseline and adds
 its trees' leaf values in scikit-learn's order, and the same comparisons route each row (``NaN``
