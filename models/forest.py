@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
 #: Rows per task when scoring in threads: large enough that a task outweighs its dispatch.
 CHUNK_ROWS = 65_536
@@ -54,36 +55,35 @@ def compile_forest(models: Sequence[HistGradientBoostingClassifier], columns: Se
     Raises ``ValueError`` for a model this kernel cannot reproduce (categorical splits, more than
     one tree per iteration).
     """
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("feature", "threshold", "missing_left", "left",
-                                                          "right", "is_leaf", "value")}
-    roots, member_trees, baseline = [], [0], []
+    trees, features, roots, member_trees, baseline = [], [], [], [0], []
     offset = 0
     for model, cols in zip(models, columns, strict=True):
         if model.n_trees_per_iteration_ != 1 or model._preprocessor is not None:
             raise ValueError("only binary models on numeric features can be compiled")
         cols = np.asarray(cols, dtype=np.int64)
         for (predictor,) in model._predictors:
-            nodes = predictor.nodes
-            if nodes["is_categorical"].any():
+            if predictor.nodes["is_categorical"].any():
                 raise ValueError("categorical splits cannot be compiled")
+            trees.append(predictor.nodes)
+            features.append(cols[predictor.nodes["feature_idx"]])
             roots.append(offset)
-            parts["feature"].append(cols[nodes["feature_idx"]])
-            parts["threshold"].append(nodes["num_threshold"].astype(np.float64))
-            parts["missing_left"].append(nodes["missing_go_to_left"].astype(bool))
-            parts["left"].append(nodes["left"].astype(np.int64) + offset)
-            parts["right"].append(nodes["right"].astype(np.int64) + offset)
-            parts["is_leaf"].append(nodes["is_leaf"].astype(bool))
-            parts["value"].append(nodes["value"].astype(np.float64))
-            offset += nodes.shape[0]
+            offset += predictor.nodes.shape[0]
         member_trees.append(len(roots))
         baseline.append(float(np.ravel(model._baseline_prediction)[0]))
-    arrays = {k: (np.concatenate(v) if v else np.empty(0, dtype=np.float64)) for k, v in parts.items()}
+    nodes = np.concatenate([np.empty(0, PREDICTOR_RECORD_DTYPE), *trees])
+    # A tree's child indices are its own; shifted by where it starts, they index the whole forest.
+    shift = np.repeat(np.asarray(roots, dtype=np.int64), [tree.shape[0] for tree in trees])
     return Forest(
-        feature=arrays["feature"].astype(np.int64), threshold=arrays["threshold"].astype(np.float64),
-        missing_left=arrays["missing_left"].astype(bool), left=arrays["left"].astype(np.int64),
-        right=arrays["right"].astype(np.int64), is_leaf=arrays["is_leaf"].astype(bool),
-        value=arrays["value"].astype(np.float64), tree_root=np.asarray(roots, dtype=np.int64),
-        member_trees=np.asarray(member_trees, dtype=np.int64), baseline=np.asarray(baseline, dtype=np.float64),
+        feature=np.concatenate([np.empty(0, np.int64), *features]),
+        threshold=nodes["num_threshold"].astype(np.float64),
+        missing_left=nodes["missing_go_to_left"].astype(bool),
+        left=nodes["left"].astype(np.int64) + shift,
+        right=nodes["right"].astype(np.int64) + shift,
+        is_leaf=nodes["is_leaf"].astype(bool),
+        value=nodes["value"].astype(np.float64),
+        tree_root=np.asarray(roots, dtype=np.int64),
+        member_trees=np.asarray(member_trees, dtype=np.int64),
+        baseline=np.asarray(baseline, dtype=np.float64),
     )
 
 
