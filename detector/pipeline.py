@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from detector.ingest import CdrBatch, FileReport, read_cdrs
+from detector.mapping import Mapping
+from detector.numbers import DEFAULT_COUNTRY_CODE
+from detector.outputs import atomic_path, write_csv, write_parquet, write_text
 from detector.partitioned import (
     PartitionJob,
     PartitionResult,
@@ -27,9 +30,6 @@ from detector.partitioned import (
     spill_cdrs,
     spill_directory,
 )
-from detector.mapping import Mapping
-from detector.numbers import DEFAULT_COUNTRY_CODE
-from detector.outputs import atomic_path, write_csv, write_parquet, write_text
 from detector.registry import Registry, read_registry
 from features.build import build_features
 

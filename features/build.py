@@ -377,7 +377,7 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     flags = col["flags"]
     counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
     answered_n = counts["answered_n"]
-    voice_starts, voice_callees, voice_calls = pairs["voice"]
+    voice_starts, voice_callees, _ = pairs["voice"]
     sms_starts = pairs["sms"][0]
     imei_starts, imeis, _ = kernels.distinct_sorted(starts, col["imei"], (flags & HAS_IMEI) != 0)
     seq_starts, seq_ts, seq_key = kernels.masked_event_order(starts, voice, col["ts"], col["callee_key"])
