@@ -1,14 +1,22 @@
 """Out-of-core runs: inputs larger than memory, split into hash partitions of the numbers on disk.
 
 The CDR files are read in batches (:class:`detector.ingest.CdrStream`); each batch is normalised
-and its rows are spilled as Arrow IPC files to the partition of their caller and, when that is
-another one, to the partition of their callee (:func:`features.build.partition_of`). Meanwhile a
-few small tables are gathered over every row: the dates and last event, the distinct (IMEI,
-caller) pairs and the numbers that originated events. With the registry they make the
-:class:`~features.build.FeatureContext` every partition shares. Then each partition is read back,
-de-duplicated, and turned into its numbers' features (:func:`features.build.build_partition_features`)
-and scores, one partition at a time here or as Dask tasks (:mod:`detector.distributed`). Why every
-feature stays exact across partitions is in the docstring of :mod:`features.build`.
+and turned into the integer columns the features read (:func:`features.build.event_columns`), and
+those rows are spilled as Arrow IPC files to the partition of their caller and, when that is
+another one, to the partition of their callee (:func:`features.build.partition_of`). The text is
+parsed, hashed and dropped once per row, not once per partition that holds a copy. On the way the
+spill keeps the dates and the last event, the text of the few callers whose id is not their
+number, and each batch's distinct IMEI texts (on disk, for the report's shared handsets: the only
+text the outputs show that the integer rows do not keep). After it, the numbers that originated
+events and the distinct (IMEI, caller) pairs are read back from each partition's own rows. With
+the registry they make the :class:`~features.build.FeatureContext` every partition shares. Then
+each partition is read back, de-duplicated, and turned into its numbers' features
+(:func:`features.build.build_partition_features`) and scores, one partition at a time here or as
+Dask tasks (:mod:`detector.distributed`). Why every feature stays exact across partitions is in
+the docstring of :mod:`features.build`.
+
+Exact duplicates are found on the integer rows: rows equal there are equal in every column the
+features read (two different cells or IMEIs could only meet by a 64-bit hash collision).
 
 Everything spilled lives in one temporary directory under ``tmp_dir``, removed when the run ends,
 whether it succeeds or fails.
@@ -32,17 +40,17 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from detector.ingest import CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
+from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
 from detector.mapping import Mapping
-from detector.numbers import DEFAULT_COUNTRY_CODE
 from features.build import (
+    HAS_IMEI,
     FeatureContext,
     Partition,
     build_partition_features,
+    event_columns,
     feature_context,
-    number_ids,
     partition_of,
-    text_hash,
+    text_names,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +68,9 @@ BASELINE_BYTES = 400 * 2**20
 BYTES_PER_SUBSCRIBER = 250
 #: Rows read per batch while spilling (memory use of one batch ~ BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
+#: The spill directory's folder of each batch's distinct IMEI texts.
+_IMEI_TEXTS = "imei-texts"
+_SHARED_SCHEMA = pl.Schema({"imei": pl.Utf8, "caller": pl.Utf8})
 #: Marks the rows of a partition whose caller is in it (the rest were sent for their callee):
 #: duplicates are counted on those only, so a duplicate sent to two partitions counts once.
 _OWN = "_own"
@@ -159,10 +170,12 @@ class SpilledInput:
     directory: Path
     count: int
     context: FeatureContext
-    country_code: str
     files: list[FileReport]
     rejects: pl.DataFrame
     rows: int = 0
+    #: ``imei`` and ``caller`` texts of every IMEI more than one caller used, one row per pair:
+    #: all the report's shared-handset section needs (:func:`detector.report.shared_imeis`).
+    shared_imeis: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SHARED_SCHEMA))
 
     def partition_files(self, index: int) -> list[Path]:
         """The spilled files of partition ``index``."""
@@ -206,47 +219,88 @@ def spill_cdrs(
     stream = CdrStream(paths, mapping, batch_rows)
     dates: set = set()
     end = None
-    # Gathered as integers (ids and hashes): 8 bytes a caller, 16 a pair.
-    callers = _DistinctRows(batch_rows)
-    imei_callers = _DistinctRows(batch_rows)
+    names = _DistinctRows(batch_rows)
+    (directory / _IMEI_TEXTS).mkdir(exist_ok=True)
     rows = 0
     # A thread writes one batch's partitions (compression, most of the spill's time) while this
-    # one reads the next batch; one batch in flight at most, so memory holds about two.
-    with ThreadPoolExecutor(1) as writer:
+    # one reads the next batch; one batch in flight at most, so memory holds about two. The
+    # writer hands the files to two more threads: lz4 compresses one file on one core.
+    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(2) as files:
         written: Future | None = None
         for chunk, batch in enumerate(stream):
             rows += batch.height
-            caller_id = number_ids(batch["caller"])
-            callee_id = number_ids(batch["callee"])
+            events = event_columns(batch, mapping.country_code)
             if written is not None:
                 written.result()
-            written = writer.submit(_write_partitions, batch, caller_id, callee_id, directory, count, chunk)
+            written = writer.submit(_write_partitions, events, batch["imei"], directory, count, chunk, files)
             dates.update(batch["start_time"].dt.date().unique().to_list())
             last = batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
-            callers.add(caller_id.to_frame("caller_id"))
-            imei_callers.add(batch.select(text_hash(pl.col("imei")).alias("imei"), caller_id.alias("caller_id"))
-                             .drop_nulls())
+            names.add(text_names(events["caller_id"], batch["caller"]))
             if on_rows is not None:
                 on_rows(batch.height)
+            del batch, events
         if written is not None:
             written.result()
+    callers, pairs = _own_callers(directory, count)
     context = feature_context(
         days=len(dates),
         end=end,
-        imei_callers=imei_callers.distinct(pl.Schema({"imei": pl.Int64, "caller_id": pl.Int64})),
-        callers=callers.distinct(pl.Schema({"caller_id": pl.Int64}))["caller_id"],
+        imei_callers=pairs,
+        callers=callers,
         registry=registry,
+        names=names.distinct(pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})),
     )
-    return SpilledInput(directory=directory, count=count, context=context, country_code=mapping.country_code,
-                        files=stream.files, rejects=stream.rejects, rows=rows)
+    return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
+                        rejects=stream.rejects, rows=rows,
+                        shared_imeis=_shared_imei_pairs(pairs, context, directory / _IMEI_TEXTS))
+
+
+def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
+    """Every number that originated an event, and the distinct (``imei``, ``caller_id``) pairs,
+    from the spilled partitions. A caller's rows are all in its own partition, so each partition's
+    distinct values are distinct from every other's: no merging across partitions, which is what
+    gathering them batch by batch while spilling spent most of its time on."""
+    callers, pairs = [pl.Series("caller_id", [], pl.Int64)], [pl.DataFrame(schema={"imei": pl.Int64, "caller_id": pl.Int64})]
+    for index in range(count):
+        files = sorted((directory / f"part-{index:05d}").glob("*.arrow"))
+        if not files:
+            continue
+        own = pl.scan_ipc(files).filter(pl.col(_OWN)).select("caller_id", "imei", "flags")
+        distinct_callers, distinct_pairs = pl.collect_all([
+            own.select("caller_id").unique(),
+            own.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique(),
+        ])
+        callers.append(distinct_callers["caller_id"])
+        pairs.append(distinct_pairs)
+    return pl.concat(callers), pl.concat(pairs)
+
+
+def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_texts: Path) -> pl.DataFrame:
+    """(``imei``, ``caller``) texts of the distinct (IMEI hash, caller id) ``pairs`` whose IMEI more
+    than one caller used; the IMEIs' texts are looked up in the batches' spilled texts."""
+    shared = pairs.join(context.imei_sims.filter(pl.col("sims") > 1).select("imei"), on="imei", how="semi")
+    files = sorted(imei_texts.glob("*.arrow"))
+    if shared.is_empty() or not files:
+        return pl.DataFrame(schema=_SHARED_SCHEMA)
+    texts = (pl.scan_ipc(files).join(shared.lazy().select("imei").unique(), on="imei", how="semi")
+             .unique("imei").collect())
+    pairs = shared.join(texts, on="imei")
+    names = context.names if context.names is not None else pl.DataFrame(schema={"id": pl.Int64, "msisdn": pl.Utf8})
+    return pairs.join(names, left_on="caller_id", right_on="id", how="left").select(
+        pl.col("text").alias("imei"),
+        # A plain number's text is its id.
+        pl.when(pl.col("caller_id") > 0).then(pl.col("caller_id").cast(pl.Utf8)).otherwise(pl.col("msisdn"))
+        .alias("caller"),
+    )
 
 
 class _DistinctRows:
     """Rows kept distinct as batches arrive. Batches are de-duplicated alone and merged into the
-    kept rows only once they add up to as many rows as are kept already: the work stays linear in
-    the rows added (merging 4M kept pairs after every batch took ~1 s a batch), and memory within
-    about twice the distinct rows."""
+    kept rows only once they add up to as many rows as are kept already, so memory stays within
+    about twice the distinct rows. Meant for rows that are few (the callers' texts): when the same
+    rows come back batch after batch, every merge re-reads all kept rows (4M callers so gathered
+    over 50M CDR rows cost ~27 s)."""
 
     def __init__(self, least: int) -> None:
         #: Pending rows are never merged before there are this many (one read batch).
@@ -272,27 +326,35 @@ class _DistinctRows:
             self.pending, self.pending_rows = [], 0
 
 
-def _write_partitions(batch: pl.DataFrame, caller_id: pl.Series, callee_id: pl.Series, directory: Path,
-                      count: int, chunk: int) -> None:
+def _write_partitions(events: pl.DataFrame, imeis: pl.Series, directory: Path, count: int, chunk: int,
+                      files: ThreadPoolExecutor) -> None:
     """Append one batch to the partitions: every row to its caller's, and to its callee's when
-    that is another one."""
-    parts = pl.select(partition_of(pl.lit(caller_id), count).alias("caller"),
-                      partition_of(pl.lit(callee_id), count).alias("callee"))
+    that is another one; and the batch's distinct IMEI texts (``imeis``, row for row with
+    ``events``) to a file of their own. The files are written on ``files``' threads."""
+    parts = events.select(partition_of(pl.col("caller_id"), count).alias("caller"),
+                          partition_of(pl.col("callee_id"), count).alias("callee"))
     elsewhere = parts["callee"] != parts["caller"]
-    own = batch.with_columns(parts["caller"].alias("_part"), pl.lit(True).alias(_OWN))
-    other = batch.filter(elsewhere).with_columns(parts["callee"].filter(elsewhere).alias("_part"),
-                                                 pl.lit(False).alias(_OWN))
+    own = events.with_columns(parts["caller"].alias("_part"), pl.lit(True).alias(_OWN))
+    other = events.filter(elsewhere).with_columns(parts["callee"].filter(elsewhere).alias("_part"),
+                                                  pl.lit(False).alias(_OWN))
+    texts = pl.DataFrame({"imei": events["imei"], "text": imeis}).filter(pl.col("text").is_not_null()).unique("imei")
+    outputs = [(texts, directory / _IMEI_TEXTS / f"{chunk:06d}.arrow")]
     for (index,), rows in pl.concat([own, other]).partition_by("_part", as_dict=True, include_key=False).items():
-        target = directory / f"part-{index:05d}"
-        try:
-            target.mkdir(exist_ok=True)
-            rows.write_ipc(target / f"{chunk:06d}.arrow", compression="lz4")
-        except OSError as exc:
-            raise _spill_error(directory, exc) from None
-        except pl.exceptions.PolarsError as exc:
-            if "No space left" in str(exc):
-                raise _spill_error(directory, OSError(errno.ENOSPC, "No space left on device")) from None
-            raise
+        outputs.append((rows, directory / f"part-{index:05d}" / f"{chunk:06d}.arrow"))
+    try:
+        for written in [files.submit(_write_ipc, frame, path) for frame, path in outputs]:
+            written.result()
+    except OSError as exc:
+        raise _spill_error(directory, exc) from None
+    except pl.exceptions.PolarsError as exc:
+        if "No space left" in str(exc):
+            raise _spill_error(directory, OSError(errno.ENOSPC, "No space left on device")) from None
+        raise
+
+
+def _write_ipc(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    frame.write_ipc(path, compression="lz4")
 
 
 def _spill_error(directory: Path, exc: OSError) -> SpillError:
@@ -309,7 +371,7 @@ def save_context(context: FeatureContext, directory: Path) -> Path:
 
     target = directory / "context"
     target.mkdir(exist_ok=True)
-    for name in ("imei_sims", "registry"):
+    for name in ("imei_sims", "registry", "names"):
         frame = getattr(context, name)
         if frame is not None:
             frame.write_parquet(target / f"{name}.parquet")
@@ -325,7 +387,7 @@ def load_context(path: Path) -> FeatureContext:
 
     window = json.loads((path / "window.json").read_text())
     frames = {name: pl.read_parquet(path / f"{name}.parquet") if (path / f"{name}.parquet").exists() else None
-              for name in ("imei_sims", "registry")}
+              for name in ("imei_sims", "registry", "names")}
     end = dt.datetime.fromisoformat(window["end"]) if window["end"] is not None else None
     return FeatureContext(days=window["days"], end=end, **frames)
 
@@ -336,8 +398,6 @@ class PartitionResult:
 
     index: int
     duplicates: int
-    #: (``imei``, ``caller``) of the partition's callers on a shared IMEI, for the report.
-    shared_imeis: pl.DataFrame
     features: pl.DataFrame | None = None
     scores: pl.DataFrame | None = None
     flagged: pl.DataFrame | None = None
@@ -351,7 +411,6 @@ class PartitionJob:
     files: tuple[Path, ...]
     partition: Partition
     context: FeatureContext
-    country_code: str = DEFAULT_COUNTRY_CODE
     core_only: bool = False
     #: Without a model the partition's features are the result, written to ``features_path``
     #: when one is given (so that a run never holds every partition's table at once).
@@ -366,40 +425,24 @@ class PartitionJob:
 def run_partition(job: PartitionJob) -> PartitionResult:
     """Read one partition's rows, de-duplicate them, and compute its numbers' features (and with
     a model, their scores and flags). The same function runs locally and on Dask workers."""
-    cdrs = pl.read_ipc(list(job.files)) if job.files else None
-    if cdrs is None or cdrs.is_empty():
-        from detector.ingest import CDR_SCHEMA
-
-        cdrs = CDR_SCHEMA.to_frame().with_columns(pl.lit(True).alias(_OWN))
-    owned = int(cdrs[_OWN].sum())
-    cdrs, _ = drop_exact_duplicates(cdrs)
-    duplicates = owned - int(cdrs[_OWN].sum())
-    shared = _shared_imei_pairs(cdrs, job.context)
-    table = build_partition_features(cdrs.drop(_OWN), job.context, job.partition, core_only=job.core_only,
-                                     country_code=job.country_code)
-    del cdrs
+    events = pl.read_ipc(list(job.files)) if job.files else None
+    if events is None or events.is_empty():
+        events = event_columns(CDR_SCHEMA.to_frame()).with_columns(pl.lit(True).alias(_OWN))
+    owned = int(events[_OWN].sum())
+    events, _ = drop_exact_duplicates(events)
+    duplicates = owned - int(events[_OWN].sum())
+    table = build_partition_features(events.drop(_OWN), job.context, job.partition, core_only=job.core_only)
+    del events
     if job.model is None:
         if job.features_path is None:
-            return PartitionResult(job.partition.index, duplicates, shared, features=table)
+            return PartitionResult(job.partition.index, duplicates, features=table)
         table.write_parquet(job.features_path)
-        return PartitionResult(job.partition.index, duplicates, shared)
+        return PartitionResult(job.partition.index, duplicates)
     from models.scoring import flag_numbers, score_numbers
 
     scores, flagged = flag_numbers(score_numbers(job.model, table), table, job.thresholds, job.rules,
                                    job.allowlist)
-    return PartitionResult(job.partition.index, duplicates, shared, scores=scores, flagged=flagged)
-
-
-def _shared_imei_pairs(cdrs: pl.DataFrame, context: FeatureContext) -> pl.DataFrame:
-    """(``imei``, ``caller``) texts of the partition's own callers on an IMEI that more than one
-    caller used (in any partition): together over all partitions, every pair of every shared IMEI,
-    which is all the report's shared-handset section needs (:func:`detector.report.shared_imeis`)."""
-    pairs = cdrs.lazy().filter(pl.col(_OWN)).select("imei", "caller").drop_nulls().unique()
-    if context.imei_sims is None:
-        return pairs.collect()
-    shared = context.imei_sims.lazy().filter(pl.col("sims") > 1).select(pl.col("imei").alias("_hash"))
-    return (pairs.with_columns(text_hash(pl.col("imei")).alias("_hash"))
-            .join(shared, on="_hash", how="semi").drop("_hash").collect())
+    return PartitionResult(job.partition.index, duplicates, scores=scores, flagged=flagged)
 
 
 def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, **options: object
@@ -408,7 +451,7 @@ def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, *
     feature table there; ``options`` are the jobs' other fields."""
     return [
         PartitionJob(files=tuple(spilled.partition_files(i)), partition=Partition(i, spilled.count),
-                     context=spilled.context, country_code=spilled.country_code,
+                     context=spilled.context,
                      features_path=features_dir / f"features-{i:05d}.parquet" if features_dir else None,
                      **options)  # type: ignore[arg-type]
         for i in range(spilled.count)

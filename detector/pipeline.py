@@ -266,7 +266,7 @@ def partitioned_scores(
         ["score", "msisdn"], descending=[True, False])
     result = ScoreResult(features=None, scores=scores, flagged=flagged)
     run = PartitionedRun(spilled, registry, sum(r.duplicates for r in results))
-    return run, result, shared_imeis(pl.concat([r.shared_imeis for r in results]), flagged)
+    return run, result, shared_imeis(spilled.shared_imeis, flagged)
 
 
 def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,

@@ -105,6 +105,9 @@ class FeatureContext:
     imei_sims: pl.DataFrame | None
     #: :func:`registry_features` of the whole registry, or ``None`` without one.
     registry: pl.DataFrame | None
+    #: ``id`` -> ``msisdn`` of every caller whose id is not its number (:func:`text_names`): the
+    #: only callers whose text the integer events cannot give back. ``None``: there are none.
+    names: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def feature_context(
     imei_callers: pl.DataFrame | None,
     callers: pl.Series,
     registry: pl.DataFrame | None,
+    names: pl.DataFrame | None = None,
 ) -> FeatureContext:
     """The :class:`FeatureContext` of a whole input, from small tables gathered over all of it.
 
@@ -141,12 +145,15 @@ def feature_context(
         The id of every number that originated an event (repeats allowed).
     registry:
         The registry (:data:`detector.registry.REGISTRY_SCHEMA`), or ``None``.
+    names:
+        :func:`text_names` of every caller (repeats allowed), or ``None`` if there are none.
     """
     imei_sims = None
     if imei_callers is not None:
         imei_sims = imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
     reg = registry_features(registry, callers) if registry is not None and registry.height else None
-    return FeatureContext(days=days, end=end, imei_sims=imei_sims, registry=reg)
+    names = names.unique("id") if names is not None and names.height else None
+    return FeatureContext(days=days, end=end, imei_sims=imei_sims, registry=reg, names=names)
 
 
 def build_features(
@@ -173,39 +180,39 @@ def build_features(
         The home country's code: callees outside it count as international.
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
-    events = _events(cdrs, None if core_only else country_code)
+    events = event_columns(cdrs, None if core_only else country_code)
     context = feature_context(
         days=cdrs["start_time"].dt.date().n_unique(),
         end=cdrs["start_time"].max(),
         imei_callers=None,
         callers=events["caller_id"],
         registry=registry,
+        names=text_names(events["caller_id"], cdrs["caller"]),
     )
-    return _features(cdrs, events, context, None, core_only=core_only)
+    return _features(_by_caller(events), context, None, core_only=core_only)
 
 
 def build_partition_features(
-    cdrs: pl.DataFrame,
+    events: pl.DataFrame,
     context: FeatureContext,
     partition: Partition,
     *,
     core_only: bool = False,
-    country_code: str = DEFAULT_COUNTRY_CODE,
 ) -> pl.DataFrame:
     """The rows of :func:`build_features` for the numbers of one hash ``partition``.
 
-    ``cdrs`` must hold every row whose caller *or* callee is in the partition (de-duplicated),
-    and ``context`` must describe the whole input (:func:`feature_context`): then every row
-    equals the whole input's, value for value (module docstring).
+    ``events`` (:func:`event_columns`, in input order) must hold every row whose caller *or*
+    callee is in the partition (de-duplicated), and ``context`` must describe the whole input
+    (:func:`feature_context`): then every row equals the whole input's, value for value (module
+    docstring).
     """
-    events = _events(cdrs, None if core_only else country_code)
-    return _features(cdrs, events, context, partition, core_only=core_only)
+    return _features(_by_caller(events), context, partition, core_only=core_only)
 
 
-def _features(cdrs: pl.DataFrame, events: pl.DataFrame, context: FeatureContext, partition: Partition | None,
-              *, core_only: bool) -> pl.DataFrame:
+def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *, core_only: bool
+              ) -> pl.DataFrame:
     table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition)
-    names = _caller_names(cdrs, events)
+    names = _caller_names(events, context.names)
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
     keep = pl.col("n_out") > 0
@@ -295,17 +302,15 @@ def _ratio_of(num: pl.Expr, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(num / pl.col(den)).otherwise(None)
 
 
-def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame:
-    """The columns the features need, all integers (booleans packed as bit flags), sorted by caller.
-    With a ``country_code``, callees outside it are flagged :data:`ABROAD`.
+def event_columns(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame:
+    """The columns the features need, all integers (booleans packed as bit flags), row for row
+    with ``cdrs``. With a ``country_code``, callees outside it are flagged :data:`ABROAD`.
 
     Cells and IMEIs are only counted and matched, never shown, so they become 64-bit hashes:
     two different ones could only be confused by a hash collision (odds ~1e-9 for a million
-    IMEIs).
-    The sort is stable, so each caller's rows keep their input order, which is nearly always
-    time order already.
+    IMEIs). Two rows with equal columns here are equal in every column the features read, so the
+    out-of-core engine spills these columns instead of the text.
     """
-    # Few, narrow columns: the sort moves every one of them. The booleans travel as bit flags.
     flags = (
         (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
         + pl.col("answered").cast(pl.Int8) * ANSWERED
@@ -322,17 +327,26 @@ def _events(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.DataFrame
         flags.alias("flags"),
         text_hash(pl.col("cell_id")).alias("cell"),
         text_hash(pl.col("imei")).alias("imei"),
-    ).sort("caller_id", maintain_order=True).collect(engine="in-memory")
-    # A plain callee's integer is its id; only the rare others need their text parsed, so the
-    # key is built after the sort instead of travelling through it.
-    callee_id = events["callee_id"]
-    key = callee_id.to_numpy().copy()
+    ).collect(engine="in-memory")
+    # A plain callee's integer is its id; only the rare others need their text parsed.
+    key = events["callee_id"].to_numpy().copy()
     other = key < 0
     if other.any():
-        texts = (cdrs.lazy().select(number_id(pl.col("callee")).alias("id"), _callee_key(pl.col("callee")).alias("key"))
-                 .filter(pl.col("id") < 0).unique("id").collect())
-        key[other] = callee_id.filter(pl.Series(other)).replace_strict(texts["id"], texts["key"]).to_numpy()
+        key[other] = pl.select(_callee_key(pl.lit(cdrs["callee"].filter(pl.Series(other))))).to_series().to_numpy()
     return events.with_columns(pl.Series("callee_key", key))
+
+
+def _by_caller(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` sorted by caller. The sort is stable, so each caller's rows keep their input
+    order, which is nearly always time order already."""
+    return events.sort("caller_id", maintain_order=True)
+
+
+def text_names(caller_ids: pl.Series, callers: pl.Series) -> pl.DataFrame:
+    """``id`` -> ``msisdn`` of the callers whose id is not their number (text that is not a plain
+    integer), from the ids and texts of the same rows; distinct."""
+    frame = pl.DataFrame({"id": caller_ids, "msisdn": callers})
+    return frame.filter(pl.col("id") < 0).unique("id")
 
 
 def text_hash(text: pl.Expr) -> pl.Expr:
@@ -496,21 +510,14 @@ def _incoming(voice_callees: np.ndarray, voice_calls: np.ndarray, sms_recipients
     return voice.join(sms, on="id", how="full", coalesce=True).collect(engine="in-memory")
 
 
-def _caller_names(cdrs: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """id -> msisdn text for every caller: a plain number is its id; other text is looked up."""
+def _caller_names(events: pl.DataFrame, names: pl.DataFrame | None) -> pl.DataFrame:
+    """id -> msisdn text for every caller: a plain number is its id; other text is in ``names``."""
     ids = events["caller_id"].unique()
     plain = ids.filter(ids > 0)
-    names = pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)})
-    if plain.len() == ids.len():
-        return names
-    texts = (
-        cdrs.lazy()
-        .select(number_id(pl.col("caller")).alias("id"), pl.col("caller").alias("msisdn"))
-        .filter(pl.col("id") < 0)
-        .unique("id")
-        .collect()
-    )
-    return pl.concat([names, texts])
+    table = pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)})
+    if plain.len() == ids.len() or names is None:
+        return table
+    return pl.concat([table, names.filter(pl.col("id").is_in(ids.implode()))])
 
 
 def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFrame:

@@ -203,3 +203,60 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     assert one.imei_sims.height > 100
     assert_frame_equal(many.imei_sims.sort("imei"), one.imei_sims.sort("imei"))
     assert_frame_equal(many.registry, one.registry)
+
+
+@pytest.fixture(scope="module")
+def text_senders_world(noisy_world, tmp_path_factory):
+    """The noisy world with some rows from callers whose number is not a plain integer
+    (alphanumeric SMS senders, a short code with a leading zero), one of them on a handset
+    other SIMs use too: the integer rows the engine spills cannot give back their text."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("text_senders")
+    (root / "cdr").mkdir()
+    shutil.copy(noisy_world / "subscribers.csv", root / "subscribers.csv")
+    shared = "359000000000017"
+    for path in sorted((noisy_world / "cdr").glob("*.csv")):
+        cdrs = pl.read_csv(path, infer_schema=False).with_row_index("i")
+        sender = pl.col("i") % 97
+        cdrs = cdrs.with_columns(
+            pl.when(sender == 0).then(pl.lit("VIETTEL")).when(sender == 1).then(pl.lit("Shopee"))
+            .when(sender == 2).then(pl.lit("09029")).otherwise(pl.col("caller")).alias("caller"),
+            pl.when(sender <= 4).then(pl.lit(shared)).otherwise(pl.col("imei")).alias("imei"),
+        )
+        cdrs.drop("i").write_csv(root / "cdr" / path.name)
+    return root
+
+
+def test_callers_that_are_not_numbers_survive_the_spill(text_senders_world, tmp_path):
+    """Their features, scores and shared handsets equal the in-memory run's, text included."""
+    from detector.pipeline import Engine, partitioned_scores, read_inputs, score_inputs
+    from detector.report import shared_imeis
+    from models.model_file import SHIPPED_MODEL, load_model
+
+    world = text_senders_world
+    args = ["features", "--cdr", world / "cdr", "--subscribers", world / "subscribers.csv"]
+    assert run_cli(*args, "--out", tmp_path / "whole.parquet") == 0
+    assert run_cli(*args, "--out", tmp_path / "parts.parquet", "--partitions", 4) == 0
+    whole = pl.read_parquet(tmp_path / "whole.parquet")
+    assert whole.filter(pl.col("msisdn").is_in(["VIETTEL", "Shopee", "09029"]))["sms_out"].min() > 10
+    assert_frame_equal(pl.read_parquet(tmp_path / "parts.parquet"), whole, check_exact=True)
+
+    model = load_model(SHIPPED_MODEL)
+    inputs = read_inputs([world / "cdr"], world / "subscribers.csv")
+    in_memory = score_inputs(inputs, model)
+    _, result, imeis = partitioned_scores([world / "cdr"], model, Engine(), 4, subscribers=world / "subscribers.csv")
+    assert_frame_equal(result.scores, in_memory.scores, check_exact=True)
+    assert_frame_equal(imeis, shared_imeis(inputs.batch.cdrs, in_memory.flagged))
+
+
+def test_the_spill_keeps_every_pair_of_every_shared_handset(text_senders_world, tmp_path):
+    from detector.partitioned import spill_cdrs
+    from detector.pipeline import read_inputs
+
+    cdrs = read_inputs([text_senders_world / "cdr"]).batch.cdrs
+    pairs = cdrs.select("imei", "caller").drop_nulls().unique()
+    expected = pairs.filter(pl.col("caller").n_unique().over("imei") > 1)
+    assert expected.filter(pl.col("imei") == "359000000000017")["caller"].is_in(["VIETTEL", "Shopee", "09029"]).sum() == 3
+    spilled = spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
+    assert_frame_equal(spilled.shared_imeis.sort(pl.all()), expected.sort(pl.all()))

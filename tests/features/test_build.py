@@ -10,14 +10,17 @@ from polars.testing import assert_frame_equal
 
 from bench.duckdb_peer import core_features_duckdb
 from detector.ingest import read_cdrs
+from detector.numbers import DEFAULT_COUNTRY_CODE
 from features.build import (
+    HAS_IMEI,
     Partition,
     build_features,
     build_partition_features,
+    event_columns,
     feature_context,
     number_id,
     partition_of,
-    text_hash,
+    text_names,
 )
 from features.catalogue import CORE_FEATURES, FEATURES
 from tests.detector.foreign import write_foreign_week
@@ -254,14 +257,14 @@ def test_partitions_together_equal_the_whole_table(request, world, count):
     _, cdrs, registry = request.getfixturevalue(world.removesuffix("_without_registry"))
     registry = None if world.endswith("_without_registry") else registry
     whole = build_features(cdrs, registry)
-    caller, callee = number_id(pl.col("caller")), number_id(pl.col("callee"))
-    imei_callers = cdrs.filter(pl.col("imei").is_not_null()).select(
-        text_hash(pl.col("imei")).alias("imei"), caller.alias("caller_id"))
+    events = event_columns(cdrs, DEFAULT_COUNTRY_CODE)
+    imei_callers = events.filter(pl.col("flags") & HAS_IMEI != 0).select("imei", "caller_id")
     context = feature_context(days=cdrs["start_time"].dt.date().n_unique(), end=cdrs["start_time"].max(),
-                              imei_callers=imei_callers, callers=cdrs.select(caller)["caller"], registry=registry)
+                              imei_callers=imei_callers, callers=events["caller_id"], registry=registry,
+                              names=text_names(events["caller_id"], cdrs["caller"]))
     parts = []
     for index in range(count):
-        mine = (partition_of(caller, count) == index) | (partition_of(callee, count) == index)
-        parts.append(build_partition_features(cdrs.filter(mine), context, Partition(index, count)))
+        mine = (partition_of(pl.col("caller_id"), count) == index) | (partition_of(pl.col("callee_id"), count) == index)
+        parts.append(build_partition_features(events.filter(mine), context, Partition(index, count)))
     assert sum(p.height for p in parts) == whole.height
     assert_frame_equal(pl.concat(parts).sort("msisdn"), whole)
