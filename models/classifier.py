@@ -163,21 +163,35 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Per category, the probability that each number belongs to it: (n_samples, n_categories)."""
+        return self.predict_proba_where(X)
+
+    def predict_proba_where(self, X: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`predict_proba`, computed only where ``where`` (bool, n_samples × n_categories)
+        holds and 0 elsewhere: a caller that knows it will discard some scores (a number with no
+        traffic of a kind) does not pay for them. Where it holds, equal to :meth:`predict_proba`."""
         check_is_fitted(self)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-        scores = np.zeros((X.shape[0], len(CATEGORIES)))
+        n_categories = len(CATEGORIES)
+        if where is None:
+            where = np.ones((X.shape[0], n_categories), dtype=bool)
+        elif where.shape != (X.shape[0], n_categories):
+            raise ValueError(f"where must have shape {(X.shape[0], n_categories)}, got {where.shape}")
+        scores = np.zeros((X.shape[0], n_categories))
         if not X.shape[0]:
             return scores
         trees = [m for m, model in enumerate(self.estimators_) if not isinstance(model, Pipeline)]
         # All tree members in one pass over the rows; equal to each model's predict_proba, bit for bit.
         forest = compile_forest([self.estimators_[m] for m in trees], [self.columns_[m] for m in trees])
-        raw = dict(zip(trees, raw_scores(forest, X).T))
+        raw = dict(zip(trees, raw_scores(forest, X, where=where[:, self.member_category_[trees]]).T))
         for m, (k, model, columns) in enumerate(zip(self.member_category_, self.estimators_, self.columns_)):
+            rows = where[:, k]
+            if not rows.any():
+                continue
             if isinstance(model, Pipeline):
-                scores[:, k] += _linear_probability(model, _log_scale(X[:, columns]))
+                scores[rows, k] += _linear_probability(model, _log_scale(X[np.ix_(rows, columns)]))
             else:
-                scores[:, k] += expit(raw[m])
-        return scores / np.bincount(self.member_category_, minlength=len(CATEGORIES))
+                scores[rows, k] += expit(raw[m][rows])
+        return scores / np.bincount(self.member_category_, minlength=n_categories)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """0/1 per category at probability 0.5 (the shipped thresholds live in the model file)."""

@@ -44,9 +44,11 @@ def score_numbers(model: DetectorModel, features: pl.DataFrame) -> pl.DataFrame:
     Raises :class:`~models.model_file.ModelFileError` when the table lacks a column the model reads.
     """
     check_features(model, features.columns)
-    scores = model.estimator.predict_proba(feature_matrix(features, model.features))
-    for k, category in enumerate(CATEGORIES):
-        scores[:, k] *= _activity_share(features, category)
+    share = np.column_stack([_activity_share(features, category) for category in CATEGORIES])
+    # A score that the share zeroes is not computed at all: many numbers make no calls, or send
+    # no texts, and the model would score them for nothing.
+    scores = model.estimator.predict_proba_where(feature_matrix(features, model.features), share > 0)
+    scores *= share
     return features.select("msisdn").with_columns(
         pl.Series(name, scores[:, k], dtype=pl.Float64) for k, name in enumerate(SCORE_COLUMNS)
     )

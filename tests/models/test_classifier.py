@@ -75,3 +75,17 @@ def test_a_rows_score_does_not_depend_on_the_rest_of_the_batch():
     for size in (1, 7, 777):
         parts = np.concatenate([model.predict_proba(X[i:i + size]) for i in range(0, len(X), size)])
         np.testing.assert_array_equal(parts, whole)
+
+
+def test_scores_only_where_asked_equal_the_full_scores_there():
+    rng = np.random.default_rng(5)
+    X, Y = _gap_problem(rng, n=600)
+    model = CategoryClassifier(linear=True, feature_groups={"voice_spam": [[0], [1]]}, max_iter=10,
+                               random_state=0).fit(X, Y)
+    whole = model.predict_proba(X)
+    for where in (rng.random(whole.shape) < 0.3, np.zeros(whole.shape, bool), np.ones(whole.shape, bool)):
+        some = model.predict_proba_where(X, where)
+        np.testing.assert_array_equal(some[where], whole[where])
+        assert (some[~where] == 0).all()
+    with pytest.raises(ValueError, match="where"):
+        model.predict_proba_where(X, np.ones((len(X), 2), bool))

@@ -71,3 +71,16 @@ def test_models_the_kernel_cannot_reproduce_are_refused():
     categorical = HistGradientBoostingClassifier(max_iter=2, categorical_features=[0]).fit(X, X[:, 0] == 1)
     with pytest.raises(ValueError, match="categorical|binary"):
         compile_forest([categorical], [np.array([0, 1])])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(values, min_size=5, max_size=5), min_size=0, max_size=30), st.integers(0, 2**32 - 1))
+def test_a_member_scores_only_where_asked(rows, seed):
+    """Where ``where`` holds, the score is scikit-learn's; elsewhere NaN."""
+    X = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+    where = np.random.default_rng(seed).random((len(X), len(MODELS))) < 0.5
+    out = raw_scores(compile_forest(MODELS, COLUMNS), X, where=where)
+    np.testing.assert_array_equal(out[where], _reference(X)[where])
+    assert np.isnan(out[~where]).all()
+    with pytest.raises(ValueError, match="where"):
+        raw_scores(compile_forest(MODELS, COLUMNS), X, where=where[:, :1])

@@ -134,8 +134,10 @@ def test_scores_shrink_with_too_little_traffic(trained):
             continue
         column, least = MINIMUM_ACTIVITY[category]
         activity = features[column].fill_null(0).to_numpy()
-        np.testing.assert_allclose(got, raw[:, k] * np.clip(activity / least, 0, 1))
+        # Exactly: scores a zero share discards are never computed, the rest are the model's.
+        np.testing.assert_array_equal(got, raw[:, k] * np.clip(activity / least, 0, 1))
         assert np.array_equal(got[activity >= least], raw[activity >= least, k])
+        assert (activity == 0).any()
 
 
 def test_textbook_training_still_finds_careful_fraud(tmp_path):
