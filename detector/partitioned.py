@@ -250,6 +250,7 @@ def spill_cdrs(
         callers=callers,
         registry=registry,
         names=names.distinct(pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})),
+        partitions=count,
     )
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
                         rejects=stream.rejects, rows=rows,
@@ -375,7 +376,8 @@ def save_context(context: FeatureContext, directory: Path) -> Path:
         frame = getattr(context, name)
         if frame is not None:
             frame.write_parquet(target / f"{name}.parquet")
-    window = {"days": context.days, "end": context.end.isoformat() if context.end is not None else None}
+    window = {"days": context.days, "end": context.end.isoformat() if context.end is not None else None,
+              "registry_offsets": context.registry_offsets}
     (target / "window.json").write_text(json.dumps(window))
     return target
 
@@ -389,7 +391,9 @@ def load_context(path: Path) -> FeatureContext:
     frames = {name: pl.read_parquet(path / f"{name}.parquet") if (path / f"{name}.parquet").exists() else None
               for name in ("imei_sims", "registry", "names")}
     end = dt.datetime.fromisoformat(window["end"]) if window["end"] is not None else None
-    return FeatureContext(days=window["days"], end=end, **frames)
+    offsets = window.get("registry_offsets")
+    return FeatureContext(days=window["days"], end=end, registry_offsets=tuple(offsets) if offsets else None,
+                          **frames)
 
 
 @dataclass
