@@ -59,11 +59,14 @@ CHECK_WORLDS: tuple[World, ...] = (
 #: the check worlds: 0.94-0.99 at a 0.95 target), so the shipped thresholds aim higher.
 #: ``score --precision`` re-picks from the stored curves.
 SHIPPED_PRECISION = 0.98
-#: Fewer, smaller trees than the defaults: the file ships inside the package (a few MB).
+#: Fewer, smaller trees than the defaults: the file ships inside the package (a few MB), and every
+#: number of a carrier's night walks every tree (scoring was a third of a 50M-row run). 50 trees
+#: at rate 0.2 score the held-out worlds as 100 at 0.1 did, within one number per category and
+#: world (``--check``: the same flagged-list precision, 0.993 / 1.0 / 0.983), in half the time.
 # No mixup: these worlds already span textbook to careful fraud, so the gap mixup fills with blends
 # is filled with real fraud; blends on top cost the held-out worlds (careful: pre-activation PR-AUC
 # 0.998 -> 0.976, list precision 0.993 -> 0.951; one-day voice spam 0.998 -> 0.936).
-PARAMS = {"max_iter": 100, "max_leaf_nodes": 15, "learning_rate": 0.1, "mixup": 0.0}
+PARAMS = {"max_iter": 50, "max_leaf_nodes": 15, "learning_rate": 0.2, "mixup": 0.0}
 
 
 def world_tables(world: World, root: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
