@@ -280,7 +280,7 @@ def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
 def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_texts: Path) -> pl.DataFrame:
     """(``imei``, ``caller``) texts of the distinct (IMEI hash, caller id) ``pairs`` whose IMEI more
     than one caller used; the IMEIs' texts are looked up in the batches' spilled texts."""
-    shared = pairs.join(context.imei_sims.filter(pl.col("sims") > 1).select("imei"), on="imei", how="semi")
+    shared = pairs.join(context.imei_sims.select("imei"), on="imei", how="semi")
     files = sorted(imei_texts.glob("*.arrow"))
     if shared.is_empty() or not files:
         return pl.DataFrame(schema=_SHARED_SCHEMA)

@@ -100,8 +100,9 @@ class FeatureContext:
     days: int
     #: The last event's start time: activation age is measured up to it.
     end: dt.datetime | None
-    #: ``imei`` (64-bit hash, as in the events) -> ``sims``: distinct callers seen on it. ``None``
-    #: counts them in the batch itself, which is only right when the batch is the whole input.
+    #: ``imei`` (64-bit hash, as in the events) -> ``sims``: distinct callers seen on it, for the
+    #: IMEIs more than one caller used (any other IMEI has the one). ``None`` counts them in the
+    #: batch itself, which is only right when the batch is the whole input.
     imei_sims: pl.DataFrame | None
     #: :func:`registry_features` of the whole registry, or ``None`` without one.
     registry: pl.DataFrame | None
@@ -169,7 +170,10 @@ def feature_context(
     """
     imei_sims = None
     if imei_callers is not None:
-        imei_sims = imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
+        # Only the shared IMEIs: a handful beside every handset of the carrier, and each
+        # partition joins its callers' IMEIs to this table.
+        imei_sims = (imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
+                     .filter(pl.col("sims") > 1))
     reg = registry_features(registry, callers) if registry is not None and registry.height else None
     offsets = None
     if reg is not None and partitions is not None:
@@ -238,7 +242,8 @@ def build_partition_features(
 def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *, core_only: bool
               ) -> pl.DataFrame:
     table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition)
-    names = _caller_names(events, context.names)
+    # Text of the numbers whose id is not their number (a plain number's text is its id).
+    texts = [context.names] if context.names is not None else []
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
     keep = pl.col("n_out") > 0
@@ -246,7 +251,7 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
     if has_registry:
         reg = context.registry_of(partition).with_columns(pl.lit(True).alias("registered"))
         table = table.join(reg.drop("msisdn"), on="id", how="full", coalesce=True)
-        names = pl.concat([names, reg.select("id", "msisdn")]).unique("id")
+        texts.append(reg.filter(pl.col("id") < 0).select("id", "msisdn"))
         keep = keep | pl.col("registered").fill_null(False)
     else:
         table = table.with_columns(
@@ -292,7 +297,12 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
             pl.from_epoch("last_out_us", "us").alias("last_out_time"),
         ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
         columns = FEATURES
-    return table.join(names, on="id", how="left").select("msisdn", *columns).sort("msisdn")
+    if texts:
+        table = table.join(pl.concat(texts).unique("id"), on="id", how="left")
+    else:
+        table = table.with_columns(pl.lit(None, pl.Utf8).alias("msisdn"))
+    msisdn = pl.when(pl.col("id") > 0).then(pl.col("id").cast(pl.Utf8)).otherwise(pl.col("msisdn")).alias("msisdn")
+    return table.select(msisdn, *columns).sort("msisdn")
 
 
 def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
@@ -394,7 +404,7 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     # from other partitions.
     pairs = {"voice": kernels.distinct_sorted(starts, col["callee_id"], voice),
              "sms": kernels.distinct_sorted(starts, col["callee_id"], ~voice)}
-    incoming = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2])
+    incoming = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
     looked_up = {"reciprocated_n": kernels.reciprocated(ids, *pairs["voice"][:2])}
     if extended:
         contact_starts, contacts, _ = kernels.distinct_sorted(starts, col["callee_id"], np.ones(voice.shape[0], np.bool_))
@@ -517,30 +527,23 @@ def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray,
     return (
         pairs.join(imei_sims, on="imei", how="left")
         .group_by("id")
-        .agg(pl.col("sims").max().alias("imei_max_sims"))
+        # An IMEI missing from the table has its one caller.
+        .agg(pl.col("sims").max().fill_null(1).alias("imei_max_sims"))
     )
 
 
 def _incoming(voice_callees: np.ndarray, voice_calls: np.ndarray, sms_recipients: np.ndarray,
-              sms_sent: np.ndarray) -> pl.DataFrame:
-    """Incoming counts per number, from the distinct (caller, callee) pairs and their counts."""
-    voice = pl.LazyFrame({"id": voice_callees, "calls": voice_calls}).group_by("id").agg(
-        pl.col("calls").sum().alias("voice_in"), pl.len().alias("voice_in_distinct")
-    )
-    sms = pl.LazyFrame({"id": sms_recipients, "sent": sms_sent}).group_by("id").agg(
-        pl.col("sent").sum().alias("sms_in")
-    )
+              sms_sent: np.ndarray, partition: Partition | None = None) -> pl.DataFrame:
+    """Incoming counts per number, from the distinct (caller, callee) pairs and their counts; with
+    a ``partition``, of its own numbers only (the other callees are counted in theirs)."""
+    voice = pl.LazyFrame({"id": voice_callees, "calls": voice_calls})
+    sms = pl.LazyFrame({"id": sms_recipients, "sent": sms_sent})
+    if partition is not None:
+        mine = partition_of(pl.col("id"), partition.count) == partition.index
+        voice, sms = voice.filter(mine), sms.filter(mine)
+    voice = voice.group_by("id").agg(pl.col("calls").sum().alias("voice_in"), pl.len().alias("voice_in_distinct"))
+    sms = sms.group_by("id").agg(pl.col("sent").sum().alias("sms_in"))
     return voice.join(sms, on="id", how="full", coalesce=True).collect(engine="in-memory")
-
-
-def _caller_names(events: pl.DataFrame, names: pl.DataFrame | None) -> pl.DataFrame:
-    """id -> msisdn text for every caller: a plain number is its id; other text is in ``names``."""
-    ids = events["caller_id"].unique()
-    plain = ids.filter(ids > 0)
-    table = pl.DataFrame({"id": plain, "msisdn": plain.cast(pl.Utf8)})
-    if plain.len() == ids.len() or names is None:
-        return table
-    return pl.concat([table, names.filter(pl.col("id").is_in(ids.implode()))])
 
 
 def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFrame:

@@ -187,9 +187,12 @@ def test_the_reports_shared_handsets_equal_in_memory(noisy_world):
 
 
 def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, tmp_path):
-    """The context gathered over many small batches (merged as they grow) equals one batch's."""
+    """The context gathered over many small batches equals one batch's, and the shared handsets
+    in it are those of the whole input."""
     from detector.partitioned import spill_cdrs
+    from detector.pipeline import read_inputs
     from detector.registry import read_registry
+    from features.build import number_id, text_hash
 
     registry = read_registry(noisy_world / "subscribers.csv").subscribers
     contexts = []
@@ -200,8 +203,14 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
         contexts.append(spilled.context)
     one, many = contexts
     assert (one.days, one.end) == (many.days, many.end)
-    assert one.imei_sims.height > 100
-    assert_frame_equal(many.imei_sims.sort("imei"), one.imei_sims.sort("imei"))
+    cdrs = read_inputs([noisy_world / "cdr"]).batch.cdrs
+    shared = (cdrs.filter(pl.col("imei").is_not_null())
+              .group_by(text_hash(pl.col("imei")).alias("imei"))
+              .agg(number_id(pl.col("caller")).n_unique().cast(pl.Int64).alias("sims"))
+              .filter(pl.col("sims") > 1).sort("imei"))
+    assert shared.height >= 3
+    assert_frame_equal(one.imei_sims.sort("imei"), shared)
+    assert_frame_equal(many.imei_sims.sort("imei"), shared)
     assert_frame_equal(many.registry, one.registry)
 
 
