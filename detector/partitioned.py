@@ -179,7 +179,11 @@ class SpilledInput:
 
     def partition_files(self, index: int) -> list[Path]:
         """The spilled files of partition ``index``."""
-        return sorted((self.directory / f"part-{index:05d}").glob("*.arrow"))
+        return _partition_files(self.directory, index)
+
+
+def _partition_files(directory: Path, index: int) -> list[Path]:
+    return sorted((directory / f"part-{index:05d}").glob("*.arrow"))
 
 
 @contextmanager
@@ -262,9 +266,10 @@ def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
     from the spilled partitions. A caller's rows are all in its own partition, so each partition's
     distinct values are distinct from every other's: no merging across partitions, which is what
     gathering them batch by batch while spilling spent most of its time on."""
-    callers, pairs = [pl.Series("caller_id", [], pl.Int64)], [pl.DataFrame(schema={"imei": pl.Int64, "caller_id": pl.Int64})]
+    callers = [pl.Series("caller_id", [], pl.Int64)]
+    pairs = [pl.DataFrame(schema={"imei": pl.Int64, "caller_id": pl.Int64})]
     for index in range(count):
-        files = sorted((directory / f"part-{index:05d}").glob("*.arrow"))
+        files = _partition_files(directory, index)
         if not files:
             continue
         own = pl.scan_ipc(files).filter(pl.col(_OWN)).select("caller_id", "imei", "flags")
