@@ -49,6 +49,7 @@ from features.build import (
     build_partition_features,
     event_columns,
     feature_context,
+    number_texts,
     partition_of,
     text_names,
 )
@@ -291,14 +292,8 @@ def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_texts:
         return pl.DataFrame(schema=_SHARED_SCHEMA)
     texts = (pl.scan_ipc(files).join(shared.lazy().select("imei").unique(), on="imei", how="semi")
              .unique("imei").collect())
-    pairs = shared.join(texts, on="imei")
-    names = context.names if context.names is not None else pl.DataFrame(schema={"id": pl.Int64, "msisdn": pl.Utf8})
-    return pairs.join(names, left_on="caller_id", right_on="id", how="left").select(
-        pl.col("text").alias("imei"),
-        # A plain number's text is its id.
-        pl.when(pl.col("caller_id") > 0).then(pl.col("caller_id").cast(pl.Utf8)).otherwise(pl.col("msisdn"))
-        .alias("caller"),
-    )
+    return number_texts(shared.join(texts, on="imei"), context.names, "caller_id").select(
+        pl.col("text").alias("imei"), pl.col("msisdn").alias("caller"))
 
 
 class _DistinctRows:

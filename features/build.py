@@ -123,7 +123,7 @@ class FeatureContext:
         offsets = self.registry_offsets
         if offsets is not None and len(offsets) == partition.count + 1:
             return reg.slice(offsets[partition.index], offsets[partition.index + 1] - offsets[partition.index])
-        return reg.filter(partition_of(pl.col("id"), partition.count) == partition.index)
+        return reg.filter(partition.holds(pl.col("id")))
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,10 @@ class Partition:
 
     index: int
     count: int
+
+    def holds(self, ids: pl.Expr) -> pl.Expr:
+        """Whether each number id belongs to this partition."""
+        return partition_of(ids, self.count) == self.index
 
 
 def partition_of(ids: pl.Expr, count: int) -> pl.Expr:
@@ -259,7 +263,7 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
         )
     if partition is not None:
         # The partition also holds other numbers' rows that call into it; their rows are partial.
-        keep = keep & (partition_of(pl.col("id"), partition.count) == partition.index)
+        keep = keep & partition.holds(pl.col("id"))
     counts = ["voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
               "voice_in_distinct", "sms_in", "active_hours", "distinct_cells", "distinct_imeis",
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
@@ -297,12 +301,8 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
             pl.from_epoch("last_out_us", "us").alias("last_out_time"),
         ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
         columns = FEATURES
-    if texts:
-        table = table.join(pl.concat(texts).unique("id"), on="id", how="left")
-    else:
-        table = table.with_columns(pl.lit(None, pl.Utf8).alias("msisdn"))
-    msisdn = pl.when(pl.col("id") > 0).then(pl.col("id").cast(pl.Utf8)).otherwise(pl.col("msisdn")).alias("msisdn")
-    return table.select(msisdn, *columns).sort("msisdn")
+    table = number_texts(table, pl.concat(texts).unique("id") if texts else None)
+    return table.select("msisdn", *columns).sort("msisdn")
 
 
 def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
@@ -382,6 +382,17 @@ def text_names(caller_ids: pl.Series, callers: pl.Series) -> pl.DataFrame:
     return frame.filter(pl.col("id") < 0).unique("id")
 
 
+def number_texts(frame: pl.DataFrame, names: pl.DataFrame | None, id_column: str = "id") -> pl.DataFrame:
+    """``frame`` with ``msisdn``, the text of the number in ``id_column``: a plain number's text is
+    its id; any other's is looked up in ``names`` (:func:`text_names`; ``None``: there are none)."""
+    if names is None:
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("msisdn"))
+    else:
+        frame = frame.join(names, left_on=id_column, right_on="id", how="left")
+    ids = pl.col(id_column)
+    return frame.with_columns(pl.when(ids > 0).then(ids.cast(pl.Utf8)).otherwise(pl.col("msisdn")).alias("msisdn"))
+
+
 def text_hash(text: pl.Expr) -> pl.Expr:
     """A 64-bit id of a cell or IMEI text (the same text gives the same id in every table)."""
     return text.hash(seed=0).reinterpret(signed=True)
@@ -412,8 +423,7 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
         looked_up["sms_reciprocated_n"] = kernels.reciprocated(ids, *pairs["sms"][:2])
     if partition is not None:
         # From here on only the partition's own callers: their rows are about half of its rows.
-        own = pl.select(partition_of(pl.lit(pl.Series(ids)), partition.count) == partition.index
-                        ).to_series().to_numpy()
+        own = pl.select(partition.holds(pl.lit(pl.Series(ids)))).to_series().to_numpy()
         rows = np.repeat(own, np.diff(starts))
         col = {name: values[rows] for name, values in col.items()}
         voice = voice[rows]
@@ -539,7 +549,7 @@ def _incoming(voice_callees: np.ndarray, voice_calls: np.ndarray, sms_recipients
     voice = pl.LazyFrame({"id": voice_callees, "calls": voice_calls})
     sms = pl.LazyFrame({"id": sms_recipients, "sent": sms_sent})
     if partition is not None:
-        mine = partition_of(pl.col("id"), partition.count) == partition.index
+        mine = partition.holds(pl.col("id"))
         voice, sms = voice.filter(mine), sms.filter(mine)
     voice = voice.group_by("id").agg(pl.col("calls").sum().alias("voice_in"), pl.len().alias("voice_in_distinct"))
     sms = sms.group_by("id").agg(pl.col("sent").sum().alias("sms_in"))
