@@ -23,8 +23,10 @@ from numba import njit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
-#: Rows per task when scoring in threads: large enough that a task outweighs its dispatch.
-CHUNK_ROWS = 65_536
+#: Rows per task when scoring in threads: large enough that a task outweighs its dispatch (a
+#: task of 4k rows walks ~3M nodes), small enough that the threads finish together (3 tasks of
+#: 64k rows on 2 threads left one idle for a third of a 174k-row partition: 1.09 s against 0.87).
+CHUNK_ROWS = 4_096
 
 
 @dataclass(frozen=True)

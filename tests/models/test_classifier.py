@@ -89,3 +89,26 @@ def test_scores_only_where_asked_equal_the_full_scores_there():
         assert (some[~where] == 0).all()
     with pytest.raises(ValueError, match="where"):
         model.predict_proba_where(X, np.ones((len(X), 2), bool))
+
+
+@pytest.mark.parametrize("rows", [0, 1, 500])
+def test_the_linear_members_transform_equals_scikit_learns_to_the_last_bit(rows):
+    """The linear members skip scikit-learn's transform for speed: the values must not move."""
+    from models.classifier import _log_scale, _standardised
+
+    rng = np.random.default_rng(6)
+    X, Y = _gap_problem(rng, n=600)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    model = CategoryClassifier(linear=True, max_iter=5, random_state=0).fit(X, Y)
+    assert any(hasattr(member, "steps") for member in model.estimators_)
+    new = np.abs(rng.normal(size=(rows, X.shape[1]))) * 100
+    new[rng.random(new.shape) < 0.3] = np.nan
+    if rows:
+        new[:, 0] = np.nan  # a column missing in every row
+    for member, columns in zip(model.estimators_, model.columns_):
+        if hasattr(member, "steps"):
+            logs = _log_scale(new[:, columns])
+            if rows:
+                np.testing.assert_array_equal(_standardised(member, logs), member[:-1].transform(logs))
+            else:  # scikit-learn refuses an empty batch; the shape is what there is to check
+                assert _standardised(member, logs).shape == (0, member[-1].coef_.shape[1])
