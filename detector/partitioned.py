@@ -3,7 +3,8 @@
 The CDR files are read in batches (:class:`detector.ingest.CdrStream`); each batch is normalised
 and turned into the integer columns the features read (:func:`features.build.event_columns`), and
 those rows are spilled as Arrow IPC files to the partition of their caller and, when that is
-another one, to the partition of their callee (:func:`features.build.partition_of`). The text is
+another one, to the partition of their callee (:func:`features.build.partition_of`), there only
+as who called whom (:data:`~features.build.INCOMING_COLUMNS`) with a hash of the whole row. The text is
 parsed, hashed and dropped once per row, not once per partition that holds a copy. On the way the
 spill keeps the dates and the last event, the text of the few callers whose id is not their
 number, and each batch's distinct IMEI texts (on disk, for the report's shared handsets: the only
@@ -16,7 +17,8 @@ Dask tasks (:mod:`detector.distributed`). Why every feature stays exact across p
 the docstring of :mod:`features.build`.
 
 Exact duplicates are found on the integer rows: rows equal there are equal in every column the
-features read (two different cells or IMEIs could only meet by a 64-bit hash collision).
+features read (two different cells or IMEIs could only meet by a 64-bit hash collision). They
+are counted in the caller's partition; the callee's drops its copies by the row hash.
 
 Everything spilled lives in one temporary directory under ``tmp_dir``, removed when the run ends,
 whether it succeeds or fails.
@@ -44,6 +46,7 @@ from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplic
 from detector.mapping import Mapping
 from features.build import (
     HAS_IMEI,
+    INCOMING_COLUMNS,
     FeatureContext,
     Partition,
     build_partition_features,
@@ -72,9 +75,14 @@ BATCH_ROWS = 1_000_000
 #: The spill directory's folder of each batch's distinct IMEI texts.
 _IMEI_TEXTS = "imei-texts"
 _SHARED_SCHEMA = pl.Schema({"imei": pl.Utf8, "caller": pl.Utf8})
-#: Marks the rows of a partition whose caller is in it (the rest were sent for their callee):
-#: duplicates are counted on those only, so a duplicate sent to two partitions counts once.
-_OWN = "_own"
+#: Spilled files of a partition: its callers' rows, and the rows that call into it from callers
+#: of other partitions (:data:`~features.build.INCOMING_COLUMNS` and :data:`_ROW_HASH` only).
+_OWN_FILES, _INCOMING_FILES = "own-", "in-"
+#: Column of the incoming rows: a hash of the whole event row. Exact duplicates are dropped on
+#: every column in the caller's partition; the callee's has only who called whom, and two
+#: different calls between the same numbers must both count there while a duplicate must not.
+#: Rows with the same caller, callee and kind could only be confused by a 64-bit hash collision.
+_ROW_HASH = "_row"
 
 
 class SpillError(RuntimeError):
@@ -178,13 +186,13 @@ class SpilledInput:
     #: all the report's shared-handset section needs (:func:`detector.report.shared_imeis`).
     shared_imeis: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SHARED_SCHEMA))
 
-    def partition_files(self, index: int) -> list[Path]:
-        """The spilled files of partition ``index``."""
-        return _partition_files(self.directory, index)
+    def partition_files(self, index: int) -> tuple[list[Path], list[Path]]:
+        """The spilled files of partition ``index``: its callers' rows, and the incoming rows."""
+        return _partition_files(self.directory, index), _partition_files(self.directory, index, _INCOMING_FILES)
 
 
-def _partition_files(directory: Path, index: int) -> list[Path]:
-    return sorted((directory / f"part-{index:05d}").glob("*.arrow"))
+def _partition_files(directory: Path, index: int, kind: str = _OWN_FILES) -> list[Path]:
+    return sorted((directory / f"part-{index:05d}").glob(f"{kind}*.arrow"))
 
 
 @contextmanager
@@ -273,7 +281,7 @@ def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
         files = _partition_files(directory, index)
         if not files:
             continue
-        own = pl.scan_ipc(files).filter(pl.col(_OWN)).select("caller_id", "imei", "flags")
+        own = pl.scan_ipc(files).select("caller_id", "imei", "flags")
         distinct_callers, distinct_pairs = pl.collect_all([
             own.select("caller_id").unique(),
             own.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique(),
@@ -329,19 +337,21 @@ class _DistinctRows:
 
 def _write_partitions(events: pl.DataFrame, imeis: pl.Series, directory: Path, count: int, chunk: int,
                       files: ThreadPoolExecutor) -> None:
-    """Append one batch to the partitions: every row to its caller's, and to its callee's when
-    that is another one; and the batch's distinct IMEI texts (``imeis``, row for row with
-    ``events``) to a file of their own. The files are written on ``files``' threads."""
+    """Append one batch to the partitions: every row to its caller's, and who called whom
+    (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`) to its callee's when that is
+    another one; and the batch's distinct IMEI texts (``imeis``, row for row with ``events``) to
+    a file of their own. The files are written on ``files``' threads."""
     parts = events.select(partition_of(pl.col("caller_id"), count).alias("caller"),
                           partition_of(pl.col("callee_id"), count).alias("callee"))
     elsewhere = parts["callee"] != parts["caller"]
-    own = events.with_columns(parts["caller"].alias("_part"), pl.lit(True).alias(_OWN))
-    other = events.filter(elsewhere).with_columns(parts["callee"].filter(elsewhere).alias("_part"),
-                                                  pl.lit(False).alias(_OWN))
+    own = events.with_columns(parts["caller"].alias("_part"))
+    incoming = (events.select(*INCOMING_COLUMNS).with_columns(events.hash_rows().alias(_ROW_HASH))
+                .filter(elsewhere).with_columns(parts["callee"].filter(elsewhere).alias("_part")))
     texts = pl.DataFrame({"imei": events["imei"], "text": imeis}).filter(pl.col("text").is_not_null()).unique("imei")
     outputs = [(texts, directory / _IMEI_TEXTS / f"{chunk:06d}.arrow")]
-    for (index,), rows in pl.concat([own, other]).partition_by("_part", as_dict=True, include_key=False).items():
-        outputs.append((rows, directory / f"part-{index:05d}" / f"{chunk:06d}.arrow"))
+    for kind, frame in ((_OWN_FILES, own), (_INCOMING_FILES, incoming)):
+        for (index,), rows in frame.partition_by("_part", as_dict=True, include_key=False).items():
+            outputs.append((rows, directory / f"part-{index:05d}" / f"{kind}{chunk:06d}.arrow"))
     try:
         for written in [files.submit(_write_ipc, frame, path) for frame, path in outputs]:
             written.result()
@@ -412,9 +422,12 @@ class PartitionJob:
     """Everything a partition's work needs, small enough to send to a Dask worker: the files are
     read where the work runs (so ``directory`` must be visible there at the same path)."""
 
+    #: The partition's callers' rows.
     files: tuple[Path, ...]
     partition: Partition
     context: FeatureContext
+    #: The rows calling into the partition from other partitions' callers.
+    incoming_files: tuple[Path, ...] = ()
     core_only: bool = False
     #: Without a model the partition's features are the result, written to ``features_path``
     #: when one is given (so that a run never holds every partition's table at once).
@@ -429,14 +442,14 @@ class PartitionJob:
 def run_partition(job: PartitionJob) -> PartitionResult:
     """Read one partition's rows, de-duplicate them, and compute its numbers' features (and with
     a model, their scores and flags). The same function runs locally and on Dask workers."""
-    events = pl.read_ipc(list(job.files)) if job.files else None
-    if events is None or events.is_empty():
-        events = event_columns(CDR_SCHEMA.to_frame()).with_columns(pl.lit(True).alias(_OWN))
-    owned = int(events[_OWN].sum())
-    events, _ = drop_exact_duplicates(events)
-    duplicates = owned - int(events[_OWN].sum())
-    table = build_partition_features(events.drop(_OWN), job.context, job.partition, core_only=job.core_only)
-    del events
+    events = pl.read_ipc(list(job.files)) if job.files else event_columns(CDR_SCHEMA.to_frame())
+    events, duplicates = drop_exact_duplicates(events)
+    # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
+    incoming = (pl.read_ipc(list(job.incoming_files)).unique().drop(_ROW_HASH) if job.incoming_files
+                else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
+    table = build_partition_features(events, job.context, job.partition, incoming=incoming,
+                                     core_only=job.core_only)
+    del events, incoming
     if job.model is None:
         if job.features_path is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
@@ -454,8 +467,8 @@ def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, *
     """One :class:`PartitionJob` per partition of ``spilled``; with ``features_dir`` each writes its
     feature table there; ``options`` are the jobs' other fields."""
     return [
-        PartitionJob(files=tuple(spilled.partition_files(i)), partition=Partition(i, spilled.count),
-                     context=spilled.context,
+        PartitionJob(files=tuple(spilled.partition_files(i)[0]), incoming_files=tuple(spilled.partition_files(i)[1]),
+                     partition=Partition(i, spilled.count), context=spilled.context,
                      features_path=features_dir / f"features-{i:05d}.parquet" if features_dir else None,
                      **options)  # type: ignore[arg-type]
         for i in range(spilled.count)

@@ -9,10 +9,10 @@ counts; Polars does the remaining relational work (IMEI sharing, registry, joins
 
 Splitting by subscriber (out-of-core and Dask runs, :mod:`detector.partitioned`): numbers are
 hash-partitioned on their id (:func:`partition_of`). A CDR row goes to its caller's partition and,
-when that is another one, to its callee's too, so a partition holds every row its numbers
-originated *and* every row that names them as callee. :func:`build_partition_features` runs the
-same code as :func:`build_features` on that and keeps only the partition's own numbers. How each
-cross-subscriber feature stays exact:
+when that is another one, to its callee's too as who called whom (:data:`INCOMING_COLUMNS`), so a
+partition holds every row its numbers originated *and* every row that names them as callee.
+:func:`build_partition_features` runs the same code as :func:`build_features` on that and keeps
+only the partition's own numbers. How each cross-subscriber feature stays exact:
 
 - outgoing features (counts, distinct callees, medians, gaps, per-day maxima, first use): only the
   number's own rows, all in its partition (computed for the partition's own callers only: the
@@ -60,6 +60,10 @@ VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.H
 ABROAD = 16
 #: Seed of the hash that assigns numbers to partitions (any fixed value; it must never vary by run).
 PARTITION_SEED = 20261125
+#: What a partition reads of the rows it holds only because they name one of its numbers as
+#: callee: who called whom, and whether by voice. Incoming counts, reciprocity and "unrelated"
+#: callees need no more (:func:`build_partition_features`).
+INCOMING_COLUMNS = ("caller_id", "callee_id", "flags")
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
@@ -231,21 +235,27 @@ def build_partition_features(
     context: FeatureContext,
     partition: Partition,
     *,
+    incoming: pl.DataFrame | None = None,
     core_only: bool = False,
 ) -> pl.DataFrame:
     """The rows of :func:`build_features` for the numbers of one hash ``partition``.
 
-    ``events`` (:func:`event_columns`, in input order) must hold every row whose caller *or*
-    callee is in the partition (de-duplicated), and ``context`` must describe the whole input
+    ``events`` (:func:`event_columns`, in input order) must hold every row whose caller is in the
+    partition, and ``incoming`` at least the :data:`INCOMING_COLUMNS` of every row whose callee is
+    in it and whose caller is not, both de-duplicated; with ``incoming=None``, ``events`` holds
+    both kinds and they are told apart here. ``context`` must describe the whole input
     (:func:`feature_context`): then every row equals the whole input's, value for value (module
     docstring).
     """
-    return _features(_by_caller(events), context, partition, core_only=core_only)
+    if incoming is None:
+        own = partition.holds(pl.col("caller_id"))
+        events, incoming = events.filter(own), events.filter(~own)
+    return _features(_by_caller(events), context, partition, incoming=incoming, core_only=core_only)
 
 
-def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *, core_only: bool
-              ) -> pl.DataFrame:
-    table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition)
+def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *,
+              incoming: pl.DataFrame | None = None, core_only: bool) -> pl.DataFrame:
+    table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition, incoming=incoming)
     # Text of the numbers whose id is not their number (a plain number's text is its id).
     texts = [context.names] if context.names is not None else []
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
@@ -399,10 +409,11 @@ def text_hash(text: pl.Expr) -> pl.Expr:
 
 
 def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: bool = True,
-                partition: Partition | None = None) -> pl.DataFrame:
+                partition: Partition | None = None, incoming: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every outgoing and incoming feature from the caller-sorted events (numba kernels): one row
-    per caller, and one per number that only received. With a ``partition``, outgoing features
-    are computed for its own callers only; the other callers' rows only answer who calls whom.
+    per caller, and one per number that only received. With a ``partition``, ``events`` are its
+    own callers' rows and ``incoming`` (:data:`INCOMING_COLUMNS`) the other callers' rows that
+    call into it: those only answer who calls whom.
 
     The distinct (caller, callee) pairs with their counts serve three features at once: distinct
     callees, reciprocity and the incoming counts of the callees.
@@ -412,25 +423,29 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     ids = col["caller_id"][starts[:-1]]
     voice = (col["flags"] & VOICE) != 0
     # Pairs of every caller: "did B call A back" and A's incoming counts read the rows of callers
-    # from other partitions.
-    pairs = {"voice": kernels.distinct_sorted(starts, col["callee_id"], voice),
-             "sms": kernels.distinct_sorted(starts, col["callee_id"], ~voice)}
-    incoming = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
-    looked_up = {"reciprocated_n": kernels.reciprocated(ids, *pairs["voice"][:2])}
+    # from other partitions, sorted with the own callers' narrow columns (not all of them).
+    every, every_starts, every_ids, every_voice = col, starts, ids, voice
+    if incoming is not None and incoming.height:
+        both = pl.concat([events.select(INCOMING_COLUMNS), incoming.select(INCOMING_COLUMNS)]).sort("caller_id")
+        every = {name: both[name].to_numpy() for name in INCOMING_COLUMNS}
+        every_starts = kernels.segment_starts(every["caller_id"])
+        every_ids = every["caller_id"][every_starts[:-1]]
+        every_voice = (every["flags"] & VOICE) != 0
+    pairs = {"voice": kernels.distinct_sorted(every_starts, every["callee_id"], every_voice),
+             "sms": kernels.distinct_sorted(every_starts, every["callee_id"], ~every_voice)}
+    incoming_counts = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
+    looked_up = {"reciprocated_n": kernels.reciprocated(every_ids, *pairs["voice"][:2])}
     if extended:
-        contact_starts, contacts, _ = kernels.distinct_sorted(starts, col["callee_id"], np.ones(voice.shape[0], np.bool_))
-        looked_up["unrelated_n"] = kernels.unrelated(ids, *pairs["voice"], contact_starts, contacts)
-        looked_up["sms_reciprocated_n"] = kernels.reciprocated(ids, *pairs["sms"][:2])
-    if partition is not None:
-        # From here on only the partition's own callers: their rows are about half of its rows.
-        own = pl.select(partition.holds(pl.lit(pl.Series(ids)))).to_series().to_numpy()
-        rows = np.repeat(own, np.diff(starts))
-        col = {name: values[rows] for name, values in col.items()}
-        voice = voice[rows]
-        starts = kernels.segment_starts(col["caller_id"])
+        contact_starts, contacts, _ = kernels.distinct_sorted(every_starts, every["callee_id"],
+                                                              np.ones(every_voice.shape[0], np.bool_))
+        looked_up["unrelated_n"] = kernels.unrelated(every_ids, *pairs["voice"], contact_starts, contacts)
+        looked_up["sms_reciprocated_n"] = kernels.reciprocated(every_ids, *pairs["sms"][:2])
+    if every_ids is not ids:
+        # From here on only the partition's own callers (both id lists are sorted, and no
+        # incoming row has an own caller).
+        own = np.isin(every_ids, ids, assume_unique=True)
         pairs = {kind: _own_pairs(pair, own) for kind, pair in pairs.items()}
         looked_up = {name: values[own] for name, values in looked_up.items()}
-        ids = ids[own]
     flags = col["flags"]
     counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
     answered_n = counts["answered_n"]
@@ -490,7 +505,7 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
             pl.Series("sms_reciprocated_n", looked_up["sms_reciprocated_n"]),
         )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis, imei_sims), on="id", how="left")
-    return table.join(incoming, on="id", how="full", coalesce=True)
+    return table.join(incoming_counts, on="id", how="full", coalesce=True)
 
 
 def _own_pairs(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], own: np.ndarray
