@@ -434,16 +434,16 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     pairs = {"voice": kernels.distinct_sorted(every_starts, every["callee_id"], every_voice),
              "sms": kernels.distinct_sorted(every_starts, every["callee_id"], ~every_voice)}
     incoming_counts = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
-    looked_up = {"reciprocated_n": kernels.reciprocated(every_ids, *pairs["voice"][:2])}
+    # The partition's own callers (no incoming row has one): only theirs are looked up.
+    own = np.isin(every_ids, ids, assume_unique=True) if every_ids is not ids else None
+    looked_up = {"reciprocated_n": kernels.reciprocated(every_ids, *pairs["voice"][:2], only=own)}
     if extended:
         contact_starts, contacts, _ = kernels.distinct_sorted(every_starts, every["callee_id"],
                                                               np.ones(every_voice.shape[0], np.bool_))
-        looked_up["unrelated_n"] = kernels.unrelated(every_ids, *pairs["voice"], contact_starts, contacts)
-        looked_up["sms_reciprocated_n"] = kernels.reciprocated(every_ids, *pairs["sms"][:2])
-    if every_ids is not ids:
-        # From here on only the partition's own callers (both id lists are sorted, and no
-        # incoming row has an own caller).
-        own = np.isin(every_ids, ids, assume_unique=True)
+        looked_up["unrelated_n"] = kernels.unrelated(every_ids, *pairs["voice"], contact_starts, contacts, only=own)
+        looked_up["sms_reciprocated_n"] = kernels.reciprocated(every_ids, *pairs["sms"][:2], only=own)
+    if own is not None:
+        # From here on only the partition's own callers.
         pairs = {kind: _own_pairs(pair, own) for kind, pair in pairs.items()}
         looked_up = {name: values[own] for name, values in looked_up.items()}
     flags = col["flags"]

@@ -325,10 +325,12 @@ def _find(sorted_values, lo, hi, target):
 
 
 @njit(cache=True, parallel=True)
-def _contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values):
+def _contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values, only):
     n_seg = segment_ids.shape[0]
     out = np.zeros(pair_values.shape[0], dtype=np.bool_)
     for s in prange(n_seg):
+        if not only[s]:
+            continue
         me = segment_ids[s]
         for p in range(pair_starts[s], pair_starts[s + 1]):
             other = _find(segment_ids, 0, n_seg, pair_values[p])
@@ -343,19 +345,23 @@ def contacted_back(
     pair_values: np.ndarray,
     back_starts: np.ndarray,
     back_values: np.ndarray,
+    only: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair (a segment's partner in ``pair_values`` at ``pair_starts``): whether the partner
     has the segment's number among its own contacts (``back_values`` at ``back_starts``, sorted
-    within each segment; the segments are those of ``segment_ids``, sorted ascending)."""
+    within each segment; the segments are those of ``segment_ids``, sorted ascending). With
+    ``only`` (bool per segment), the other segments' pairs are not looked up: False."""
+    only = np.ones(len(segment_ids), np.bool_) if only is None else np.ascontiguousarray(only, dtype=np.bool_)
     return _contacted_back(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(back_starts),
-                           _int64(back_values))
+                           _int64(back_values), only)
 
 
-def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: np.ndarray) -> np.ndarray:
+def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: np.ndarray,
+                 only: np.ndarray | None = None) -> np.ndarray:
     """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
     (``pair_values``, sorted within each segment, as from :func:`distinct_sorted`) have it among
-    their own partners."""
-    back = contacted_back(segment_ids, pair_starts, pair_values, pair_starts, pair_values)
+    their own partners. With ``only`` (bool per segment), 0 for the other segments, uncounted."""
+    back = contacted_back(segment_ids, pair_starts, pair_values, pair_starts, pair_values, only)
     return masked_counts(pair_starts, back)
 
 
@@ -456,12 +462,12 @@ def first_event(
     return _first_event(_int64(starts), _int64(ts_us), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _distinct_per_day(starts, day, values, mask):
     n_seg = starts.shape[0] - 1
     total = np.zeros(n_seg, dtype=np.int64)
     busiest = np.zeros(n_seg, dtype=np.int64)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         rows = np.empty(starts[s + 1] - starts[s], dtype=np.int64)
         k = 0
         for i in range(starts[s], starts[s + 1]):
@@ -499,13 +505,18 @@ def unrelated(
     pair_counts: np.ndarray,
     back_starts: np.ndarray,
     back_values: np.ndarray,
+    only: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
     it contacted exactly once (``pair_counts``) and who never contacted it: not among that
     partner's own contacts (``back_values`` at ``back_starts``, sorted within each segment; the
-    segments are those of ``segment_ids``)."""
-    back = contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values)
-    return masked_counts(pair_starts, (np.asarray(pair_counts) == 1) & ~back)
+    segments are those of ``segment_ids``). With ``only`` (bool per segment), 0 for the other
+    segments, uncounted."""
+    back = contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values, only)
+    once = np.asarray(pair_counts) == 1
+    if only is not None:
+        once &= np.repeat(np.asarray(only, dtype=np.bool_), np.diff(pair_starts))
+    return masked_counts(pair_starts, once & ~back)
 
 
 @njit(cache=True)

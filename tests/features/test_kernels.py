@@ -140,6 +140,10 @@ def test_reciprocated(partner_lists):
     values = np.array([v for x in lists for v in x], dtype=np.int64)
     np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values),
                                   naive.reciprocated(ids, starts, values))
+    # Counted only for some segments: the same there, 0 elsewhere.
+    only = np.arange(len(ids)) % 3 != 1
+    np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values, only=only),
+                                  np.where(only, naive.reciprocated(ids, starts, values), 0))
 
 
 @settings(max_examples=200, deadline=None)
@@ -206,6 +210,8 @@ def test_unrelated(pair_lists, back_lists):
     back_values = np.array([v for x in backs for v in x], dtype=np.int64)
     args = (ids, csr(pairs), pair_values, pair_counts, csr(backs), back_values)
     np.testing.assert_array_equal(kernels.unrelated(*args), naive.unrelated(*args))
+    only = np.arange(len(ids)) % 3 != 1
+    np.testing.assert_array_equal(kernels.unrelated(*args, only=only), np.where(only, naive.unrelated(*args), 0))
 
 
 @settings(max_examples=200, deadline=None)
