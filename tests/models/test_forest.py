@@ -84,3 +84,26 @@ def test_a_member_scores_only_where_asked(rows, seed):
     assert np.isnan(out[~where]).all()
     with pytest.raises(ValueError, match="where"):
         raw_scores(compile_forest(MODELS, COLUMNS), X, where=where[:, :1])
+
+
+def test_members_that_see_few_distinct_rows_score_each_once_with_the_same_result(monkeypatch):
+    """Columns with a handful of values (registry-only numbers): a member reading only those
+    scores each distinct row once, and every score is still scikit-learn's."""
+    import models.forest as forest_module
+
+    rng = np.random.default_rng(6)
+    n = forest_module.SAMPLE_ROWS * 3
+    X = rng.normal(size=(n, 5))
+    X[:, [1, 3]] = rng.integers(0, 3, size=(n, 2))  # MODELS[1] reads columns 3 and 1 only
+    X[rng.random(n) < 0.3, 3] = np.nan
+    X[::7, 1] = -0.0  # equal to 0.0, a different bit pattern: its own group, the same path
+    forest = compile_forest(MODELS, COLUMNS)
+    where = rng.random((n, len(MODELS))) < 0.9
+    calls = []
+    original = forest_module._distinct_rows
+    monkeypatch.setattr(forest_module, "_distinct_rows",
+                        lambda *a: calls.append(result := original(*a)) or result)
+    out = raw_scores(forest, X, where=where)
+    assert [c is not None for c in calls] == [False, True, False]  # only the member on the few values
+    np.testing.assert_array_equal(out[where], _reference(X)[where])
+    assert np.isnan(out[~where]).all()
