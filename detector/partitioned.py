@@ -442,14 +442,25 @@ class PartitionJob:
 def run_partition(job: PartitionJob) -> PartitionResult:
     """Read one partition's rows, de-duplicate them, and compute its numbers' features (and with
     a model, their scores and flags). The same function runs locally and on Dask workers."""
+    return finish_partition(job, *partition_features(job))
+
+
+def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
+    """The first half of :func:`run_partition`: the partition's feature table, and how many
+    exact duplicates its callers' rows held."""
     events = pl.read_ipc(list(job.files)) if job.files else event_columns(CDR_SCHEMA.to_frame())
     events, duplicates = drop_exact_duplicates(events)
     # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
     incoming = (pl.read_ipc(list(job.incoming_files)).unique().drop(_ROW_HASH) if job.incoming_files
                 else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
-    table = build_partition_features(events, job.context, job.partition, incoming=incoming,
-                                     core_only=job.core_only)
-    del events, incoming
+    return build_partition_features(events, job.context, job.partition, incoming=incoming,
+                                    core_only=job.core_only), duplicates
+
+
+def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:
+    """The second half of :func:`run_partition`: the feature table written, or scored and flagged.
+    Runs beside the next partition's :func:`partition_features` (:func:`run_locally`), so it must
+    launch no parallel numba kernel: numba's default thread pool takes one launch at a time."""
     if job.model is None:
         if job.features_path is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
@@ -477,11 +488,25 @@ def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, *
 
 def run_locally(jobs: Sequence[PartitionJob], on_done: Callable[[PartitionResult], None] | None = None
                 ) -> list[PartitionResult]:
-    """Run the partitions one after another in this process (peak memory: one partition)."""
-    results = []
-    for job in jobs:
-        result = run_partition(job)
+    """Run the partitions in this process: one partition's scores and flags are computed on a
+    second thread while this one builds the next partition's features, so the cores stay busy
+    through the single-threaded stretches of each (peak memory: one partition's rows and one
+    feature table)."""
+    results: list[PartitionResult] = []
+
+    def collect(finished: Future) -> None:
+        results.append(finished.result())
         if on_done is not None:
-            on_done(result)
-        results.append(result)
+            on_done(results[-1])
+
+    with ThreadPoolExecutor(1) as finisher:
+        pending: Future | None = None
+        for job in jobs:
+            table, duplicates = partition_features(job)
+            if pending is not None:
+                collect(pending)
+            pending = finisher.submit(finish_partition, job, table, duplicates)
+            del table
+        if pending is not None:
+            collect(pending)
     return results

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -238,13 +238,14 @@ def _standardised(model: Pipeline, X: np.ndarray) -> np.ndarray:
                         np.asarray(indicators, dtype=np.int64), scaler.mean_, scaler.scale_)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _standardise(X, fill, indicators, mean, scale):
     """Missing values filled, a 0/1 column per indicated column appended, each column less its
-    mean and divided by its scale (in that order, as StandardScaler does): one pass."""
+    mean and divided by its scale (in that order, as StandardScaler does): one pass. Serial:
+    scoring runs beside the next partition's feature kernels, which hold numba's thread pool."""
     n, p = X.shape
     out = np.empty((n, p + indicators.shape[0]))
-    for i in prange(n):
+    for i in range(n):
         for j in range(p):
             x = X[i, j]
             out[i, j] = ((fill[j] if np.isnan(x) else x) - mean[j]) / scale[j]

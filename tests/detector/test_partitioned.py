@@ -88,11 +88,13 @@ def test_partitioned_features_equal_in_memory(noisy_world, tmp_path):
     assert (tmp_path / "parts_rejects.csv").read_text() == (tmp_path / "rejects.csv").read_text()
 
 
-def test_a_failing_partition_leaves_no_outputs_and_no_spill(noisy_world, tmp_path, monkeypatch, capsys):
-    def broken(job):
+@pytest.mark.parametrize("half", ["partition_features", "finish_partition"])
+def test_a_failing_partition_leaves_no_outputs_and_no_spill(noisy_world, tmp_path, monkeypatch, capsys, half):
+    """Either half of a partition's work failing, on this thread or the scoring one."""
+    def broken(*args):
         raise MemoryError("partition too large")
 
-    monkeypatch.setattr(partitioned, "run_partition", broken)
+    monkeypatch.setattr(partitioned, half, broken)
     spill = tmp_path / "spill"
     code = run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY, "--tmp-dir", spill))
     assert code == 1
