@@ -477,13 +477,14 @@ def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, *
                    ) -> list[PartitionJob]:
     """One :class:`PartitionJob` per partition of ``spilled``; with ``features_dir`` each writes its
     feature table there; ``options`` are the jobs' other fields."""
-    return [
-        PartitionJob(files=tuple(spilled.partition_files(i)[0]), incoming_files=tuple(spilled.partition_files(i)[1]),
-                     partition=Partition(i, spilled.count), context=spilled.context,
-                     features_path=features_dir / f"features-{i:05d}.parquet" if features_dir else None,
-                     **options)  # type: ignore[arg-type]
-        for i in range(spilled.count)
-    ]
+    jobs = []
+    for i in range(spilled.count):
+        own, incoming = spilled.partition_files(i)
+        jobs.append(PartitionJob(files=tuple(own), incoming_files=tuple(incoming), partition=Partition(i, spilled.count),
+                                 context=spilled.context,
+                                 features_path=features_dir / f"features-{i:05d}.parquet" if features_dir else None,
+                                 **options))  # type: ignore[arg-type]
+    return jobs
 
 
 def run_locally(jobs: Sequence[PartitionJob], on_done: Callable[[PartitionResult], None] | None = None
