@@ -425,17 +425,19 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     # Pairs of every caller: "did B call A back" and A's incoming counts read the rows of callers
     # from other partitions, sorted with the own callers' narrow columns (not all of them).
     every, every_starts, every_ids, every_voice = col, starts, ids, voice
+    # Which of every caller are the partition's own (no incoming row has one): only theirs are
+    # looked up. None: every caller is.
+    own = None
     if incoming is not None and incoming.height:
         both = pl.concat([events.select(INCOMING_COLUMNS), incoming.select(INCOMING_COLUMNS)]).sort("caller_id")
         every = {name: both[name].to_numpy() for name in INCOMING_COLUMNS}
         every_starts = kernels.segment_starts(every["caller_id"])
         every_ids = every["caller_id"][every_starts[:-1]]
         every_voice = (every["flags"] & VOICE) != 0
+        own = np.isin(every_ids, ids, assume_unique=True)
     pairs = {"voice": kernels.distinct_sorted(every_starts, every["callee_id"], every_voice),
              "sms": kernels.distinct_sorted(every_starts, every["callee_id"], ~every_voice)}
     incoming_counts = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
-    # The partition's own callers (no incoming row has one): only theirs are looked up.
-    own = np.isin(every_ids, ids, assume_unique=True) if every_ids is not ids else None
     looked_up = {"reciprocated_n": kernels.reciprocated(every_ids, *pairs["voice"][:2], only=own)}
     if extended:
         contact_starts, contacts, _ = kernels.distinct_sorted(every_starts, every["callee_id"],

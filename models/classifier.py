@@ -190,14 +190,13 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             rows = where[:, k]
             if not rows.any():
                 continue
+            # 0.0 outside rows (added in member order, it leaves each score's sum as it was).
             if isinstance(model, Pipeline):
                 probability = np.zeros(X.shape[0])
                 probability[rows] = _linear_probability(model, logs[np.ix_(rows, columns)])
             else:
-                # NaN (not scored) where rows does not hold; the sum takes 0 there instead.
-                probability = expit(raw[m])
-            # Adding 0.0 outside rows, in member order, leaves each score's sum as it was.
-            scores[:, k] += np.where(rows, probability, 0.0)
+                probability = np.where(rows, expit(raw[m]), 0.0)  # raw is NaN outside rows
+            scores[:, k] += probability
         return scores / np.bincount(self.member_category_, minlength=n_categories)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

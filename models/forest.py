@@ -145,17 +145,21 @@ def _distinct_rows(X: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> tupl
     and, per row, which one it repeats; ``None`` when they are not few enough to be worth it."""
     if not 0 < columns.size <= FEW_COLUMNS or rows.size < SAMPLE_ROWS:
         return None
-    # Bit patterns, not values: rows grouped together are identical, so they score identically.
-    sample = np.ascontiguousarray(X[np.ix_(rows[:SAMPLE_ROWS], columns)]).view(np.uint64)
-    if 4 * np.unique(sample, axis=0).shape[0] > sample.shape[0]:
-        return None
-    bits = np.ascontiguousarray(X[np.ix_(rows, columns)]).view(np.uint64)
-    # Grouped by a hash of the row's bits, then checked: a collision only costs the shortcut.
+    for sample in (rows[:SAMPLE_ROWS], rows):
+        # Bit patterns, not values: rows grouped together are identical, so they score identically.
+        groups = _bit_groups(np.ascontiguousarray(X[np.ix_(sample, columns)]).view(np.uint64))
+        if groups is None or 4 * groups[0].size > sample.size:
+            return None
+    first, inverse = groups
+    return rows[first], inverse
+
+
+def _bit_groups(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first row of each distinct row of ``bits`` and, per row, its group; grouped by a hash
+    of the row and checked, so a hash collision gives ``None`` instead of a wrong group."""
     _, first, inverse = np.unique(pl.from_numpy(bits).hash_rows().to_numpy(), return_index=True,
                                   return_inverse=True)
-    if 4 * first.size > rows.size or not np.array_equal(bits[first][inverse], bits):
-        return None
-    return rows[first], inverse
+    return (first, inverse) if np.array_equal(bits[first][inverse], bits) else None
 
 
 def _scores(forest: Forest, X: np.ndarray, where: np.ndarray, n_threads: int | None) -> np.ndarray:

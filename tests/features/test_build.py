@@ -19,7 +19,6 @@ from features.build import (
     event_columns,
     feature_context,
     number_id,
-    partition_of,
     text_names,
 )
 from features.catalogue import CORE_FEATURES, FEATURES
@@ -264,7 +263,8 @@ def test_partitions_together_equal_the_whole_table(request, world, count):
                               names=text_names(events["caller_id"], cdrs["caller"]))
     parts = []
     for index in range(count):
-        mine = (partition_of(pl.col("caller_id"), count) == index) | (partition_of(pl.col("callee_id"), count) == index)
-        parts.append(build_partition_features(events.filter(mine), context, Partition(index, count)))
+        partition = Partition(index, count)
+        mine = partition.holds(pl.col("caller_id")) | partition.holds(pl.col("callee_id"))
+        parts.append(build_partition_features(events.filter(mine), context, partition))
     assert sum(p.height for p in parts) == whole.height
     assert_frame_equal(pl.concat(parts).sort("msisdn"), whole)

@@ -101,8 +101,12 @@ def test_members_that_see_few_distinct_rows_score_each_once_with_the_same_result
     where = rng.random((n, len(MODELS))) < 0.9
     calls = []
     original = forest_module._distinct_rows
-    monkeypatch.setattr(forest_module, "_distinct_rows",
-                        lambda *a: calls.append(result := original(*a)) or result)
+
+    def recorded(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(forest_module, "_distinct_rows", recorded)
     out = raw_scores(forest, X, where=where)
     assert [c is not None for c in calls] == [False, True, False]  # only the member on the few values
     np.testing.assert_array_equal(out[where], _reference(X)[where])
