@@ -4,8 +4,9 @@ How it works: numbers become int64 ids (a normalised number without a leading ze
 id; other text gets a negative id hashed from it), cells and IMEIs 64-bit hashes, and the events
 are sorted once by caller. numba kernels (:mod:`features.kernels`) then walk each caller's
 segment: counts, distinct callees with how often each was called, medians, event order, gaps,
-sequential dialling. The distinct (caller, callee) pairs serve reciprocity and the incoming
-counts; Polars does the remaining relational work (IMEI sharing, registry, joins).
+sequential dialling. The same rows sorted by callee give each number's distinct callers, for
+the incoming counts and reciprocity (B called A back if B is among A's callers: one merge of two
+sorted lists); Polars does the remaining relational work (IMEI sharing, registry, joins).
 
 Splitting by subscriber (out-of-core and Dask runs, :mod:`detector.partitioned`): numbers are
 hash-partitioned on their id (:func:`partition_of`). A CDR row goes to its caller's partition and,
@@ -271,9 +272,6 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
         table = table.with_columns(
             pl.lit(None, pl.Int64).alias(c) for c in ("sims_per_id", "dealer_burst_1h", "msisdn_run_length")
         )
-    if partition is not None:
-        # The partition also holds other numbers' rows that call into it; their rows are partial.
-        keep = keep & partition.holds(pl.col("id"))
     counts = ["voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
               "voice_in_distinct", "sms_in", "active_hours", "distinct_cells", "distinct_imeis",
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
@@ -415,39 +413,25 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     own callers' rows and ``incoming`` (:data:`INCOMING_COLUMNS`) the other callers' rows that
     call into it: those only answer who calls whom.
 
-    The distinct (caller, callee) pairs with their counts serve three features at once: distinct
-    callees, reciprocity and the incoming counts of the callees.
+    The distinct callees of each caller (with how often each was called) and the distinct callers
+    of each callee (:func:`_contacts`) serve distinct callees, the incoming counts, reciprocity
+    and "unrelated" callees: whether B called A back is whether B is among A's callers.
     """
     col = {name: events[name].to_numpy() for name in events.columns}
     starts = kernels.segment_starts(col["caller_id"])
     ids = col["caller_id"][starts[:-1]]
     voice = (col["flags"] & VOICE) != 0
-    # Pairs of every caller: "did B call A back" and A's incoming counts read the rows of callers
-    # from other partitions, sorted with the own callers' narrow columns (not all of them).
-    every, every_starts, every_ids, every_voice = col, starts, ids, voice
-    # Which of every caller are the partition's own (no incoming row has one): only theirs are
-    # looked up. None: every caller is.
-    own = None
-    if incoming is not None and incoming.height:
-        both = pl.concat([events.select(INCOMING_COLUMNS), incoming.select(INCOMING_COLUMNS)]).sort("caller_id")
-        every = {name: both[name].to_numpy() for name in INCOMING_COLUMNS}
-        every_starts = kernels.segment_starts(every["caller_id"])
-        every_ids = every["caller_id"][every_starts[:-1]]
-        every_voice = (every["flags"] & VOICE) != 0
-        own = np.isin(every_ids, ids, assume_unique=True)
-    pairs = {"voice": kernels.distinct_sorted(every_starts, every["callee_id"], every_voice),
-             "sms": kernels.distinct_sorted(every_starts, every["callee_id"], ~every_voice)}
-    incoming_counts = _incoming(pairs["voice"][1], pairs["voice"][2], pairs["sms"][1], pairs["sms"][2], partition)
-    looked_up = {"reciprocated_n": kernels.reciprocated(every_ids, *pairs["voice"][:2], only=own)}
+    pairs = {"voice": kernels.distinct_sorted(starts, col["callee_id"], voice),
+             "sms": kernels.distinct_sorted(starts, col["callee_id"], ~voice)}
+    contacts, incoming_counts = _contacts(events, partition, incoming)
+    called_back = kernels.contacted_by(ids, *pairs["voice"][:2], *contacts["voice"])
+    looked_up = {"reciprocated_n": kernels.masked_counts(pairs["voice"][0], called_back)}
     if extended:
-        contact_starts, contacts, _ = kernels.distinct_sorted(every_starts, every["callee_id"],
-                                                              np.ones(every_voice.shape[0], np.bool_))
-        looked_up["unrelated_n"] = kernels.unrelated(every_ids, *pairs["voice"], contact_starts, contacts, only=own)
-        looked_up["sms_reciprocated_n"] = kernels.reciprocated(every_ids, *pairs["sms"][:2], only=own)
-    if own is not None:
-        # From here on only the partition's own callers.
-        pairs = {kind: _own_pairs(pair, own) for kind, pair in pairs.items()}
-        looked_up = {name: values[own] for name, values in looked_up.items()}
+        # Called once, and never called or texted back.
+        heard_from = called_back | kernels.contacted_by(ids, *pairs["voice"][:2], *contacts["sms"])
+        looked_up["unrelated_n"] = kernels.masked_counts(pairs["voice"][0], (pairs["voice"][2] == 1) & ~heard_from)
+        looked_up["sms_reciprocated_n"] = kernels.masked_counts(
+            pairs["sms"][0], kernels.contacted_by(ids, *pairs["sms"][:2], *contacts["sms"]))
     flags = col["flags"]
     counts = dict(zip(kernels.EVENT_COUNTS, kernels.event_counts(starts, flags, col["duration_s"], col["ts"]).T))
     answered_n = counts["answered_n"]
@@ -510,16 +494,6 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
     return table.join(incoming_counts, on="id", how="full", coalesce=True)
 
 
-def _own_pairs(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], own: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (starts, values, counts) pairs of :func:`kernels.distinct_sorted` of the segments
-    where ``own`` holds, with their starts renumbered."""
-    starts, values, counts = pairs
-    sizes = np.diff(starts)[own]
-    kept = np.repeat(own, np.diff(starts))
-    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), values[kept], counts[kept]
-
-
 def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, day: np.ndarray, voice_starts: np.ndarray,
                   voice_callees: np.ndarray) -> list[pl.Series]:
     """Who a number calls and how: distinct callees per day, how tightly the callees cluster in
@@ -559,18 +533,31 @@ def _imei_max_sims(ids: np.ndarray, imei_starts: np.ndarray, imeis: np.ndarray,
     )
 
 
-def _incoming(voice_callees: np.ndarray, voice_calls: np.ndarray, sms_recipients: np.ndarray,
-              sms_sent: np.ndarray, partition: Partition | None = None) -> pl.DataFrame:
-    """Incoming counts per number, from the distinct (caller, callee) pairs and their counts; with
-    a ``partition``, of its own numbers only (the other callees are counted in theirs)."""
-    voice = pl.LazyFrame({"id": voice_callees, "calls": voice_calls})
-    sms = pl.LazyFrame({"id": sms_recipients, "sent": sms_sent})
+def _contacts(events: pl.DataFrame, partition: Partition | None, incoming: pl.DataFrame | None
+              ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], pl.DataFrame]:
+    """Who contacted each number, from every row that names it as callee (with a ``partition``,
+    of its own numbers only: ``events``' rows into it and the ``incoming`` rows), sorted by
+    callee: per kind (``voice``, ``sms``) the callees' ids with the distinct callers of each
+    (:func:`kernels.contacted_by`'s ``back_*`` arguments); and the incoming counts per number."""
+    rows = events.select(INCOMING_COLUMNS)
     if partition is not None:
-        mine = partition.holds(pl.col("id"))
-        voice, sms = voice.filter(mine), sms.filter(mine)
-    voice = voice.group_by("id").agg(pl.col("calls").sum().alias("voice_in"), pl.len().alias("voice_in_distinct"))
-    sms = sms.group_by("id").agg(pl.col("sent").sum().alias("sms_in"))
-    return voice.join(sms, on="id", how="full", coalesce=True).collect(engine="in-memory")
+        rows = rows.filter(partition.holds(pl.col("callee_id")))
+    if incoming is not None and incoming.height:
+        rows = pl.concat([rows, incoming.select(INCOMING_COLUMNS)])
+    rows = rows.sort("callee_id")
+    callees, callers = rows["callee_id"].to_numpy(), rows["caller_id"].to_numpy()
+    voice = (rows["flags"].to_numpy() & VOICE) != 0
+    starts = kernels.segment_starts(callees)
+    ids = callees[starts[:-1]]
+    contacts = {kind: (ids, *kernels.distinct_sorted(starts, callers, mask)[:2])
+                for kind, mask in (("voice", voice), ("sms", ~voice))}
+    counts = pl.DataFrame({
+        "id": ids,
+        "voice_in": kernels.masked_counts(starts, voice),
+        "voice_in_distinct": np.diff(contacts["voice"][1]),
+        "sms_in": kernels.masked_counts(starts, ~voice),
+    })
+    return contacts, counts
 
 
 def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFrame:

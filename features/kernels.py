@@ -309,60 +309,40 @@ def masked_event_order(
     return _masked_event_order(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_), _int64(ts), _int64(key))
 
 
-@njit(cache=True)
-def _find(sorted_values, lo, hi, target):
-    """Index of ``target`` in ``sorted_values[lo:hi]``, or -1 (binary search, no slicing)."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sorted_values[mid] < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and sorted_values[lo] == target:
-        return lo
-    return -1
-
-
 @njit(cache=True, parallel=True)
-def _contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values, only):
-    n_seg = segment_ids.shape[0]
+def _contacted_by(segment_ids, pair_starts, pair_values, back_ids, back_starts, back_values):
     out = np.zeros(pair_values.shape[0], dtype=np.bool_)
-    for s in prange(n_seg):
-        if not only[s]:
-            continue
-        me = segment_ids[s]
+    for s in prange(segment_ids.shape[0]):
+        b = np.searchsorted(back_ids, segment_ids[s])
+        if b == back_ids.shape[0] or back_ids[b] != segment_ids[s]:
+            continue  # nobody contacted this number
+        # Both lists are sorted: one merge, no search per partner.
+        j, end = back_starts[b], back_starts[b + 1]
         for p in range(pair_starts[s], pair_starts[s + 1]):
-            other = _find(segment_ids, 0, n_seg, pair_values[p])
-            # A partner that is no segment never contacted anyone.
-            out[p] = other >= 0 and _find(back_values, back_starts[other], back_starts[other + 1], me) >= 0
+            while j < end and back_values[j] < pair_values[p]:
+                j += 1
+            out[p] = j < end and back_values[j] == pair_values[p]
     return out
 
 
-def contacted_back(
+def contacted_by(
     segment_ids: np.ndarray,
     pair_starts: np.ndarray,
     pair_values: np.ndarray,
+    back_ids: np.ndarray,
     back_starts: np.ndarray,
     back_values: np.ndarray,
-    only: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per pair (a segment's partner in ``pair_values`` at ``pair_starts``): whether the partner
-    has the segment's number among its own contacts (``back_values`` at ``back_starts``, sorted
-    within each segment; the segments are those of ``segment_ids``, sorted ascending). With
-    ``only`` (bool per segment), the other segments' pairs are not looked up: False."""
-    only = np.ones(len(segment_ids), np.bool_) if only is None else np.ascontiguousarray(only, dtype=np.bool_)
-    return _contacted_back(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(back_starts),
-                           _int64(back_values), only)
+    """Per pair (a segment's partner in ``pair_values`` at ``pair_starts``, sorted within each
+    segment): whether the partner is among those who contacted the segment's number.
 
-
-def reciprocated(segment_ids: np.ndarray, pair_starts: np.ndarray, pair_values: np.ndarray,
-                 only: np.ndarray | None = None) -> np.ndarray:
-    """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
-    (``pair_values``, sorted within each segment, as from :func:`distinct_sorted`) have it among
-    their own partners. With ``only`` (bool per segment), 0 for the other segments, uncounted."""
-    back = contacted_back(segment_ids, pair_starts, pair_values, pair_starts, pair_values, only)
-    return masked_counts(pair_starts, back)
+    Who contacted whom comes in segments of its own: ``back_values`` at ``back_starts`` are the
+    contacts of number ``back_ids`` (sorted ascending, as ``segment_ids``), sorted within each
+    segment, as :func:`distinct_sorted` gives them for rows sorted by callee. A number with no
+    segment there was contacted by nobody. Reciprocity counts these per segment
+    (:func:`masked_counts`)."""
+    return _contacted_by(_int64(segment_ids), _int64(pair_starts), _int64(pair_values), _int64(back_ids),
+                         _int64(back_starts), _int64(back_values))
 
 
 @njit(cache=True)
@@ -496,27 +476,6 @@ def distinct_per_day(
     """Per segment, over the rows where ``mask``: the distinct ``values`` of each day summed over
     the days (divide by active days for a daily mean), and the most on one day."""
     return _distinct_per_day(_int64(starts), _int64(day), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
-
-
-def unrelated(
-    segment_ids: np.ndarray,
-    pair_starts: np.ndarray,
-    pair_values: np.ndarray,
-    pair_counts: np.ndarray,
-    back_starts: np.ndarray,
-    back_values: np.ndarray,
-    only: np.ndarray | None = None,
-) -> np.ndarray:
-    """For each segment (a number, ``segment_ids`` sorted ascending), how many of its partners
-    it contacted exactly once (``pair_counts``) and who never contacted it: not among that
-    partner's own contacts (``back_values`` at ``back_starts``, sorted within each segment; the
-    segments are those of ``segment_ids``). With ``only`` (bool per segment), 0 for the other
-    segments, uncounted."""
-    back = contacted_back(segment_ids, pair_starts, pair_values, back_starts, back_values, only)
-    once = np.asarray(pair_counts) == 1
-    if only is not None:
-        once &= np.repeat(np.asarray(only, dtype=np.bool_), np.diff(pair_starts))
-    return masked_counts(pair_starts, once & ~back)
 
 
 @njit(cache=True)

@@ -97,7 +97,16 @@ def masked_event_order(starts, mask, ts, key):
             np.array(out_key, dtype=np.int64))
 
 
+def contacted_by(segment_ids, pair_starts, pair_values, back_ids, back_starts, back_values):
+    back = {int(back_ids[b]): set(int(v) for v in back_values[back_starts[b]:back_starts[b + 1]])
+            for b in range(len(back_ids))}
+    return np.array([int(pair_values[p]) in back.get(int(segment_ids[s]), ())
+                     for s in range(len(segment_ids)) for p in range(pair_starts[s], pair_starts[s + 1])],
+                    dtype=bool)
+
+
 def reciprocated(segment_ids, pair_starts, pair_values):
+    """Per segment, how many of its partners have it among their own partners."""
     partners = {int(segment_ids[s]): set(int(v) for v in pair_values[pair_starts[s]:pair_starts[s + 1]])
                 for s in range(len(segment_ids))}
     return np.array([sum(1 for b in partners[int(a)] if int(a) in partners.get(b, ())) for a in segment_ids],
@@ -159,17 +168,6 @@ def distinct_per_day(starts, day, values, mask):
         total.append(sum(len(x) for x in by_day.values()))
         busiest.append(max((len(x) for x in by_day.values()), default=0))
     return np.array(total, dtype=np.int64), np.array(busiest, dtype=np.int64)
-
-
-def unrelated(segment_ids, pair_starts, pair_values, pair_counts, back_starts, back_values):
-    back = {int(segment_ids[s]): set(int(v) for v in back_values[back_starts[s]:back_starts[s + 1]])
-            for s in range(len(segment_ids))}
-    out = []
-    for s, me in enumerate(segment_ids):
-        lo, hi = pair_starts[s], pair_starts[s + 1]
-        out.append(sum(1 for v, c in zip(pair_values[lo:hi], pair_counts[lo:hi])
-                       if c == 1 and int(me) not in back.get(int(v), ())))
-    return np.array(out, dtype=np.int64)
 
 
 def histogram_entropy(starts, values, mask, edges):

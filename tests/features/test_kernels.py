@@ -130,20 +130,41 @@ def test_masked_event_order(data, rnd):
         np.testing.assert_array_equal(g, w)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 8), max_size=6), min_size=0, max_size=8))
-def test_reciprocated(partner_lists):
-    # Numbers 0..len-1 call the partners listed (partners may also be numbers that never call).
-    ids = np.arange(len(partner_lists), dtype=np.int64) * 2  # even ids call; odd ids never do
-    lists = [sorted({2 * p if p % 2 == 0 else p for p in lst}) for lst in partner_lists]
+def _csr(lists):
     starts = np.concatenate(([0], np.cumsum([len(x) for x in lists]))).astype(np.int64)
-    values = np.array([v for x in lists for v in x], dtype=np.int64)
-    np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values),
-                                  naive.reciprocated(ids, starts, values))
-    # Counted only for some segments: the same there, 0 elsewhere.
-    only = np.arange(len(ids)) % 3 != 1
-    np.testing.assert_array_equal(kernels.reciprocated(ids, starts, values, only=only),
-                                  np.where(only, naive.reciprocated(ids, starts, values), 0))
+    return starts, np.array([v for x in lists for v in x], dtype=np.int64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 8), max_size=6), max_size=8),
+       st.lists(st.tuples(st.integers(0, 12), st.lists(st.integers(0, 8), max_size=6)), max_size=8))
+def test_contacted_by(pair_lists, back_lists):
+    # Even ids are the segments; contacts may name numbers that are no segment (odd, or past the last).
+    ids = np.arange(len(pair_lists), dtype=np.int64) * 2
+    back = {}
+    for number, contacts in back_lists:
+        back.setdefault(number, set()).update(contacts)
+    back_ids = np.array(sorted(back), dtype=np.int64)
+    args = (ids, *_csr([sorted(set(x)) for x in pair_lists]), back_ids,
+            *_csr([sorted(back[b]) for b in back_ids.tolist()]))
+    np.testing.assert_array_equal(kernels.contacted_by(*args), naive.contacted_by(*args))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 8), max_size=6), max_size=8))
+def test_contacted_by_reversed_pairs_is_reciprocity(partner_lists):
+    # Numbers 0, 2, ... call the partners listed (partners may also be odd numbers that never
+    # call); the same pairs turned around say who contacted whom, as _contacts builds them.
+    ids = np.arange(len(partner_lists), dtype=np.int64) * 2
+    lists = [sorted({2 * p if p % 2 == 0 else p for p in lst}) for lst in partner_lists]
+    callers_of = {}
+    for a, lst in zip(ids.tolist(), lists):
+        for b in lst:
+            callers_of.setdefault(b, set()).add(a)
+    back_ids = np.array(sorted(callers_of), dtype=np.int64)
+    starts, values = _csr(lists)
+    back = kernels.contacted_by(ids, starts, values, back_ids, *_csr([sorted(callers_of[b]) for b in back_ids.tolist()]))
+    np.testing.assert_array_equal(kernels.masked_counts(starts, back), naive.reciprocated(ids, starts, values))
 
 
 @settings(max_examples=200, deadline=None)
@@ -191,27 +212,6 @@ def test_distinct_per_day(data, rnd):
     for g, w in zip(kernels.distinct_per_day(starts, day, values, mask),
                     naive.distinct_per_day(starts, day, values, mask), strict=True):
         np.testing.assert_array_equal(g, w)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 8), st.integers(1, 3)), max_size=6), max_size=8),
-       st.lists(st.lists(st.integers(0, 8), max_size=6), max_size=8))
-def test_unrelated(pair_lists, back_lists):
-    # Even ids 0, 2, ... are the segments; partners may also be odd numbers that never call.
-    ids = np.arange(len(pair_lists), dtype=np.int64) * 2
-    pairs = [sorted(dict(lst).items()) for lst in pair_lists]
-    backs = [sorted(set(back_lists[s])) if s < len(back_lists) else [] for s in range(len(ids))]
-
-    def csr(lists):
-        return np.concatenate(([0], np.cumsum([len(x) for x in lists]))).astype(np.int64)
-
-    pair_values = np.array([v for x in pairs for v, _ in x], dtype=np.int64)
-    pair_counts = np.array([c for x in pairs for _, c in x], dtype=np.int64)
-    back_values = np.array([v for x in backs for v in x], dtype=np.int64)
-    args = (ids, csr(pairs), pair_values, pair_counts, csr(backs), back_values)
-    np.testing.assert_array_equal(kernels.unrelated(*args), naive.unrelated(*args))
-    only = np.arange(len(ids)) % 3 != 1
-    np.testing.assert_array_equal(kernels.unrelated(*args, only=only), np.where(only, naive.unrelated(*args), 0))
 
 
 @settings(max_examples=200, deadline=None)
