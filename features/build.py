@@ -109,10 +109,12 @@ class FeatureContext:
     #: IMEIs more than one caller used (any other IMEI has the one). ``None`` counts them in the
     #: batch itself, which is only right when the batch is the whole input.
     imei_sims: pl.DataFrame | None
-    #: :func:`registry_features` of the whole registry, or ``None`` without one.
+    #: :func:`registry_features` of the whole registry without its texts (``msisdn``, in
+    #: ``names`` where the id is not the number; ``dealer_id``), or ``None`` without one.
     registry: pl.DataFrame | None
-    #: ``id`` -> ``msisdn`` of every caller whose id is not its number (:func:`text_names`): the
-    #: only callers whose text the integer events cannot give back. ``None``: there are none.
+    #: ``id`` -> ``msisdn`` of every caller and registry subscriber whose id is not its number
+    #: (:func:`text_names`): the only numbers whose text their id cannot give back. ``None``:
+    #: there are none.
     names: pl.DataFrame | None = None
     #: When ``registry`` is sorted by partition (:func:`feature_context` with ``partitions``):
     #: partition ``i`` of ``len(registry_offsets) - 1`` owns its rows
@@ -165,7 +167,7 @@ def feature_context(
     days, end:
         Distinct dates with events, and the last event's start time.
     imei_callers:
-        ``imei`` (:func:`text_hash` of the IMEI) and ``caller_id`` (:func:`number_id`) of every
+        ``imei`` (:func:`number_id` of the IMEI) and ``caller_id`` (:func:`number_id`) of every
         event with an IMEI (repeats allowed); ``None`` to count in each batch.
     callers:
         The id of every number that originated an event (repeats allowed).
@@ -184,6 +186,13 @@ def feature_context(
         imei_sims = (imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
                      .filter(pl.col("sims") > 1))
     reg = registry_features(registry, callers) if registry is not None and registry.height else None
+    if reg is not None:
+        # Held through a whole run and joined to every partition: the numbers' texts join the
+        # other names (a plain number's text is its id), and the dealer's name is not a feature.
+        # 16M subscribers held ~0.8 GB less.
+        names = pl.concat([frame for frame in (names, reg.filter(pl.col("id") < 0).select("id", "msisdn"))
+                           if frame is not None])
+        reg = reg.drop("msisdn", "dealer_id")
     offsets = None
     if reg is not None and partitions is not None:
         part = pl.select(partition_of(pl.lit(reg["id"]), partitions)).to_series()
@@ -257,16 +266,13 @@ def build_partition_features(
 def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *,
               incoming: pl.DataFrame | None = None, core_only: bool) -> pl.DataFrame:
     table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition, incoming=incoming)
-    # Text of the numbers whose id is not their number (a plain number's text is its id).
-    texts = [context.names] if context.names is not None else []
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
     keep = pl.col("n_out") > 0
     has_registry = context.registry is not None
     if has_registry:
         reg = context.registry_of(partition).with_columns(pl.lit(True).alias("registered"))
-        table = table.join(reg.drop("msisdn"), on="id", how="full", coalesce=True)
-        texts.append(reg.filter(pl.col("id") < 0).select("id", "msisdn"))
+        table = table.join(reg, on="id", how="full", coalesce=True)
         keep = keep | pl.col("registered").fill_null(False)
     else:
         table = table.with_columns(
@@ -309,7 +315,8 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
             pl.from_epoch("last_out_us", "us").alias("last_out_time"),
         ).with_columns(pl.col(c).fill_null(0) for c in EXTENDED_COUNTS)
         columns = FEATURES
-    table = number_texts(table, pl.concat(texts).unique("id") if texts else None)
+    # Text of the numbers whose id is not their number (a plain number's text is its id).
+    table = number_texts(table, context.names)
     return table.select("msisdn", *columns).sort("msisdn")
 
 
@@ -347,10 +354,11 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.Dat
     """The columns the features need, all integers (booleans packed as bit flags), row for row
     with ``cdrs``. With a ``country_code``, callees outside it are flagged :data:`ABROAD`.
 
-    Cells and IMEIs are only counted and matched, never shown, so they become 64-bit hashes:
-    two different ones could only be confused by a hash collision (odds ~1e-9 for a million
-    IMEIs). Two rows with equal columns here are equal in every column the features read, so the
-    out-of-core engine spills these columns instead of the text.
+    Cells are only counted and matched, never shown, so they become 64-bit hashes: two different
+    ones could only be confused by a hash collision (odds ~1e-9 for a million cells). IMEIs get
+    ids as numbers do (:func:`number_id`): the report shows shared handsets, and an IMEI of plain
+    digits is its own id. Two rows with equal columns here are equal in every column the
+    features read, so the out-of-core engine spills these columns instead of the text.
     """
     flags = (
         (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
@@ -367,7 +375,8 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None) -> pl.Dat
         pl.col("duration_s"),
         flags.alias("flags"),
         text_hash(pl.col("cell_id")).alias("cell"),
-        text_hash(pl.col("imei")).alias("imei"),
+        # Like a number: an IMEI of plain digits is its own id, so its text comes back from it.
+        number_id(pl.col("imei")).alias("imei"),
     ).collect(engine="in-memory")
     # A plain callee's integer is its id; only the rare others need their text parsed.
     key = events["callee_id"].to_numpy().copy()
@@ -383,11 +392,11 @@ def _by_caller(events: pl.DataFrame) -> pl.DataFrame:
     return events.sort("caller_id", maintain_order=True)
 
 
-def text_names(caller_ids: pl.Series, callers: pl.Series) -> pl.DataFrame:
-    """``id`` -> ``msisdn`` of the callers whose id is not their number (text that is not a plain
-    integer), from the ids and texts of the same rows; distinct."""
-    frame = pl.DataFrame({"id": caller_ids, "msisdn": callers})
-    return frame.filter(pl.col("id") < 0).unique("id")
+def text_names(ids: pl.Series, texts: pl.Series) -> pl.DataFrame:
+    """``id`` -> ``msisdn`` of the numbers (or IMEIs) whose :func:`number_id` is not their
+    number (text that is not a plain integer), from the ids and texts of the same rows; distinct."""
+    frame = pl.DataFrame({"id": ids, "msisdn": texts})
+    return frame.filter((pl.col("id") < 0) & pl.col("msisdn").is_not_null()).unique("id")
 
 
 def number_texts(frame: pl.DataFrame, names: pl.DataFrame | None, id_column: str = "id") -> pl.DataFrame:

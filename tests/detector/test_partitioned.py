@@ -194,7 +194,7 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     from detector.partitioned import spill_cdrs
     from detector.pipeline import read_inputs
     from detector.registry import read_registry
-    from features.build import number_id, text_hash
+    from features.build import number_id
 
     registry = read_registry(noisy_world / "subscribers.csv").subscribers
     contexts = []
@@ -207,7 +207,7 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     assert (one.days, one.end) == (many.days, many.end)
     cdrs = read_inputs([noisy_world / "cdr"]).batch.cdrs
     shared = (cdrs.filter(pl.col("imei").is_not_null())
-              .group_by(text_hash(pl.col("imei")).alias("imei"))
+              .group_by(number_id(pl.col("imei")).alias("imei"))
               .agg(number_id(pl.col("caller")).n_unique().cast(pl.Int64).alias("sims"))
               .filter(pl.col("sims") > 1).sort("imei"))
     assert shared.height >= 3
@@ -220,7 +220,8 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
 def text_senders_world(noisy_world, tmp_path_factory):
     """The noisy world with some rows from callers whose number is not a plain integer
     (alphanumeric SMS senders, a short code with a leading zero), one of them on a handset
-    other SIMs use too: the integer rows the engine spills cannot give back their text."""
+    other SIMs use too, and a handset shared by other SIMs whose IMEI has a leading zero: the
+    integer rows the engine spills cannot give back their text."""
     import shutil
 
     root = tmp_path_factory.mktemp("text_senders")
@@ -233,7 +234,8 @@ def text_senders_world(noisy_world, tmp_path_factory):
         cdrs = cdrs.with_columns(
             pl.when(sender == 0).then(pl.lit("VIETTEL")).when(sender == 1).then(pl.lit("Shopee"))
             .when(sender == 2).then(pl.lit("09029")).otherwise(pl.col("caller")).alias("caller"),
-            pl.when(sender <= 4).then(pl.lit(shared)).otherwise(pl.col("imei")).alias("imei"),
+            pl.when(sender <= 4).then(pl.lit(shared)).when(sender <= 8).then(pl.lit("012345678901234"))
+            .otherwise(pl.col("imei")).alias("imei"),
         )
         cdrs.drop("i").write_csv(root / "cdr" / path.name)
     return root
@@ -269,5 +271,6 @@ def test_the_spill_keeps_every_pair_of_every_shared_handset(text_senders_world, 
     pairs = cdrs.select("imei", "caller").drop_nulls().unique()
     expected = pairs.filter(pl.col("caller").n_unique().over("imei") > 1)
     assert expected.filter(pl.col("imei") == "359000000000017")["caller"].is_in(["VIETTEL", "Shopee", "09029"]).sum() == 3
+    assert expected.filter(pl.col("imei") == "012345678901234").height > 1
     spilled = spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
     assert_frame_equal(spilled.shared_imeis.sort(pl.all()), expected.sort(pl.all()))
