@@ -6,7 +6,7 @@ import os
 #: 15 s, before it goes back to the OS. Polars sets jemalloc to return freed pages within
 #: ~0.5 s (to keep a notebook's footprint small), so every partition of a run faulted the same
 #: gigabytes in again, zeroed by the kernel: 40 of the 50M-row run's 200 CPU-seconds were
-#: system time. With this, 14, and the run went 112 s -> 91 s for ~15% more peak memory.
+#: system time. With this, 16, and the run went 112 s -> 93 s for ~7% more peak memory.
 #: Polars reads ``_RJEM_MALLOC_CONF`` once, when it loads, and appends it to its own
 #: settings (later ones win; pola-rs/polars#23128), so it is set here, before anything imports
 #: Polars. A value the user set is left alone.
