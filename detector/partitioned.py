@@ -73,6 +73,7 @@ BASELINE_BYTES = 400 * 2**20
 BYTES_PER_SUBSCRIBER = 250
 #: Rows read per batch while spilling (memory use of one batch ~ BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
+#: :func:`~features.build.text_names` of the callers and of the IMEIs (text whose id is not it).
 _NAMES_SCHEMA = pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})
 _SHARED_SCHEMA = pl.Schema({"imei": pl.Utf8, "caller": pl.Utf8})
 #: Spilled files of a partition: its callers' rows, and the rows that call into it from callers

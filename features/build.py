@@ -1,7 +1,7 @@
 """``build_features``: the one entry point from canonical CDRs to one row per number.
 
-How it works: numbers become int64 ids (a normalised number without a leading zero is its own
-id; other text gets a negative id hashed from it), cells and IMEIs 64-bit hashes, and the events
+How it works: numbers and IMEIs become int64 ids (a normalised number without a leading zero is
+its own id; other text gets a negative id hashed from it), cells 64-bit hashes, and the events
 are sorted once by caller. numba kernels (:mod:`features.kernels`) then walk each caller's
 segment: counts, distinct callees with how often each was called, medians, event order, gaps,
 sequential dialling. The same rows sorted by callee give each number's distinct callers, for
