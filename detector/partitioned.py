@@ -6,9 +6,9 @@ those rows are spilled as Arrow IPC files to the partition of their caller and, 
 another one, to the partition of their callee (:func:`features.build.partition_of`), there only
 as who called whom (:data:`~features.build.INCOMING_COLUMNS`) with a hash of the whole row. The text is
 parsed, hashed and dropped once per row, not once per partition that holds a copy. On the way the
-spill keeps the dates and the last event, the text of the few callers whose id is not their
-number, and each batch's distinct IMEI texts (on disk, for the report's shared handsets: the only
-text the outputs show that the integer rows do not keep). After it, the numbers that originated
+spill keeps the dates and the last event, and the text of the few callers and IMEIs whose id is
+not their number (the report shows the shared handsets' IMEIs: the only text the outputs show
+besides the numbers). After it, the numbers that originated
 events and the distinct (IMEI, caller) pairs are read back from each partition's own rows. With
 the registry they make the :class:`~features.build.FeatureContext` every partition shares. Then
 each partition is read back, de-duplicated, and turned into its numbers' features
@@ -17,7 +17,7 @@ Dask tasks (:mod:`detector.distributed`). Why every feature stays exact across p
 the docstring of :mod:`features.build`.
 
 Exact duplicates are found on the integer rows: rows equal there are equal in every column the
-features read (two different cells or IMEIs could only meet by a 64-bit hash collision). They
+features read (two different cells could only meet by a 64-bit hash collision). They
 are counted in the caller's partition; the callee's drops its copies by the row hash.
 
 Everything spilled lives in one temporary directory under ``tmp_dir``, removed when the run ends,
@@ -73,8 +73,8 @@ BASELINE_BYTES = 400 * 2**20
 BYTES_PER_SUBSCRIBER = 250
 #: Rows read per batch while spilling (memory use of one batch ~ BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
-#: The spill directory's folder of each batch's distinct IMEI texts.
-_IMEI_TEXTS = "imei-texts"
+#: :func:`~features.build.text_names` of the callers and of the IMEIs (text whose id is not it).
+_NAMES_SCHEMA = pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})
 _SHARED_SCHEMA = pl.Schema({"imei": pl.Utf8, "caller": pl.Utf8})
 #: Spilled files of a partition: its callers' rows, and the rows that call into it from callers
 #: of other partitions (:data:`~features.build.INCOMING_COLUMNS` and :data:`_ROW_HASH` only).
@@ -233,8 +233,7 @@ def spill_cdrs(
     stream = CdrStream(paths, mapping, batch_rows)
     dates: set = set()
     end = None
-    names = _DistinctRows(batch_rows)
-    (directory / _IMEI_TEXTS).mkdir(exist_ok=True)
+    names, imei_names = _DistinctRows(batch_rows), _DistinctRows(batch_rows)
     rows = 0
     # A thread writes one batch's partitions (compression, most of the spill's time) while this
     # one reads the next batch; one batch in flight at most, so memory holds about two. The
@@ -243,14 +242,15 @@ def spill_cdrs(
         written: Future | None = None
         for chunk, batch in enumerate(stream):
             rows += batch.height
-            events = event_columns(batch, mapping.country_code)
+            events = event_columns(batch, mapping.country_code, imei_ids=True)
             if written is not None:
                 written.result()
-            written = writer.submit(_write_partitions, events, batch["imei"], directory, count, chunk, files)
+            written = writer.submit(_write_partitions, events, directory, count, chunk, files)
             dates.update(batch["start_time"].dt.date().unique().to_list())
             last = batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
             names.add(text_names(events["caller_id"], batch["caller"]))
+            imei_names.add(text_names(events["imei"], batch["imei"]))
             if on_rows is not None:
                 on_rows(batch.height)
             del batch, events
@@ -263,12 +263,12 @@ def spill_cdrs(
         imei_callers=pairs,
         callers=callers,
         registry=registry,
-        names=names.distinct(pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})),
+        names=names.distinct(_NAMES_SCHEMA),
         partitions=count,
     )
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
                         rejects=stream.rejects, rows=rows,
-                        shared_imeis=_shared_imei_pairs(pairs, context, directory / _IMEI_TEXTS))
+                        shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)))
 
 
 def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
@@ -292,17 +292,13 @@ def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
     return pl.concat(callers), pl.concat(pairs)
 
 
-def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_texts: Path) -> pl.DataFrame:
-    """(``imei``, ``caller``) texts of the distinct (IMEI hash, caller id) ``pairs`` whose IMEI more
-    than one caller used; the IMEIs' texts are looked up in the batches' spilled texts."""
+def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_names: pl.DataFrame) -> pl.DataFrame:
+    """(``imei``, ``caller``) texts of the distinct (IMEI id, caller id) ``pairs`` whose IMEI more
+    than one caller used (``imei_names``: :func:`~features.build.text_names` of the IMEIs)."""
     shared = pairs.join(context.imei_sims.select("imei"), on="imei", how="semi")
-    files = sorted(imei_texts.glob("*.arrow"))
-    if shared.is_empty() or not files:
-        return pl.DataFrame(schema=_SHARED_SCHEMA)
-    texts = (pl.scan_ipc(files).join(shared.lazy().select("imei").unique(), on="imei", how="semi")
-             .unique("imei").collect())
-    return number_texts(shared.join(texts, on="imei"), context.names, "caller_id").select(
-        pl.col("text").alias("imei"), pl.col("msisdn").alias("caller"))
+    imeis = number_texts(shared, imei_names if imei_names.height else None, "imei").rename({"msisdn": "text"})
+    return number_texts(imeis, context.names, "caller_id").select(pl.col("text").alias("imei"),
+                                                                  pl.col("msisdn").alias("caller"))
 
 
 class _DistinctRows:
@@ -336,19 +332,17 @@ class _DistinctRows:
             self.pending, self.pending_rows = [], 0
 
 
-def _write_partitions(events: pl.DataFrame, imeis: pl.Series, directory: Path, count: int, chunk: int,
+def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: int,
                       files: ThreadPoolExecutor) -> None:
     """Append one batch to the partitions: every row to its caller's, and who called whom
     (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`) to its callee's when that is
-    another one; and the batch's distinct IMEI texts (``imeis``, row for row with ``events``) to
-    a file of their own. The files are written on ``files``' threads."""
+    another one. The files are written on ``files``' threads."""
     parts = events.select(partition_of(pl.col("caller_id"), count).alias("caller"),
                           partition_of(pl.col("callee_id"), count).alias("callee"))
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
     elsewhere = np.flatnonzero(caller != callee)
     incoming = events.select(*INCOMING_COLUMNS).with_columns(events.hash_rows().alias(_ROW_HASH))[elsewhere]
-    texts = pl.DataFrame({"imei": events["imei"], "text": imeis}).filter(pl.col("text").is_not_null()).unique("imei")
-    outputs = [(texts, directory / _IMEI_TEXTS / f"{chunk:06d}.arrow")]
+    outputs = []
     for kind, frame, part in ((_OWN_FILES, events, caller), (_INCOMING_FILES, incoming, callee[elsewhere])):
         grouped, bounds = _grouped(frame, part, count)
         outputs += [(grouped.slice(bounds[i], bounds[i + 1] - bounds[i]),

@@ -194,7 +194,7 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     from detector.partitioned import spill_cdrs
     from detector.pipeline import read_inputs
     from detector.registry import read_registry
-    from features.build import number_id, text_hash
+    from features.build import number_id
 
     registry = read_registry(noisy_world / "subscribers.csv").subscribers
     contexts = []
@@ -207,7 +207,7 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     assert (one.days, one.end) == (many.days, many.end)
     cdrs = read_inputs([noisy_world / "cdr"]).batch.cdrs
     shared = (cdrs.filter(pl.col("imei").is_not_null())
-              .group_by(text_hash(pl.col("imei")).alias("imei"))
+              .group_by(number_id(pl.col("imei")).alias("imei"))
               .agg(number_id(pl.col("caller")).n_unique().cast(pl.Int64).alias("sims"))
               .filter(pl.col("sims") > 1).sort("imei"))
     assert shared.height >= 3
