@@ -12,7 +12,7 @@ besides the numbers). After it, the numbers that originated
 events and the distinct (IMEI, caller) pairs are read back from each partition's own rows. With
 the registry they make the :class:`~features.build.FeatureContext` every partition shares. Then
 each partition is read back, de-duplicated, and turned into its numbers' features
-(:func:`features.build.build_partition_features`) and scores, one partition at a time here or as
+(:func:`features.build.build_partition_features`) and scores, two partitions at a time here or as
 Dask tasks (:mod:`detector.distributed`). Why every feature stays exact across partitions is in
 the docstring of :mod:`features.build`.
 
@@ -45,6 +45,7 @@ import polars as pl
 
 from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
 from detector.mapping import Mapping
+from features import kernels
 from features.build import (
     HAS_IMEI,
     INCOMING_COLUMNS,
@@ -63,15 +64,25 @@ if TYPE_CHECKING:
     from models.rules import Rule
 
 #: Peak memory per CDR row a partition holds while its features and scores are computed, in
-#: bytes. Measured on a 10M-row week split in 6: partitions of ~3M rows peaked ~1.2 GB above
-#: the memory held between partitions (~420 bytes a row).
-BYTES_PER_ROW = 450
+#: bytes. Measured on the 50M-row week, one partition alone: 2.1M rows of its callers and 2.1M
+#: incoming peaked 809 MiB above the memory held before it (202 bytes a row); split in 46,
+#: 1.1M + 1.1M rows peaked 456 MiB above (226 bytes a row).
+BYTES_PER_ROW = 250
+#: Peak memory per CDR row of an input read whole (its text columns and all), in bytes:
+#: 1M rows of the scale week scored in memory peaked 890 MiB (~490 bytes a row above the baseline).
+WHOLE_BYTES_PER_ROW = 500
 #: Memory the program needs before holding any rows (Python, Polars, numba, scikit-learn, model).
 BASELINE_BYTES = 400 * 2**20
 #: Memory held through a partitioned run per registry subscriber: its registry features, shared
 #: by every partition, and the allocator's share around them.
 BYTES_PER_SUBSCRIBER = 250
-#: Rows read per batch while spilling (memory use of one batch ~ BYTES_PER_ROW each).
+#: Partitions a local run works on at once (:func:`run_locally`). Each partition's work has
+#: single-threaded stretches (Python, sorts, most kernels); a second partition fills the other
+#: core meanwhile. :func:`partition_count` gives each its share of the memory, so the partitions
+#: are half as large. Measured on the 50M-row week in 23 partitions: 85.4 s two at a time
+#: against 91.0 s with a partition's scores beside the next one's features (one at a time).
+IN_FLIGHT = 2
+#: Rows read per batch while spilling (memory use of one batch ~ WHOLE_BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
 #: :func:`~features.build.text_names` of the callers and of the IMEIs (text whose id is not it).
 _NAMES_SCHEMA = pl.Schema({"id": pl.Int64, "msisdn": pl.Utf8})
@@ -157,20 +168,19 @@ def estimate_rows(paths: Sequence[str | Path]) -> int:
     return total
 
 
-def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES) -> int:
-    """How many partitions keep each one's rows within ``memory_limit`` beside the ``held`` bytes
-    the run keeps throughout; 1 means the input fits in memory whole. A partition holds about
-    twice its share of rows (its numbers' outgoing rows and the rows calling them), hence the
-    factor 2 once the input is split.
+def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES, in_flight: int = 1) -> int:
+    """How many partitions keep the rows of ``in_flight`` partitions at once within
+    ``memory_limit`` beside the ``held`` bytes the run keeps throughout; 1 means the input fits in
+    memory whole (:data:`WHOLE_BYTES_PER_ROW`). A partition holds about twice its share of rows (its numbers' outgoing rows and
+    the rows calling them), hence the factor 2 once the input is split.
 
     Held memory near or above the limit leaves the partitions a quarter of it: past that, more
     partitions cannot bring the peak under the limit, they only multiply the per-partition work
     (a 16M-subscriber registry once asked for 10,729 partitions of 200M rows)."""
     budget = max(memory_limit - held, memory_limit // 4, 16 * 2**20)
-    need = rows * BYTES_PER_ROW
-    if need <= budget:
+    if rows * WHOLE_BYTES_PER_ROW <= budget:
         return 1
-    return max(2, math.ceil(2 * need / budget))
+    return max(2, math.ceil(2 * in_flight * rows * BYTES_PER_ROW / budget))
 
 
 @dataclass
@@ -463,9 +473,7 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
 
 
 def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:
-    """The second half of :func:`run_partition`: the feature table written, or scored and flagged.
-    Runs beside the next partition's :func:`partition_features` (:func:`run_locally`), so it must
-    launch no parallel numba kernel: numba's default thread pool takes one launch at a time."""
+    """The second half of :func:`run_partition`: the feature table written, or scored and flagged."""
     if job.model is None:
         if job.features_path is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
@@ -492,27 +500,23 @@ def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, *
     return jobs
 
 
-def run_locally(jobs: Sequence[PartitionJob], on_done: Callable[[PartitionResult], None] | None = None
-                ) -> list[PartitionResult]:
-    """Run the partitions in this process: one partition's scores and flags are computed on a
-    second thread while this one builds the next partition's features, so the cores stay busy
-    through the single-threaded stretches of each (peak memory: one partition's rows and one
-    feature table)."""
+def run_locally(jobs: Sequence[PartitionJob], on_done: Callable[[PartitionResult], None] | None = None,
+                in_flight: int = IN_FLIGHT) -> list[PartitionResult]:
+    """Run the partitions in this process, ``in_flight`` at a time on threads, so that one
+    partition's single-threaded stretches leave the other cores to the others (peak memory:
+    ``in_flight`` partitions' rows). Results in partition order; ``on_done`` is called with each
+    in that order. One at a time when numba's threading layer cannot launch parallel kernels from
+    several threads at once (:func:`features.kernels.threadsafe`)."""
+    if in_flight > 1 and not kernels.threadsafe():
+        in_flight = 1
     results: list[PartitionResult] = []
-
-    def collect(finished: Future) -> None:
-        results.append(finished.result())
-        if on_done is not None:
-            on_done(results[-1])
-
-    with ThreadPoolExecutor(1) as finisher:
-        pending: Future | None = None
-        for job in jobs:
-            table, duplicates = partition_features(job)
-            if pending is not None:
-                collect(pending)
-            pending = finisher.submit(finish_partition, job, table, duplicates)
-            del table
-        if pending is not None:
-            collect(pending)
+    pool = ThreadPoolExecutor(in_flight)
+    try:
+        for running in [pool.submit(run_partition, job) for job in jobs]:
+            results.append(running.result())
+            if on_done is not None:
+                on_done(results[-1])
+    finally:
+        # On a failure, the partitions not yet started are not started.
+        pool.shutdown(wait=True, cancel_futures=True)
     return results

@@ -97,13 +97,13 @@ class Engine:
     def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
         """How many partitions this engine splits the CDR files into; 1 = read them whole.
         ``held``: the memory the run keeps throughout, once known (default: an estimate)."""
-        from detector.partitioned import BASELINE_BYTES, default_memory_limit
+        from detector.partitioned import BASELINE_BYTES, IN_FLIGHT, default_memory_limit
 
         if self.partitions is not None:
             return self.partitions
         limit = self.memory_limit or default_memory_limit()
         if self.kind == "local":
-            return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES)
+            return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES, IN_FLIGHT)
         # Each worker holds a partition at a time; at least two tasks per worker keep all busy.
         workers = self.workers or 2
         return max(partition_count(estimate_rows(cdr), limit // workers), 2 * workers)

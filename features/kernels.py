@@ -13,6 +13,7 @@ compare each wrapper with a plain numpy version (``tests/features/naive.py``).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -545,3 +546,12 @@ def segment_starts(keys: np.ndarray) -> np.ndarray:
 
 def _int64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def threadsafe() -> bool:
+    """Whether numba's threading layer runs parallel kernels launched from several threads at
+    once (``tbb``, ``omp``); ``workqueue`` takes one launch at a time and aborts the process on a
+    second. The layer is chosen at the first parallel launch, so this makes one."""
+    one = np.zeros(1, dtype=np.int64)
+    _distinct_sorted(np.array([0, 1], dtype=np.int64), one, np.ones(1, dtype=np.bool_))
+    return numba.threading_layer() != "workqueue"

@@ -144,6 +144,10 @@ def test_partition_count_follows_rows_and_limit():
     assert 2 * rows / count * BYTES_PER_ROW <= 4 * 2**30 - BASELINE_BYTES
     assert partition_count(rows, 4 * 2**30, held=2 * 2**30) > count
     assert partition_count(rows, 2 * 2**30) > count
+    # Two partitions at once: each gets half the room, so there are about twice as many.
+    assert partition_count(rows, 4 * 2**30, in_flight=2) >= 2 * count - 1
+    # An input that fits whole is read whole, however many partitions would run at once.
+    assert partition_count(1000, 4 * 2**30, in_flight=2) == 1
     # Held memory beyond the limit: partitions get a quarter of the limit, not a sliver of it.
     assert partition_count(200_000_000, 6 * 2**30, held=8 * 2**30) == partition_count(
         200_000_000, 6 * 2**30, held=int(4.5 * 2**30)) <= 2 * 200_000_000 * BYTES_PER_ROW // (6 * 2**30 // 4) + 1
@@ -274,3 +278,20 @@ def test_the_spill_keeps_every_pair_of_every_shared_handset(text_senders_world, 
     assert expected.filter(pl.col("imei") == "012345678901234").height > 1
     spilled = spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
     assert_frame_equal(spilled.shared_imeis.sort(pl.all()), expected.sort(pl.all()))
+
+
+def test_partitions_run_two_at_a_time_as_one_at_a_time(noisy_world, tmp_path):
+    """Results in partition order, each reported as it is collected, and the same values
+    whether the partitions run one or two at a time."""
+    from detector.partitioned import partition_jobs, run_locally, spill_cdrs
+
+    spilled = spill_cdrs([noisy_world / "cdr"], tmp_path, 5)
+    jobs = partition_jobs(spilled)
+    done = []
+    two = run_locally(jobs, done.append, in_flight=2)
+    one = run_locally(jobs, in_flight=1)
+    assert [r.index for r in two] == [r.index for r in one] == list(range(5))
+    assert done == two
+    for a, b in zip(one, two, strict=True):
+        assert a.duplicates == b.duplicates
+        assert_frame_equal(a.features, b.features, check_exact=True)
