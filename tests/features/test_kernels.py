@@ -11,9 +11,9 @@ from tests.features import naive
 
 
 @st.composite
-def segmented(draw, values, sort=False, distinct=False, max_segments=8):
+def segmented(draw, values, sort=False, distinct=False, max_segments=8, max_rows=12):
     """CSR starts plus values; segments may be empty, single-row, or full of ties."""
-    sizes = draw(st.lists(st.integers(0, 12), max_size=max_segments))
+    sizes = draw(st.lists(st.integers(0, max_rows), max_size=max_segments))
     segs = []
     for n in sizes:
         seg = draw(st.lists(values, min_size=n, max_size=n, unique=distinct))
@@ -96,14 +96,14 @@ def test_segment_starts():
 
 
 @st.composite
-def with_mask(draw, values, sort=False):
-    starts, flat = draw(segmented(values, sort=sort))
+def with_mask(draw, values, sort=False, max_rows=12):
+    starts, flat = draw(segmented(values, sort=sort, max_rows=max_rows))
     mask = np.array(draw(st.lists(st.booleans(), min_size=len(flat), max_size=len(flat))), dtype=bool)
     return starts, flat, mask
 
 
 @settings(max_examples=200, deadline=None)
-@given(with_mask(st.integers(-5, 5) | st.integers(-(2**62), 2**62)))
+@given(with_mask(st.integers(-5, 5) | st.integers(-(2**62), 2**62), max_rows=2 * kernels.SMALL_SEGMENT))
 def test_distinct_sorted(data):
     starts, values, mask = data
     got, want = kernels.distinct_sorted(starts, values, mask), naive.distinct_sorted(starts, values, mask)
@@ -112,11 +112,20 @@ def test_distinct_sorted(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(with_mask(st.integers(0, 5_000)))
+@given(with_mask(st.integers(0, 5_000), max_rows=2 * kernels.SMALL_SEGMENT))
 def test_segment_median(data):
     starts, values, mask = data
     np.testing.assert_array_equal(kernels.segment_median(starts, values, mask),
                                   naive.segment_median(starts, values, mask))
+
+
+def test_segments_sort_nan_last_whatever_their_length():
+    """As ``np.sort`` does, short segments (sorted by insertion) and long ones alike."""
+    for n in (3, kernels.SMALL_SEGMENT, kernels.SMALL_SEGMENT + 5):
+        values = np.random.default_rng(n).permutation(np.r_[np.arange(n - 2, dtype=np.float64), np.nan, np.nan])
+        starts = np.array([0, n], dtype=np.int64)
+        got = kernels._sorted_masked(starts, values, np.ones(n, dtype=np.bool_), starts)
+        np.testing.assert_array_equal(got, np.sort(values))
 
 
 @settings(max_examples=200, deadline=None)
