@@ -466,10 +466,20 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
     events = pl.read_ipc(list(job.files)) if job.files else event_columns(CDR_SCHEMA.to_frame())
     events, duplicates = drop_exact_duplicates(events)
     # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
-    incoming = (pl.read_ipc(list(job.incoming_files)).unique().drop(_ROW_HASH) if job.incoming_files
+    incoming = (_distinct_incoming(pl.read_ipc(list(job.incoming_files))) if job.incoming_files
                 else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
                                     core_only=job.core_only), duplicates
+
+
+def _distinct_incoming(rows: pl.DataFrame) -> pl.DataFrame:
+    """The incoming ``rows`` without repeats, and without :data:`_ROW_HASH`. Rows equal in every
+    column have equal row hashes, so when no hash repeats (nearly always) no row does, and the
+    full comparison is skipped (2.1M rows: 30 ms against 145 ms)."""
+    hashes = rows[_ROW_HASH].sort().to_numpy()
+    if (hashes[1:] == hashes[:-1]).any():
+        rows = rows.unique()
+    return rows.drop(_ROW_HASH)
 
 
 def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:

@@ -295,3 +295,14 @@ def test_partitions_run_two_at_a_time_as_one_at_a_time(noisy_world, tmp_path):
     for a, b in zip(one, two, strict=True):
         assert a.duplicates == b.duplicates
         assert_frame_equal(a.features, b.features, check_exact=True)
+
+
+def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge():
+    rows = pl.DataFrame({"caller_id": [1, 1, 2, 3], "callee_id": [9, 9, 9, 9], "flags": [1, 1, 1, 1],
+                         "_row": [7, 7, 8, 8]}, schema_overrides={"flags": pl.Int8, "_row": pl.UInt64})
+    # Rows 0 and 1 are one event spilled twice; rows 2 and 3 are different events whose hashes met.
+    got = partitioned._distinct_incoming(rows).sort("caller_id")
+    assert got.columns == ["caller_id", "callee_id", "flags"]
+    assert got["caller_id"].to_list() == [1, 2, 3]
+    assert partitioned._distinct_incoming(rows[2:]).height == 2
+    assert partitioned._distinct_incoming(rows[:0]).height == 0
