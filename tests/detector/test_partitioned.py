@@ -225,7 +225,7 @@ def text_senders_world(noisy_world, tmp_path_factory):
     """The noisy world with some rows from callers whose number is not a plain integer
     (alphanumeric SMS senders, a short code with a leading zero), one of them on a handset
     other SIMs use too, and a handset shared by other SIMs whose IMEI has a leading zero: the
-    integer rows the engine spills cannot give back their text."""
+    integer rows the engine spills cannot give back their text. Some rows call such numbers too."""
     import shutil
 
     root = tmp_path_factory.mktemp("text_senders")
@@ -240,6 +240,8 @@ def text_senders_world(noisy_world, tmp_path_factory):
             .when(sender == 2).then(pl.lit("09029")).otherwise(pl.col("caller")).alias("caller"),
             pl.when(sender <= 4).then(pl.lit(shared)).when(sender <= 8).then(pl.lit("012345678901234"))
             .otherwise(pl.col("imei")).alias("imei"),
+            pl.when(sender == 3).then(pl.lit("09029")).when(sender == 5).then(pl.lit("VIETTEL"))
+            .otherwise(pl.col("callee")).alias("callee"),
         )
         cdrs.drop("i").write_csv(root / "cdr" / path.name)
     return root
@@ -306,3 +308,21 @@ def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge()
     assert got["caller_id"].to_list() == [1, 2, 3]
     assert partitioned._distinct_incoming(rows[2:]).height == 2
     assert partitioned._distinct_incoming(rows[:0]).height == 0
+
+
+def test_the_spill_gives_back_every_row_as_event_columns_gave_it(text_senders_world, tmp_path):
+    """Callee keys included: spilled as null where they equal the callee's id, and filled back."""
+    from detector.ingest import drop_exact_duplicates
+    from detector.mapping import Mapping
+    from detector.pipeline import read_inputs
+    from features.build import event_columns
+
+    spilled = partitioned.spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
+    # Exact duplicates are spilled and dropped in each partition; the in-memory input drops them on reading.
+    back = pl.concat([drop_exact_duplicates(partitioned._read_own(spilled.partition_files(i)[0]))[0]
+                      for i in range(3)])
+    expected = event_columns(read_inputs([text_senders_world / "cdr"]).batch.cdrs, Mapping().country_code,
+                             imei_ids=True)
+    # Calls to "09029" (key 9029) and "VIETTEL" (not an integer): keys that are not the callee's id.
+    assert expected.filter(pl.col("callee_key") != pl.col("callee_id"))["callee_key"].n_unique() >= 2
+    assert_frame_equal(back.sort(pl.all()), expected.sort(pl.all()), check_exact=True)
