@@ -171,8 +171,9 @@ def estimate_rows(paths: Sequence[str | Path]) -> int:
 def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES, in_flight: int = 1) -> int:
     """How many partitions keep the rows of ``in_flight`` partitions at once within
     ``memory_limit`` beside the ``held`` bytes the run keeps throughout; 1 means the input fits in
-    memory whole (:data:`WHOLE_BYTES_PER_ROW`). A partition holds about twice its share of rows (its numbers' outgoing rows and
-    the rows calling them), hence the factor 2 once the input is split.
+    memory whole (:data:`WHOLE_BYTES_PER_ROW`). A partition holds about twice its share of rows
+    (its numbers' outgoing rows and the rows calling them), hence the factor 2 once the input is
+    split.
 
     Held memory near or above the limit leaves the partitions a quarter of it: past that, more
     partitions cannot bring the peak under the limit, they only multiply the per-partition work

@@ -13,6 +13,8 @@ compare each wrapper with a plain numpy version (``tests/features/naive.py``).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -204,8 +206,7 @@ def _insertion_sort(buf, lo, hi):
     for a in range(lo + 1, hi):
         v = buf[a]
         b = a - 1
-        # v != v only for NaN: it stays after every number.
-        while b >= lo and (buf[b] > v or (buf[b] != buf[b] and v == v)):
+        while b >= lo and (buf[b] > v or (math.isnan(buf[b]) and not math.isnan(v))):
             buf[b + 1] = buf[b]
             b -= 1
         buf[b + 1] = v
