@@ -483,13 +483,10 @@ def _read_own(files: Sequence[Path]) -> pl.DataFrame:
 
 
 def _distinct_incoming(rows: pl.DataFrame) -> pl.DataFrame:
-    """The incoming ``rows`` without repeats, and without :data:`_ROW_HASH`. Rows equal in every
-    column have equal row hashes, so when no hash repeats (nearly always) no row does, and the
-    full comparison is skipped (2.1M rows: 30 ms against 145 ms)."""
-    hashes = rows[_ROW_HASH].sort().to_numpy()
-    if (hashes[1:] == hashes[:-1]).any():
-        rows = rows.unique()
-    return rows.drop(_ROW_HASH)
+    """The incoming ``rows`` without repeats (:func:`~detector.ingest.drop_exact_duplicates`,
+    which compares rows only where their hashes repeat: 2.1M rows in 40 ms against 160 ms for
+    ``unique()``), and without :data:`_ROW_HASH`."""
+    return drop_exact_duplicates(rows)[0].drop(_ROW_HASH)
 
 
 def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:
