@@ -45,6 +45,7 @@ import polars as pl
 
 from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
 from detector.mapping import Mapping
+from detector.sorted_output import cut_points, range_count, write_ranges
 from features import kernels
 from features.build import (
     HAS_IMEI,
@@ -82,6 +83,11 @@ BYTES_PER_SUBSCRIBER = 250
 #: are half as large. Measured on the 50M-row week in 23 partitions: 85.4 s two at a time
 #: against 91.0 s with a partition's scores beside the next one's features (one at a time).
 IN_FLIGHT = 2
+#: Memory per row of the feature table, in bytes (measured: 4M rows of the 56 columns of
+#: ``detector features``, 454 bytes a row).
+TABLE_BYTES_PER_ROW = 500
+#: One caller in this many is kept as a sample of the numbers (:func:`output_cuts`).
+SAMPLE_EVERY = 16
 #: Rows read per batch while spilling (memory use of one batch ~ WHOLE_BYTES_PER_ROW each).
 BATCH_ROWS = 1_000_000
 #: :func:`~features.build.text_names` of the callers and of the IMEIs (text whose id is not it).
@@ -194,6 +200,9 @@ class SpilledInput:
     files: list[FileReport]
     rejects: pl.DataFrame
     rows: int = 0
+    #: Numbers that originated an event, and the ids of one in :data:`SAMPLE_EVERY` of them.
+    callers: int = 0
+    caller_sample: pl.Series = field(default_factory=lambda: pl.Series("caller_id", [], pl.Int64))
     #: ``imei`` and ``caller`` texts of every IMEI more than one caller used, one row per pair:
     #: all the report's shared-handset section needs (:func:`detector.report.shared_imeis`).
     shared_imeis: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SHARED_SCHEMA))
@@ -278,8 +287,22 @@ def spill_cdrs(
         partitions=count,
     )
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
-                        rejects=stream.rejects, rows=rows,
+                        rejects=stream.rejects, rows=rows, callers=callers.len(),
+                        caller_sample=callers.gather_every(SAMPLE_EVERY),
                         shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)))
+
+
+def output_cuts(spilled: SpilledInput, budget: int) -> pl.Series:
+    """``msisdn`` values that cut the feature table of ``spilled`` into ranges of at most
+    ``budget`` bytes each to sort (:mod:`detector.sorted_output`), from a sample of its numbers:
+    the callers and the registry's subscribers."""
+    registry = spilled.context.registry
+    ids = [spilled.caller_sample]
+    if registry is not None:
+        ids.append(registry["id"].gather_every(SAMPLE_EVERY))
+    rows = spilled.callers + (registry.height if registry is not None else 0)
+    sample = number_texts(pl.DataFrame({"id": pl.concat(ids)}).unique(), spilled.context.names)["msisdn"]
+    return cut_points(sample, range_count(rows, TABLE_BYTES_PER_ROW, budget))
 
 
 def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
@@ -449,9 +472,11 @@ class PartitionJob:
     #: The rows calling into the partition from other partitions' callers.
     incoming_files: tuple[Path, ...] = ()
     core_only: bool = False
-    #: Without a model the partition's features are the result, written to ``features_path``
-    #: when one is given (so that a run never holds every partition's table at once).
-    features_path: Path | None = None
+    #: Without a model the partition's features are the result, written under ``features_dir``
+    #: when one is given, cut in ranges of ``msisdn`` at ``output_cuts``
+    #: (:func:`detector.sorted_output.write_ranges`), so that a run never holds the whole table.
+    features_dir: Path | None = None
+    output_cuts: pl.Series | None = None
     #: With a model the partition is scored: its scores and flags are the result.
     model: DetectorModel | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -492,9 +517,10 @@ def _distinct_incoming(rows: pl.DataFrame) -> pl.DataFrame:
 def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:
     """The second half of :func:`run_partition`: the feature table written, or scored and flagged."""
     if job.model is None:
-        if job.features_path is None:
+        if job.features_dir is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
-        table.write_parquet(job.features_path)
+        cuts = job.output_cuts if job.output_cuts is not None else pl.Series("msisdn", [], pl.Utf8)
+        write_ranges(table, "msisdn", cuts, job.features_dir, f"part-{job.partition.index:05d}")
         return PartitionResult(job.partition.index, duplicates)
     from models.scoring import flag_numbers, score_numbers
 
@@ -503,17 +529,14 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
     return PartitionResult(job.partition.index, duplicates, scores=scores, flagged=flagged)
 
 
-def partition_jobs(spilled: SpilledInput, *, features_dir: Path | None = None, **options: object
-                   ) -> list[PartitionJob]:
-    """One :class:`PartitionJob` per partition of ``spilled``; with ``features_dir`` each writes its
-    feature table there; ``options`` are the jobs' other fields."""
+def partition_jobs(spilled: SpilledInput, **options: object) -> list[PartitionJob]:
+    """One :class:`PartitionJob` per partition of ``spilled``; ``options`` are the jobs' other
+    fields."""
     jobs = []
     for i in range(spilled.count):
         own, incoming = spilled.partition_files(i)
         jobs.append(PartitionJob(files=tuple(own), incoming_files=tuple(incoming), partition=Partition(i, spilled.count),
-                                 context=spilled.context,
-                                 features_path=features_dir / f"features-{i:05d}.parquet" if features_dir else None,
-                                 **options))  # type: ignore[arg-type]
+                                 context=spilled.context, **options))  # type: ignore[arg-type]
     return jobs
 
 

@@ -24,13 +24,16 @@ from detector.partitioned import (
     PartitionResult,
     SpilledInput,
     estimate_rows,
+    output_cuts,
     partition_count,
     partition_jobs,
+    resident_bytes,
     run_locally,
     spill_cdrs,
     spill_directory,
 )
 from detector.registry import Registry, read_registry
+from detector.sorted_output import sink_ranges
 from features.build import build_features
 
 if TYPE_CHECKING:
@@ -97,16 +100,22 @@ class Engine:
     def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
         """How many partitions this engine splits the CDR files into; 1 = read them whole.
         ``held``: the memory the run keeps throughout, once known (default: an estimate)."""
-        from detector.partitioned import BASELINE_BYTES, IN_FLIGHT, default_memory_limit
+        from detector.partitioned import BASELINE_BYTES, IN_FLIGHT
 
         if self.partitions is not None:
             return self.partitions
-        limit = self.memory_limit or default_memory_limit()
+        limit = self.limit()
         if self.kind == "local":
             return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES, IN_FLIGHT)
         # Each worker holds a partition at a time; at least two tasks per worker keep all busy.
         workers = self.workers or 2
         return max(partition_count(estimate_rows(cdr), limit // workers), 2 * workers)
+
+    def limit(self) -> int:
+        """``memory_limit``, or by default a safe share of the machine's memory."""
+        from detector.partitioned import default_memory_limit
+
+        return self.memory_limit or default_memory_limit()
 
     def run(self, jobs: Sequence[PartitionJob], directory: Path,
             on_done: Callable[[PartitionResult], None] | None = None) -> list[PartitionResult]:
@@ -226,13 +235,15 @@ def partitioned_features(
     progress = progress or RunProgress()
     with spill_directory(engine.tmp_dir) as directory:
         registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
+        # The partitions' tables are cut in ranges of msisdn, sorted and written one at a time:
+        # the whole table never is in memory (4M numbers took 3.5 GB to sort at once).
+        limit = engine.limit()
+        cuts = output_cuts(spilled, max(limit - resident_bytes(), limit // 4))
         features_dir = directory / "features"
-        features_dir.mkdir()
-        results = engine.run(partition_jobs(spilled, features_dir=features_dir), directory,
+        results = engine.run(partition_jobs(spilled, features_dir=features_dir, output_cuts=cuts), directory,
                              lambda _r: progress.done())
-        parts = sorted(features_dir.glob("*.parquet"))
         with atomic_path(out) as tmp:
-            pl.scan_parquet(parts).sort("msisdn").sink_parquet(tmp)
+            sink_ranges(features_dir, "msisdn", tmp)
         rows = pl.scan_parquet(out).select(pl.len()).collect().item()
     return PartitionedRun(spilled, registry, sum(r.duplicates for r in results)), rows
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from detector import partitioned
+from detector import partitioned, pipeline
 from detector.cli import main
 from detector.partitioned import BASELINE_BYTES, BYTES_PER_ROW, estimate_rows, parse_size, partition_count
 
@@ -77,11 +77,17 @@ def test_partitions_option_sets_the_count_whatever_the_memory_limit(noisy_world,
     assert run_cli(*score_args(noisy_world, tmp_path / "zero", "--partitions", 0)) == 2
 
 
-def test_partitioned_features_equal_in_memory(noisy_world, tmp_path):
+def test_partitioned_features_equal_in_memory(noisy_world, tmp_path, monkeypatch):
     args = ["features", "--cdr", noisy_world / "cdr", "--subscribers", noisy_world / "subscribers.csv"]
     assert run_cli(*args, "--out", tmp_path / "whole.parquet") == 0
+    # The tiny limit also cuts the table in ranges of msisdn, sorted and written one at a time.
+    ranges = []
+    sink = pipeline.sink_ranges
+    monkeypatch.setattr(pipeline, "sink_ranges",
+                        lambda directory, *a: (ranges.append(len(list(directory.glob("range-*")))), sink(directory, *a)))
     assert run_cli(*args, "--out", tmp_path / "parts.parquet", "--memory-limit", TINY,
                    "--rejects", tmp_path / "parts_rejects.csv") == 0
+    assert ranges[0] >= 3
     whole = pl.read_parquet(tmp_path / "whole.parquet")
     assert whole.height > 5000
     assert_frame_equal(pl.read_parquet(tmp_path / "parts.parquet"), whole, check_exact=True)
