@@ -232,9 +232,9 @@ def apply_rules(features: pl.DataFrame, rules: Sequence[Rule]) -> pl.DataFrame:
             fired[rule.category].append(pl.when(rule.expr(schema)).then(pl.lit(rule.name)))
     columns: list[pl.Expr] = []
     for category, hits in fired.items():
-        names = (
-            pl.concat_list(hits).list.drop_nulls().list.join(NAME_SEPARATOR) if hits else pl.lit("", pl.String)
-        )
+        # A rule that does not fire gives null, which concat_str skips (a list of names per row
+        # took 0.66 s on 800k numbers, this 0.04 s).
+        names = pl.concat_str(hits, separator=NAME_SEPARATOR, ignore_nulls=True) if hits else pl.lit("", pl.String)
         columns.append(names.alias(f"rules_{category}"))
     return features.select("msisdn", *columns).select(
         "msisdn",
