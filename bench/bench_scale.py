@@ -1,6 +1,7 @@
 """Carrier scale (``make bench-scale``): ``detector score`` end to end on 10M, 50M and 200M CDR
 rows in bounded memory, beside DuckDB SQL computing the core features alone on the same files
-with the same 2 threads; and the Dask engine's overhead over the local one.
+with the same 2 threads; ``detector features`` (the whole feature table) in the same memory; and
+the Dask engine's overhead over the local one.
 
 Each run is a child process (its peak RSS is its own). Skipped unless ``BENCH_SCALE_ROWS`` is set
 (``make bench-scale`` sets it): the largest size takes most of an hour.
@@ -46,7 +47,7 @@ def _env() -> dict[str, str]:
 def _score(world: Path, out: Path, *options: str) -> dict:
     args = ["--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"), "--out", str(out),
             "--top", "0", *options]
-    done = subprocess.run([sys.executable, "-m", "bench.run_score", *args], env=_env(), cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "bench.run_detector", "score", *args], env=_env(), cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
@@ -79,7 +80,7 @@ def test_score_at_scale(rows, tmp_path):
             "--tmp-dir", str(spill)]
     # Warm the numba cache first, so the timed run is the nightly steady state.
     _score(scale_world(10_000_000) if rows > 10_000_000 else world, tmp_path / "warm")
-    proc = subprocess.Popen([sys.executable, "-m", "bench.run_score", *args], env=_env(), cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "bench.run_detector", "score", *args], env=_env(), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     spilled = _spill_bytes(spill, proc)
     out, err = proc.communicate()
@@ -90,6 +91,21 @@ def test_score_at_scale(rows, tmp_path):
                                       spill_gib=spilled / 2**30, limit=limit_for(rows),
                                       said=out.strip().splitlines()[-2])
     assert (tmp_path / "out" / "scores.parquet").exists()
+
+
+def test_features_at_scale(rows, tmp_path):
+    """The whole feature table, written sorted, in the same memory as the scores (the numba cache
+    is warm from the score run)."""
+    world = scale_world(rows)
+    args = ["features", "--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"),
+            "--out", str(tmp_path / "features.parquet"), "--memory-limit", str(limit_for(rows)),
+            "--tmp-dir", str(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "bench.run_detector", *args], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    SCALE.setdefault(rows, {}).update(features_seconds=run["seconds"], features_rss=run["peak_rss_mib"])
+    assert run["peak_rss_mib"] <= limit_for(rows) / 2**20
 
 
 def test_duckdb_core_features_at_scale(rows):
@@ -130,6 +146,9 @@ def pytest_terminal_summary_scale(tr) -> None:
         tr.write_line(f"{r['rows']:>12,} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>10,.0f} {r['rss']:>8.0f} "
                       f"{r['limit'] / 2**20:>9.0f} {duck:>9.1f} {duck / r['seconds']:>6.2f} {r['spill_gib']:>9.2f}")
         tr.write_line(f"{'':>12} {r['said']}")
+        if "features_seconds" in r:
+            tr.write_line(f"{'':>12} detector features: {r['features_seconds']:.1f} s, peak RSS "
+                          f"{r['features_rss']:.0f} MiB (ratio to DuckDB {duck / r['features_seconds']:.2f})")
     d = SCALE.get("dask")
     if d:
         tr.write_line(f"Dask, 2 local workers, {d['rows']:,} rows in {DASK_PARTITIONS} partitions: {d['dask']:.1f} s "

@@ -1,8 +1,8 @@
-"""Run ``detector score`` once in this process and report wall time and peak RSS as JSON.
+"""Run one ``detector`` command in this process and report wall time and peak RSS as JSON.
 
 Used by ``bench/bench_scale.py`` in a child process, so that the peak RSS is the run's alone:
 
-    python -m bench.run_score OUT_DIR -- detector score options...
+    python -m bench.run_detector score --cdr ... --out ...
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> None:
 
     start = time.perf_counter()
     try:
-        detector(["--quiet", "score", *argv])
+        detector(["--quiet", *argv])
     except SystemExit as exc:
         if exc.code:
             raise
