@@ -43,14 +43,18 @@ def _env() -> dict[str, str]:
     return dict(os.environ, POLARS_MAX_THREADS=str(THREADS), NUMBA_NUM_THREADS=str(THREADS))
 
 
-def _score(world: Path, out: Path, *options: str) -> dict:
-    args = ["--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"), "--out", str(out),
-            "--top", "0", *options]
-    done = subprocess.run([sys.executable, "-m", "bench.run_detector", "score", *args], env=_env(), cwd=ROOT,
+def _detector(*args: str) -> dict:
+    """Run ``detector ARGS`` in a child process: its seconds, peak RSS and last line said."""
+    done = subprocess.run([sys.executable, "-m", "bench.run_detector", *args], env=_env(), cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     return json.loads(lines[-1]) | {"said": lines[-2] if len(lines) > 1 else ""}
+
+
+def _score(world: Path, out: Path, *options: str) -> dict:
+    return _detector("score", "--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"),
+                     "--out", str(out), "--top", "0", *options)
 
 
 def _spill_bytes(tmp: Path, proc: subprocess.Popen) -> int:
@@ -96,13 +100,9 @@ def test_features_at_scale(rows, tmp_path):
     """The whole feature table, written sorted, in the same memory as the scores (the numba cache
     is warm from the score run)."""
     world = scale_world(rows)
-    args = ["features", "--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"),
-            "--out", str(tmp_path / "features.parquet"), "--memory-limit", str(limit_for(rows)),
-            "--tmp-dir", str(tmp_path)]
-    done = subprocess.run([sys.executable, "-m", "bench.run_detector", *args], env=_env(), cwd=ROOT,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    run = json.loads(done.stdout.strip().splitlines()[-1])
+    run = _detector("features", "--cdr", str(world / "cdr"), "--subscribers", str(world / "registry.parquet"),
+                    "--out", str(tmp_path / "features.parquet"), "--memory-limit", str(limit_for(rows)),
+                    "--tmp-dir", str(tmp_path))
     SCALE.setdefault(rows, {}).update(features_seconds=run["seconds"], features_rss=run["peak_rss_mib"])
     assert run["peak_rss_mib"] <= limit_for(rows) / 2**20
 

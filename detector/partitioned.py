@@ -174,6 +174,12 @@ def estimate_rows(paths: Sequence[str | Path]) -> int:
     return total
 
 
+def memory_left(memory_limit: int, held: int) -> int:
+    """The memory a run's work may take beside the ``held`` bytes it keeps throughout: what is
+    left of ``memory_limit``, but at least a quarter of it (:func:`partition_count` says why)."""
+    return max(memory_limit - held, memory_limit // 4)
+
+
 def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES, in_flight: int = 1) -> int:
     """How many partitions keep the rows of ``in_flight`` partitions at once within
     ``memory_limit`` beside the ``held`` bytes the run keeps throughout; 1 means the input fits in
@@ -184,7 +190,7 @@ def partition_count(rows: int, memory_limit: int, held: int = BASELINE_BYTES, in
     Held memory near or above the limit leaves the partitions a quarter of it: past that, more
     partitions cannot bring the peak under the limit, they only multiply the per-partition work
     (a 16M-subscriber registry once asked for 10,729 partitions of 200M rows)."""
-    budget = max(memory_limit - held, memory_limit // 4, 16 * 2**20)
+    budget = max(memory_left(memory_limit, held), 16 * 2**20)
     if rows * WHOLE_BYTES_PER_ROW <= budget:
         return 1
     return max(2, math.ceil(2 * in_flight * rows * BYTES_PER_ROW / budget))
@@ -476,7 +482,7 @@ class PartitionJob:
     #: when one is given, cut in ranges of ``msisdn`` at ``output_cuts``
     #: (:func:`detector.sorted_output.write_ranges`), so that a run never holds the whole table.
     features_dir: Path | None = None
-    output_cuts: pl.Series | None = None
+    output_cuts: pl.Series = field(default_factory=lambda: pl.Series("msisdn", [], pl.Utf8))
     #: With a model the partition is scored: its scores and flags are the result.
     model: DetectorModel | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -519,8 +525,7 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
     if job.model is None:
         if job.features_dir is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
-        cuts = job.output_cuts if job.output_cuts is not None else pl.Series("msisdn", [], pl.Utf8)
-        write_ranges(table, "msisdn", cuts, job.features_dir, f"part-{job.partition.index:05d}")
+        write_ranges(table, "msisdn", job.output_cuts, job.features_dir, f"part-{job.partition.index:05d}")
         return PartitionResult(job.partition.index, duplicates)
     from models.scoring import flag_numbers, score_numbers
 

@@ -24,6 +24,7 @@ from detector.partitioned import (
     PartitionResult,
     SpilledInput,
     estimate_rows,
+    memory_left,
     output_cuts,
     partition_count,
     partition_jobs,
@@ -238,7 +239,7 @@ def partitioned_features(
         # The partitions' tables are cut in ranges of msisdn, sorted and written one at a time:
         # the whole table never is in memory (4M numbers took 3.5 GB to sort at once).
         limit = engine.limit()
-        cuts = output_cuts(spilled, max(limit - resident_bytes(), limit // 4))
+        cuts = output_cuts(spilled, memory_left(limit, resident_bytes()))
         features_dir = directory / "features"
         results = engine.run(partition_jobs(spilled, features_dir=features_dir, output_cuts=cuts), directory,
                              lambda _r: progress.done())
