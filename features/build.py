@@ -35,6 +35,7 @@ only the partition's own numbers. How each cross-subscriber feature stays exact:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -598,22 +599,13 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
         .alias("sims_per_id")
     )
 
-    burst = reg.filter(pl.col("dealer").is_not_null() & pl.col("activated").is_not_null()).sort("dealer", "activated")
-    starts = kernels.segment_starts(burst["dealer"].to_numpy())
-    burst = burst.select("id").with_columns(
-        pl.Series("dealer_burst_1h", kernels.window_count(starts, burst["activated"].to_numpy(), kernels.US_PER_HOUR))
-    )
-
-    runs = reg.filter(pl.col("dealer").is_not_null() & pl.col("msisdn_int").is_not_null()).sort("dealer", "msisdn_int")
-    starts = kernels.segment_starts(runs["dealer"].to_numpy())
-    runs = runs.select("id").with_columns(
-        pl.Series("msisdn_run_length", kernels.run_length(starts, runs["msisdn_int"].to_numpy()))
-    )
+    burst = _within_dealer(reg, "activated", lambda starts, activated: kernels.window_count(
+        starts, activated, kernels.US_PER_HOUR)).alias("dealer_burst_1h")
+    runs = _within_dealer(reg, "msisdn_int", kernels.run_length).alias("msisdn_run_length")
     dealer = pl.col("dealer").is_not_null()
     return (
         reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "dealer", "prepaid")
-        .join(burst, on="id", how="left")
-        .join(runs, on="id", how="left")
+        .with_columns(burst, runs)
         # A column of its own: inside a window, Polars would broadcast the callers to every group.
         .with_columns((~pl.col("id").is_in(callers.implode())).cast(pl.Float64).alias("dormant"))
         .with_columns(
@@ -625,3 +617,29 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
         )
         .drop("dormant", "dealer")
     )
+
+
+def _within_dealer(reg: pl.DataFrame, column: str,
+                   kernel: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> pl.Series:
+    """``kernel(starts, values)`` over each dealer's subscribers sorted by ``column`` (a kernel of
+    :mod:`features.kernels` taking segment offsets and the sorted values), row for row with
+    ``reg``; null where the dealer or the value is.
+
+    Sorting the whole registry by both keys and joining the result back on ``id`` took 0.7 s a
+    feature on 4M subscribers; Polars sorts two keys far slower than one. Here the values are
+    ranked by one sort, and one more sorts on ``dealer << 32 | rank``; the result goes back by row.
+    """
+    keys = reg.select("dealer", column)
+    keep = np.flatnonzero(keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy())
+    dealer = keys["dealer"].to_numpy()[keep].astype(np.int64)
+    values = keys[column].to_numpy()[keep]
+    rank = np.empty(keep.size, dtype=np.int64)
+    rank[pl.Series(values).arg_sort().to_numpy()] = np.arange(keep.size)
+    order = pl.Series((dealer << 32) | rank).arg_sort().to_numpy()
+    out = np.zeros(reg.height, dtype=np.int64)
+    out[keep[order]] = kernel(kernels.segment_starts(dealer[order]), values[order])
+    if keep.size == reg.height:
+        return pl.Series(out)
+    valid = np.zeros(reg.height, dtype=np.bool_)
+    valid[keep] = True
+    return pl.select(pl.when(pl.lit(pl.Series(valid))).then(pl.lit(pl.Series(out)))).to_series()
