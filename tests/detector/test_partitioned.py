@@ -1,14 +1,13 @@
 """The out-of-core engine: split into partitions on disk, it gives the in-memory result exactly,
 and it cleans up after itself whatever happens."""
 
-import errno
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import polars as pl
+import pyarrow.ipc as pa_ipc
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -110,10 +109,13 @@ def test_a_failing_partition_leaves_no_outputs_and_no_spill(noisy_world, tmp_pat
 
 
 def test_out_of_disk_while_spilling_is_one_error_exit_1(noisy_world, tmp_path, monkeypatch, capsys):
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    new_file = pa_ipc.new_file
 
-    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    def full(path, *args, **kwargs):
+        # A real write failing as on a full disk: /dev/full takes no bytes (ENOSPC).
+        return new_file("/dev/full", *args, **kwargs)
+
+    monkeypatch.setattr(pa_ipc, "new_file", full)
     spill = tmp_path / "spill"
     code = run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY, "--tmp-dir", spill))
     err = capsys.readouterr().err.strip().splitlines()
