@@ -81,11 +81,18 @@ def parse_event_type(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.
 
 def _event_kind_series(text: pl.Series, codes: dict[str, str]) -> pl.Series:
     # Fast path: canonical values ("voice"/"sms" as written) when the mapping keeps their meaning;
-    # an Enum, so that no text is built per row.
+    # an Enum, so that no text is built per row. Compared as text, not cast: a cast to an Enum
+    # looks every row up (0.21 s on 7M rows against 0.02 s).
     if codes.get("VOICE") == "voice" and codes.get("SMS") == "sms":
-        kind = text.cast(pl.Enum(["voice", "sms"]), strict=False)
-        if kind.null_count() == text.null_count():
-            return kind.cast(EVENT_KINDS).fill_null("")
+        t = pl.col("t")
+        kind = pl.DataFrame({"t": text}).select(
+            pl.when(t == "voice").then(pl.lit("voice", EVENT_KINDS))
+            .when(t == "sms").then(pl.lit("sms", EVENT_KINDS))
+            .when(t.is_null()).then(pl.lit("", EVENT_KINDS))
+            .alias(text.name)
+        ).to_series()
+        if not kind.has_nulls():  # nothing else: no code to map
+            return kind
     cleaned = _clean_series(text).str.to_uppercase()
     kind = cleaned.replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.Utf8)
     kind = pl.select(pl.when(pl.lit(cleaned).is_null()).then(pl.lit("")).otherwise(pl.lit(kind))).to_series()

@@ -105,10 +105,15 @@ def test_the_linear_members_transform_equals_scikit_learns_to_the_last_bit(rows)
     new[rng.random(new.shape) < 0.3] = np.nan
     if rows:
         new[:, 0] = np.nan  # a column missing in every row
+    some = np.flatnonzero(rng.random(rows) < 0.5)
     for member, columns in zip(model.estimators_, model.columns_):
         if hasattr(member, "steps"):
             logs = _log_scale(new[:, columns])
             if rows:
                 np.testing.assert_array_equal(_standardised(member, logs), member[:-1].transform(logs))
+                # Rows and columns read in place from the whole matrix, as the scores do.
+                every = _log_scale(new)
+                np.testing.assert_array_equal(_standardised(member, every, some, columns),
+                                              member[:-1].transform(every[np.ix_(some, columns)]))
             else:  # scikit-learn refuses an empty batch; the shape is what there is to check
                 assert _standardised(member, logs).shape == (0, member[-1].coef_.shape[1])
