@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from detector.digit_views import plain_digits
+
 DEFAULT_COUNTRY_CODE = "84"
 
 #: The 2018 conversion of Vietnam's 11-digit mobile numbers to 10 digits (national prefixes, with
@@ -100,31 +102,23 @@ _POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 
 
 def plain_integers(numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Each value as an integer, and whether the value is exactly that integer's digits (no sign,
-    no leading zero, nothing else, at most 18 digits), so the text is recovered from the integer.
-
-    One parse and a bounds check (``10**(n-1) <= value < 10**n`` for a value of ``n`` bytes)
-    instead of a string scan per rule.
-    """
-    as_int = numbers.str.to_integer(strict=False)
-    n = numbers.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
-    x = as_int.fill_null(0).to_numpy()
-    short = (n >= 1) & (n <= 18)
-    k = np.where(short, n, 1)
-    plain = short & (x >= _POW10[k - 1]) & ((k == 18) | (x < _POW10[np.minimum(k, 18)]))
-    return as_int, pl.Series(plain)
+    """Each value as an integer where it is exactly that integer's digits (no sign, no leading
+    zero, nothing else, at most 18 digits), so that the text is recovered from the integer, and
+    0 elsewhere; and whether it is. Parsed in one pass over the text
+    (:func:`detector.digit_views.plain_digits`)."""
+    value, digits = plain_digits(numbers.cast(pl.Utf8))
+    return pl.Series(numbers.name, value), pl.Series(numbers.name, digits > 0)
 
 
 def _already_normal(numbers: pl.Series, cc: str) -> pl.Series:
     """True where the rules would leave a value unchanged, by checks much cheaper than the rules:
     plain digits with no leading zero or sign, and neither ``<cc>0…`` (a stray trunk zero) nor a
     retired 12-digit ``841…`` number. False only means "run the rules"."""
-    as_int, plain = plain_integers(numbers)
-    n = numbers.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
+    value, n = plain_digits(numbers.cast(pl.Utf8))
     k = len(cc)
     # The first k + 1 digits of a plain number, as an integer: <cc>0 and <cc>1 are prefixes to fix.
-    head = as_int.fill_null(0).to_numpy() // _POW10[np.clip(n - (k + 1), 0, 18)]
-    ok = plain.to_numpy() & ~((head == int(cc) * 10) & (n >= k + 10))
+    head = value // _POW10[np.clip(n.astype(np.int64) - (k + 1), 0, 18)]
+    ok = (n > 0) & ~((head == int(cc) * 10) & (n >= k + 10))
     if cc == DEFAULT_COUNTRY_CODE:
         ok = ok & ~((head == int(cc) * 10 + 1) & (n == k + 10))
     return pl.Series(ok)

@@ -1,0 +1,55 @@
+"""plain_digits reads Polars' string views directly: against the rule written in plain Python."""
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.digit_views import MAX_DIGITS, plain_digits
+
+
+def naive(values: list[str | None]) -> tuple[list[int], list[int]]:
+    plain = [v is not None and 0 < len(v) <= MAX_DIGITS and all("0" <= c <= "9" for c in v) and v[0] != "0"
+             for v in values]
+    return [int(v) if p else 0 for v, p in zip(values, plain)], [len(v) if p else 0 for v, p in zip(values, plain)]
+
+
+def check(series: pl.Series) -> None:
+    value, digits = plain_digits(series)
+    want_value, want_digits = naive(series.to_list())
+    assert value.dtype == np.int64 and digits.dtype == np.int8
+    assert value.tolist() == want_value
+    assert digits.tolist() == want_digits
+
+
+texts = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789", max_size=22),  # inline (<= 12 bytes) and in a data buffer
+    st.text(alphabet="0123456789+- a٣", max_size=20),  # signs, spaces, letters, a non-ASCII digit
+    st.integers(0, 10**19).map(str),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(texts, max_size=40), st.integers(0, 5))
+def test_equals_the_rule_on_random_text(values, skip):
+    series = pl.Series("n", values, dtype=pl.Utf8)
+    check(series)
+    check(series.slice(min(skip, len(values))))  # a view that starts inside its buffers
+
+
+def test_empty_single_and_all_null():
+    check(pl.Series("n", [], dtype=pl.Utf8))
+    check(pl.Series("n", ["84912345678"]))
+    check(pl.Series("n", [None, None], dtype=pl.Utf8))
+
+
+def test_many_chunks_and_data_buffers():
+    """Long values in several chunks, and one chunk whose views point into several buffers."""
+    rng = np.random.default_rng(0)
+    parts = [pl.Series("n", [str(v) for v in rng.integers(10**14, 10**17, 3000)] + ["0123456789012345", "x" * 30])
+             for _ in range(4)]
+    check(pl.concat(parts, rechunk=False))
+    joined = pl.concat(parts, rechunk=True)
+    assert len(joined.to_arrow(compat_level=pl.CompatLevel.newest()).buffers()) > 3  # several data buffers
+    check(joined)
