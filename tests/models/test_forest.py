@@ -126,3 +126,34 @@ def test_a_hash_collision_between_different_rows_only_costs_the_shortcut(monkeyp
     monkeypatch.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series(np.zeros(self.height, np.uint64)))
     assert forest_module._distinct_rows(X, np.arange(n), np.array([1, 3])) is None
     np.testing.assert_array_equal(raw_scores(compile_forest(MODELS, COLUMNS), X), _reference(X))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=0, max_size=6), st.integers(0, 2**32 - 1))
+def test_breadth_first_puts_each_nodes_children_side_by_side(splits, seed):
+    """Random trees in scikit-learn's depth-first numbering (a single leaf included): the new
+    numbering is a permutation within each tree, roots stay first, and right = left + 1."""
+    from models.forest import _breadth_first
+
+    rng = np.random.default_rng(seed)
+    left, right, leaf, roots, ends = [], [], [], [], []
+    for n_splits in splits:
+        roots.append(len(left))
+
+        def grow(budget: int) -> int:  # depth-first: the node, its left subtree, then its right
+            node = len(left)
+            left.append(-1), right.append(-1), leaf.append(budget == 0)
+            if budget:
+                share = int(rng.integers(0, budget))
+                left[node] = grow(share)
+                right[node] = grow(budget - 1 - share)
+            return node
+
+        grow(n_splits)
+        ends.append(len(left))
+    as_array = [np.asarray(a, dtype=np.int64) for a in (left, right, roots, ends)]
+    moved = _breadth_first(as_array[0], as_array[1], np.asarray(leaf, dtype=bool), as_array[2], as_array[3])
+    for root, end in zip(roots, ends):
+        assert sorted(moved[root:end]) == list(range(root, end)) and moved[root] == root
+    for node in np.flatnonzero(~np.asarray(leaf, dtype=bool)):
+        assert moved[right[node]] == moved[left[node]] + 1
