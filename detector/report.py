@@ -113,8 +113,14 @@ def top_dealers(flagged: pl.DataFrame, registry: pl.DataFrame, top: int = TOP_DE
     ``share`` descending, then ``dealer_id``; dealers with no flagged SIM are left out.
     """
     suspects = flagged.lazy().filter(pl.col("category") == "preactivated_sim").select(pl.col("msisdn").unique())
-    subscribers = registry.lazy().select("msisdn", "dealer_id").unique()
-    dealer_sims = subscribers.group_by("dealer_id").agg(dealer_sims=pl.col("msisdn").n_unique().cast(pl.Int64))
+    subscribers = registry.lazy().select("msisdn", "dealer_id")
+    if registry["msisdn"].n_unique() == registry.height:
+        # Each number once (the registry as read_registry gives it): a dealer's SIMs are its rows.
+        # Distinct pairs and distinct numbers per dealer took 1.0 s on 4M subscribers, this 0.35 s.
+        sims = pl.len()
+    else:
+        subscribers, sims = subscribers.unique(), pl.col("msisdn").n_unique()
+    dealer_sims = subscribers.group_by("dealer_id").agg(dealer_sims=sims.cast(pl.Int64))
     return (
         subscribers.join(suspects, on="msisdn", how="semi")
         .group_by("dealer_id")

@@ -260,6 +260,8 @@ def test_top_dealers_exact():
         "dealer_id": ["D2", "D1", "D3"], "flagged_sims": [2, 2, 1], "dealer_sims": [2, 4, 1], "share": [1.0, 0.5, 1.0],
     }, schema_overrides={"flagged_sims": pl.Int64, "dealer_sims": pl.Int64})
     assert_frame_equal(top_dealers(flagged, registry), expected)
+    # A registry that lists a number twice: its SIM is still counted once.
+    assert_frame_equal(top_dealers(flagged, pl.concat([registry, registry[:2]])), expected)
     page = render_report(flagged=flagged, scores=pl.DataFrame({"msisdn": ["1"]}), registry=registry, imeis=None,
                          run={})
     assert "1 SIM flagged as pre-activated is not in the registry." in page
