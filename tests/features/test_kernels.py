@@ -267,3 +267,17 @@ def test_edge_bytes_may_be_space(strings, cut):
     # False is a promise: nothing to strip.
     if not got:
         assert all(s is None or s == s.strip() for s in strings[min(cut, len(strings)):])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(84_000_000_000, 84_000_000_050),
+                          st.sampled_from([0, -1, 2**63 - 1, -2**63])), max_size=300))
+def test_stable_argsort(values):
+    """Equal keys keep their order; negative, extreme and nearly equal keys (phone numbers)."""
+    keys = np.array(values, dtype=np.int64)
+    np.testing.assert_array_equal(kernels.stable_argsort(keys), np.argsort(keys, kind="stable"))
+
+
+def test_stable_argsort_empty_single_and_all_equal():
+    for keys in (np.empty(0, np.int64), np.array([5]), np.full(9, 84912345678)):
+        np.testing.assert_array_equal(kernels.stable_argsort(keys), np.arange(keys.size))
