@@ -114,8 +114,6 @@ def test_members_that_see_few_distinct_rows_score_each_once_with_the_same_result
 
 
 def test_a_hash_collision_between_different_rows_only_costs_the_shortcut(monkeypatch):
-    import polars as pl
-
     import models.forest as forest_module
 
     rng = np.random.default_rng(7)
@@ -123,7 +121,7 @@ def test_a_hash_collision_between_different_rows_only_costs_the_shortcut(monkeyp
     X = rng.normal(size=(n, 5))
     X[:, [1, 3]] = rng.integers(0, 3, size=(n, 2))
     # Every row hashes alike: the rows grouped by hash are not all equal, so no grouping is used.
-    monkeypatch.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series(np.zeros(self.height, np.uint64)))
+    monkeypatch.setattr(forest_module, "_row_hashes", lambda bits: np.zeros(len(bits), np.int64))
     assert forest_module._distinct_rows(X, np.arange(n), np.array([1, 3])) is None
     np.testing.assert_array_equal(raw_scores(compile_forest(MODELS, COLUMNS), X), _reference(X))
 
