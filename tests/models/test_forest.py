@@ -155,3 +155,22 @@ def test_breadth_first_puts_each_nodes_children_side_by_side(splits, seed):
         assert sorted(moved[root:end]) == list(range(root, end)) and moved[root] == root
     for node in np.flatnonzero(~np.asarray(leaf, dtype=bool)):
         assert moved[right[node]] == moved[left[node]] + 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, np.nan, 2.5]), min_size=3, max_size=3), max_size=40),
+       st.lists(st.sampled_from([0, 2]), min_size=1, max_size=2))
+def test_bit_groups_equal_distinct_bit_patterns(values, columns):
+    """Against numpy: one group per distinct bit pattern (0.0 and -0.0 apart, NaN with NaN),
+    each led by its first row; empty and single-row input included."""
+    from models.forest import _bit_groups
+
+    X = np.array(values, dtype=np.float64).reshape(len(values), 3)
+    rows = np.arange(len(X))[::-1].copy()  # rows in any order, not only 0..n-1
+    columns = np.array(columns)
+    first, inverse = _bit_groups(X, rows, columns)
+    bits = np.ascontiguousarray(X[np.ix_(rows, columns)]).view(np.uint64)
+    distinct, want_first = np.unique(bits, axis=0, return_index=True)
+    assert first.size == len(distinct)
+    np.testing.assert_array_equal(bits[first][inverse], bits)
+    np.testing.assert_array_equal(np.sort(first), np.sort(want_first))
