@@ -31,6 +31,8 @@ from models.forest import compile_forest, raw_scores
 
 #: The four categories of data-contract.md, in the order of every score array.
 CATEGORIES: tuple[str, ...] = ("voice_spam", "sms_spam", "simbox", "preactivated_sim")
+#: Rows the linear members score at a time (:meth:`CategoryClassifier._linear_probabilities`).
+LINEAR_ROWS = 8_192
 
 
 class CategoryClassifier(ClassifierMixin, BaseEstimator):
@@ -177,29 +179,44 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             where = np.ones((X.shape[0], n_categories), dtype=bool)
         elif where.shape != (X.shape[0], n_categories):
             raise ValueError(f"where must have shape {(X.shape[0], n_categories)}, got {where.shape}")
-        scores = np.zeros((X.shape[0], n_categories))
         if not X.shape[0]:
-            return scores
+            return np.zeros((0, n_categories))
+        # Category by category, contiguous: each member adds a whole row of it.
+        scores = np.zeros((n_categories, X.shape[0]))
         # Row-major once for all members: the kernels read a row's values together.
         X = np.ascontiguousarray(X)
         trees = [m for m, model in enumerate(self.estimators_) if not isinstance(model, Pipeline)]
         # All tree members in one pass over the rows; equal to each model's predict_proba, bit for bit.
         forest = compile_forest([self.estimators_[m] for m in trees], [self.columns_[m] for m in trees])
-        raw = dict(zip(trees, raw_scores(forest, X, where=where[:, self.member_category_[trees]]).T))
-        # The linear members read the logarithms of the same rows: taken once for all of them.
-        logs = _log_scale(X) if len(trees) < len(self.estimators_) else None
-        for m, (k, model, columns) in enumerate(zip(self.member_category_, self.estimators_, self.columns_)):
+        raw = dict(zip(trees, np.ascontiguousarray(raw_scores(forest, X, where=where[:, self.member_category_[trees]]).T)))
+        linear = self._linear_probabilities(X, where)
+        for m, (k, model) in enumerate(zip(self.member_category_, self.estimators_, strict=True)):
             rows = where[:, k]
             if not rows.any():
                 continue
             # 0.0 outside rows (added in member order, it leaves each score's sum as it was).
             if isinstance(model, Pipeline):
-                probability = np.zeros(X.shape[0])
-                probability[rows] = _linear_probability(model, logs, np.flatnonzero(rows), columns)
+                probability = linear[m]
             else:
                 probability = np.where(rows, expit(raw[m]), 0.0)  # raw is NaN outside rows
-            scores[:, k] += probability
-        return scores / np.bincount(self.member_category_, minlength=n_categories)
+            scores[k] += probability
+        return scores.T / np.bincount(self.member_category_, minlength=n_categories)
+
+    def _linear_probabilities(self, X: np.ndarray, where: np.ndarray) -> dict[int, np.ndarray]:
+        """Each linear member's probability on the rows where its category holds (0.0 elsewhere),
+        by blocks of :data:`LINEAR_ROWS` rows: the logarithms of a block are taken once for all
+        the members, and a block's arrays are small enough to be reused from one block to the
+        next, where whole-matrix temporaries (~250 MB a 174k-row partition) were faulted in anew
+        every time. Each row's value comes from that row alone, so blocks do not change it."""
+        linear = {m: np.zeros(X.shape[0]) for m, model in enumerate(self.estimators_) if isinstance(model, Pipeline)}
+        for start in range(0, X.shape[0] if linear else 0, LINEAR_ROWS):
+            block = where[start:start + LINEAR_ROWS]
+            logs = _log_scale(X[start:start + LINEAR_ROWS])
+            for m, probability in linear.items():
+                rows = np.flatnonzero(block[:, self.member_category_[m]])
+                if rows.size:
+                    probability[start + rows] = _linear_probability(self.estimators_[m], logs, rows, self.columns_[m])
+        return linear
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """0/1 per category at probability 0.5 (the shipped thresholds live in the model file)."""

@@ -64,9 +64,12 @@ def test_fit_rejects_a_category_without_positives():
         CategoryClassifier(max_iter=5).fit(X, Y)
 
 
-def test_a_rows_score_does_not_depend_on_the_rest_of_the_batch():
+@pytest.mark.parametrize("block", [8_192, 64])
+def test_a_rows_score_does_not_depend_on_the_rest_of_the_batch(block, monkeypatch):
     """Partitions of a run score different batches: every row's score must be bit-identical
-    however the rows are batched (BLAS rounds a matrix product's rows by the batch's shape)."""
+    however the rows are batched (BLAS rounds a matrix product's rows by the batch's shape),
+    and however the linear members cut them in blocks."""
+    monkeypatch.setattr("models.classifier.LINEAR_ROWS", block)
     rng = np.random.default_rng(4)
     X, Y = _gap_problem(rng, n=3000)
     X = np.column_stack([X, rng.normal(size=(len(X), 30))])  # enough columns for BLAS to block
