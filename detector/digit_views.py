@@ -34,6 +34,8 @@ def plain_digits(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     valid = text.is_not_null().to_numpy()
     start = 0
     for chunk in chunks:
+        if len(chunk) == 0:
+            continue
         if not pa.types.is_string_view(chunk.type):
             chunk = chunk.cast(pa.string_view())
         views, *buffers = chunk.buffers()[1:]

@@ -42,6 +42,8 @@ def test_empty_single_and_all_null():
     check(pl.Series("n", [], dtype=pl.Utf8))
     check(pl.Series("n", ["84912345678"]))
     check(pl.Series("n", [None, None], dtype=pl.Utf8))
+    check(pl.concat([pl.Series("n", [], dtype=pl.Utf8), pl.Series("n", ["1"]), pl.Series("n", [], dtype=pl.Utf8)],
+                    rechunk=False))  # empty chunks among others
 
 
 def test_many_chunks_and_data_buffers():
