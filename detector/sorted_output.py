@@ -16,6 +16,8 @@ from pathlib import Path
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from detector.spill_files import write_ipc
+
 #: Memory per row of a range while it is read back, sorted and encoded, as a multiple of the
 #: row's own size: measured 2.4x for ranges of 0.5M rows of the feature table (454 bytes a row).
 SINK_OVERHEAD = 3
@@ -47,7 +49,7 @@ def write_ranges(table: pl.DataFrame, key: str, cuts: pl.Series, directory: Path
         if bounds[i + 1] > bounds[i] or i == 0:
             folder = directory / f"range-{i:05d}"
             folder.mkdir(parents=True, exist_ok=True)
-            table.slice(bounds[i], bounds[i + 1] - bounds[i]).write_ipc(folder / f"{name}.arrow", compression="lz4")
+            write_ipc(table.slice(bounds[i], bounds[i + 1] - bounds[i]), folder / f"{name}.arrow")
 
 
 def sink_ranges(directory: Path, key: str, out: Path) -> None:

@@ -390,10 +390,16 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
 
 
 def _by_caller(events: pl.DataFrame) -> pl.DataFrame:
-    """``events`` sorted by caller (:func:`kernels.stable_argsort`). The sort is stable, so each caller's rows keep their input
+    """``events`` sorted by caller. The sort is stable, so each caller's rows keep their input
     order, which is nearly always time order already."""
-    events = events.rechunk()  # one gather per column, not one per chunk (a partition reads dozens of files)
-    return events[pl.Series(kernels.stable_argsort(events["caller_id"].to_numpy()))]
+    return _sorted_by(events, "caller_id")
+
+
+def _sorted_by(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` sorted by its integer ``column``, equal keys in their order
+    (:func:`kernels.stable_argsort`: a third of the CPU of Polars' sort)."""
+    frame = frame.rechunk()  # one gather per column, not one per chunk (a partition reads dozens of files)
+    return frame[pl.Series(kernels.stable_argsort(frame[column].to_numpy()))]
 
 
 def text_names(ids: pl.Series, texts: pl.Series) -> pl.DataFrame:
@@ -557,8 +563,7 @@ def _contacts(events: pl.DataFrame, partition: Partition | None, incoming: pl.Da
         rows = rows.filter(partition.holds(pl.col("callee_id")))
     if incoming is not None and incoming.height:
         rows = pl.concat([rows, incoming.select(INCOMING_COLUMNS)])
-    rows = rows.rechunk()
-    rows = rows[pl.Series(kernels.stable_argsort(rows["callee_id"].to_numpy()))]
+    rows = _sorted_by(rows, "callee_id")
     callees, callers = rows["callee_id"].to_numpy(), rows["caller_id"].to_numpy()
     voice = (rows["flags"].to_numpy() & VOICE) != 0
     starts = kernels.segment_starts(callees)

@@ -90,16 +90,15 @@ def compile_forest(models: Sequence[HistGradientBoostingClassifier], columns: Se
     # A tree's child indices are its own; shifted by where it starts, they index the whole forest.
     shift = np.repeat(roots, [tree.shape[0] for tree in trees])
     leaf = nodes["is_leaf"].astype(bool)
-    moved = _breadth_first(nodes["left"].astype(np.int64) + shift, nodes["right"].astype(np.int64) + shift,
-                           leaf, roots, np.append(roots[1:], offset))
+    left = nodes["left"].astype(np.int64) + shift
+    moved = _breadth_first(left, nodes["right"].astype(np.int64) + shift, leaf, roots, np.append(roots[1:], offset))
     old = np.empty_like(moved)
     old[moved] = np.arange(moved.size)  # the old number of each node, in the new order
-    left = moved[nodes["left"].astype(np.int64) + shift]
     return Forest(
         feature=np.where(leaf, -1, np.concatenate([np.empty(0, np.int64), *features]))[old].astype(np.int32),
         threshold=np.where(leaf, nodes["value"], nodes["num_threshold"]).astype(np.float64)[old],
         missing_left=nodes["missing_go_to_left"].astype(bool)[old],
-        left=np.where(leaf, 0, left)[old].astype(np.int32),
+        left=np.where(leaf, 0, moved[left])[old].astype(np.int32),
         tree_root=moved[roots],
         member_trees=np.asarray(member_trees, dtype=np.int64),
         baseline=np.asarray(baseline, dtype=np.float64),
