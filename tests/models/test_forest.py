@@ -86,44 +86,94 @@ def test_a_member_scores_only_where_asked(rows, seed):
         raw_scores(compile_forest(MODELS, COLUMNS), X, where=where[:, :1])
 
 
-def test_members_that_see_few_distinct_rows_score_each_once_with_the_same_result(monkeypatch):
+def test_rows_that_fall_alike_among_a_members_thresholds_are_walked_once(monkeypatch):
     """Columns with a handful of values (registry-only numbers): a member reading only those
-    scores each distinct row once, and every score is still scikit-learn's."""
+    walks one row per group, and every score is still scikit-learn's."""
     import models.forest as forest_module
 
     rng = np.random.default_rng(6)
-    n = forest_module.SAMPLE_ROWS * 3
+    n = forest_module.FEWEST_GROUPED_ROWS * 3
     X = rng.normal(size=(n, 5))
     X[:, [1, 3]] = rng.integers(0, 3, size=(n, 2))  # MODELS[1] reads columns 3 and 1 only
     X[rng.random(n) < 0.3, 3] = np.nan
-    X[::7, 1] = -0.0  # equal to 0.0, a different bit pattern: its own group, the same path
+    X[::7, 1] = -0.0  # equal to 0.0: the same bins, the same path
     forest = compile_forest(MODELS, COLUMNS)
     where = rng.random((n, len(MODELS))) < 0.9
-    calls = []
-    original = forest_module._distinct_rows
+    walked = []
+    original = forest_module._scores
 
-    def recorded(*args):
-        calls.append(original(*args))
-        return calls[-1]
+    def recorded(forest, X, where, n_threads):
+        walked.append(where.sum(axis=0))
+        return original(forest, X, where, n_threads)
 
-    monkeypatch.setattr(forest_module, "_distinct_rows", recorded)
+    monkeypatch.setattr(forest_module, "_scores", recorded)
     out = raw_scores(forest, X, where=where)
-    assert [c is not None for c in calls] == [False, True, False]  # only the member on the few values
+    assert walked[0][1] <= 3 * 4  # 3 x (3 values or NaN) of MODELS[1]'s two columns
     np.testing.assert_array_equal(out[where], _reference(X)[where])
     assert np.isnan(out[~where]).all()
 
 
-def test_a_hash_collision_between_different_rows_only_costs_the_shortcut(monkeypatch):
-    import models.forest as forest_module
+def _member_bins(forest, X: np.ndarray, member: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's bins among ``member``'s thresholds (:class:`ForestBins`), and its columns."""
+    from models.forest import _column_bins
 
-    rng = np.random.default_rng(7)
-    n = forest_module.SAMPLE_ROWS * 2
-    X = rng.normal(size=(n, 5))
-    X[:, [1, 3]] = rng.integers(0, 3, size=(n, 2))
-    # Every row hashes alike: the rows grouped by hash are not all equal, so no grouping is used.
-    monkeypatch.setattr(forest_module, "_row_hashes", lambda bits: np.zeros(len(bits), np.int64))
-    assert forest_module._distinct_rows(X, np.arange(n), np.array([1, 3])) is None
-    np.testing.assert_array_equal(raw_scores(compile_forest(MODELS, COLUMNS), X), _reference(X))
+    bins = forest.bins
+    column_bins = _column_bins(X, bins.columns, bins.cut_starts, bins.cuts)
+    own = range(bins.member_starts[member], bins.member_starts[member + 1])
+    translated = [bins.tables[bins.table_starts[i] + column_bins[:, bins.member_columns[i]]] for i in own]
+    return np.column_stack(translated).reshape(len(X), len(own)), bins.columns[bins.member_columns[list(own)]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(values, min_size=5, max_size=5), min_size=0, max_size=40))
+def test_a_members_bins_say_which_side_of_each_of_its_splits_a_value_takes(rows):
+    """For every split of a member's trees on column c at threshold t: x <= t exactly when x's
+    bin is at most t's position among the member's thresholds on c, and NaN has a bin of its
+    own, past them all."""
+    X = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+    forest = compile_forest(MODELS, COLUMNS)
+    roots = np.append(forest.tree_root, forest.feature.size)
+    for m in range(len(MODELS)):
+        bins, columns = _member_bins(forest, X, m)
+        nodes = np.arange(roots[forest.member_trees[m]], roots[forest.member_trees[m + 1]])
+        nodes = nodes[forest.feature[nodes] >= 0]
+        for j, column in enumerate(columns):
+            cuts = np.unique(forest.threshold[nodes[forest.feature[nodes] == column]])
+            x = X[:, column]
+            assert (bins[np.isnan(x), j] == cuts.size + 1).all()
+            for position, t in enumerate(cuts):
+                np.testing.assert_array_equal((bins[:, j] <= position)[~np.isnan(x)], (x <= t)[~np.isnan(x)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, np.nan, 2.5, -3.0]), min_size=5, max_size=5), max_size=60),
+       st.integers(0, 2**32 - 1))
+def test_bin_groups_are_the_distinct_bins_led_by_their_first_row(values, seed):
+    """Against numpy's distinct rows of the bins, in a hash table as small as allowed (so that
+    rows meet in the same slots): one group per distinct bin row, led by its first row, in
+    rows given in any order; empty and single-row input included. Past ``most`` groups it
+    says so."""
+    from models.forest import _bin_groups, _column_bins
+
+    X = np.array(values, dtype=np.float64).reshape(len(values), 5)
+    forest = compile_forest(MODELS, COLUMNS)
+    bins = forest.bins
+    column_bins = _column_bins(X, bins.columns, bins.cut_starts, bins.cuts)
+    rows = np.random.default_rng(seed).permutation(len(X))
+    for m in range(len(MODELS)):
+        lo, hi = bins.member_starts[m], bins.member_starts[m + 1]
+        want = _member_bins(forest, X, m)[0][rows]
+        distinct, want_first = np.unique(want, axis=0, return_index=True)
+        most = len(rows)
+        first, inverse, whole = _bin_groups(column_bins, rows, bins.member_columns[lo:hi], bins.table_starts[lo:hi + 1],
+                                            bins.tables, 1 << most.bit_length(), most)
+        assert whole and first.size == len(distinct)
+        np.testing.assert_array_equal(first, np.sort(want_first))
+        np.testing.assert_array_equal(want[first][inverse], want)
+        if len(distinct) > 1:
+            fewer = len(distinct) - 1
+            assert not _bin_groups(column_bins, rows, bins.member_columns[lo:hi], bins.table_starts[lo:hi + 1],
+                                   bins.tables, 1 << fewer.bit_length(), fewer)[2]
 
 
 @settings(max_examples=50, deadline=None)
@@ -155,22 +205,3 @@ def test_breadth_first_puts_each_nodes_children_side_by_side(splits, seed):
         assert sorted(moved[root:end]) == list(range(root, end)) and moved[root] == root
     for node in np.flatnonzero(~np.asarray(leaf, dtype=bool)):
         assert moved[right[node]] == moved[left[node]] + 1
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, np.nan, 2.5]), min_size=3, max_size=3), max_size=40),
-       st.lists(st.sampled_from([0, 2]), min_size=1, max_size=2))
-def test_bit_groups_equal_distinct_bit_patterns(values, columns):
-    """Against numpy: one group per distinct bit pattern (0.0 and -0.0 apart, NaN with NaN),
-    each led by its first row; empty and single-row input included."""
-    from models.forest import _bit_groups
-
-    X = np.array(values, dtype=np.float64).reshape(len(values), 3)
-    rows = np.arange(len(X))[::-1].copy()  # rows in any order, not only 0..n-1
-    columns = np.array(columns)
-    first, inverse = _bit_groups(X, rows, columns)
-    bits = np.ascontiguousarray(X[np.ix_(rows, columns)]).view(np.uint64)
-    distinct, want_first = np.unique(bits, axis=0, return_index=True)
-    assert first.size == len(distinct)
-    np.testing.assert_array_equal(bits[first][inverse], bits)
-    np.testing.assert_array_equal(np.sort(first), np.sort(want_first))
