@@ -10,6 +10,8 @@ when it is normalised and again when it becomes an id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -27,8 +29,24 @@ def plain_digits(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     many digits it has; elsewhere (nulls included) 0 and 0. ``text`` is a String Series."""
     value = np.zeros(text.len(), dtype=np.int64)
     digits = np.zeros(text.len(), dtype=np.int8)
+    for start, stop, rows, data, bases, valid in _view_chunks(text):
+        _parse_views(rows, data, bases, valid, value[start:stop], digits[start:stop])
+    return value, digits
+
+
+def edges_may_be_space(text: pl.Series) -> bool:
+    """Whether any value of a String Series may start or end with whitespace: False means
+    certainly not. Reads two bytes a value from its view (most are inside it), where converting
+    the column to Arrow's older string layout to read them copied all of its text."""
+    return any(_edges_may_be_space(rows, data, bases, valid) for _, _, rows, data, bases, valid in _view_chunks(text))
+
+
+def _view_chunks(text: pl.Series) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per non-empty chunk of ``text``: its rows ``start:stop`` in the Series, its string views
+    (uint8, n × 16), its data buffers end to end, where each buffer begins there, and which
+    values are not null; the views, as Polars holds them, without a copy."""
     if text.len() == 0:
-        return value, digits
+        return
     array = text.to_arrow(compat_level=pl.CompatLevel.newest())
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     valid = text.is_not_null().to_numpy()
@@ -47,9 +65,8 @@ def plain_digits(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         rows = np.frombuffer(views, dtype=np.uint8).reshape(-1, _VIEW_BYTES)[chunk.offset:chunk.offset + len(chunk)]
         stop = start + len(chunk)
-        _parse_views(rows, data, bases, valid[start:stop], value[start:stop], digits[start:stop])
+        yield start, stop, rows, data, bases, valid[start:stop]
         start = stop
-    return value, digits
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -89,3 +106,23 @@ def _parse_views(views, data, bases, valid, value, digits):
         if ok:
             value[i] = x
             digits[i] = n
+
+
+@njit(cache=True, nogil=True)
+def _edges_may_be_space(views, data, bases, valid):
+    """Whether the first or last byte of any non-null value (``views`` and ``data`` as in
+    :func:`_parse_views`) is ASCII whitespace (tab to carriage return, space) or part of a
+    multi-byte character, which may be Unicode whitespace such as a no-break space."""
+    for i in range(views.shape[0]):
+        n = _le32(views, i, 0)
+        if not valid[i] or n < 1:
+            continue
+        first = views[i, 4]  # inline, or the first byte of the prefix
+        if n <= _INLINE_BYTES:
+            last = views[i, 4 + n - 1]
+        else:
+            last = data[bases[_le32(views, i, 8)] + _le32(views, i, 12) + n - 1]
+        for b in (first, last):
+            if b == 32 or 9 <= b <= 13 or b >= 128:
+                return True
+    return False

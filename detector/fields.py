@@ -8,13 +8,11 @@ canonical value, or null where the text cannot be parsed, so the caller can reje
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
+from detector.digit_views import edges_may_be_space
 from detector.errors import InputError
 from detector.mapping import Mapping
-from features.kernels import edge_bytes_may_be_space
 
 #: Timestamp layouts tried when the mapping gives none, most common first. ``%.f`` also matches
 #: no fraction; ``%#z`` also matches ``Z``.
@@ -46,25 +44,12 @@ def clean_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 def _clean_series(text: pl.Series) -> pl.Series:
     # Most exports have neither padded nor empty fields: check first (two bytes per value), copy
     # only when needed.
-    if _may_be_padded(text):
+    if edges_may_be_space(text):
         text = text.str.strip_chars()
     empty = text.str.len_bytes() == 0
     if empty.any():
         text = pl.select(pl.when(pl.lit(empty)).then(None).otherwise(pl.lit(text))).to_series()
     return text
-
-
-def _may_be_padded(text: pl.Series) -> bool:
-    """False when no value can start or end with whitespace (checked on the Arrow buffers)."""
-    array = text.to_arrow()
-    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
-        _, offsets, data = chunk.buffers()
-        if data is None:
-            continue
-        offsets = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
-        if edge_bytes_may_be_space(offsets, np.frombuffer(data, dtype=np.uint8)):
-            return True
-    return False
 
 
 #: What :func:`parse_event_type` gives: an event kind, or ``""`` for an empty field.

@@ -539,25 +539,6 @@ def masked_counts(starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.diff(_masked_starts(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_)))
 
 
-@njit(cache=True)
-def _edge_bytes_may_be_space(offsets, data):
-    for i in range(offsets.shape[0] - 1):
-        lo, hi = offsets[i], offsets[i + 1]
-        if hi > lo:
-            for b in (data[lo], data[hi - 1]):
-                # ASCII whitespace (tab..carriage return, space), or a byte of a multi-byte
-                # character, which may be Unicode whitespace such as a no-break space.
-                if b == 32 or 9 <= b <= 13 or b >= 128:
-                    return True
-    return False
-
-
-def edge_bytes_may_be_space(offsets: np.ndarray, data: np.ndarray) -> bool:
-    """Whether any string of an Arrow string array (``offsets``, UTF-8 ``data``) may start or
-    end with whitespace: False means certainly not. Reads two bytes per string, no regex."""
-    return bool(_edge_bytes_may_be_space(_int64(offsets), np.ascontiguousarray(data, dtype=np.uint8)))
-
-
 #: Bits of the key sorted per pass of :func:`stable_argsort` (2,048 buckets: the counts stay in L1).
 _RADIX_BITS = 11
 

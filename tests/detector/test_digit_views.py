@@ -5,7 +5,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.digit_views import MAX_DIGITS, plain_digits
+from detector.digit_views import MAX_DIGITS, edges_may_be_space, plain_digits
 
 
 def naive(values: list[str | None]) -> tuple[list[int], list[int]]:
@@ -55,3 +55,33 @@ def test_many_chunks_and_data_buffers():
     joined = pl.concat(parts, rechunk=True)
     assert len(joined.to_arrow(compat_level=pl.CompatLevel.newest()).buffers()) > 3  # several data buffers
     check(joined)
+
+
+def _edge_is_space(value: str) -> bool:
+    def suspicious(b: int) -> bool:  # ASCII whitespace, or a byte of a multi-byte character
+        return b == 32 or 9 <= b <= 13 or b >= 128
+    raw = value.encode()
+    return bool(raw) and (suspicious(raw[0]) or suspicious(raw[-1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | st.text(alphabet="ab9 \t\n\u00a0é", max_size=16), max_size=12), st.integers(0, 3))
+def test_edges_may_be_space_reads_the_first_and_last_byte_of_each_value(values, skip):
+    """Inline (up to 12 bytes) and longer values, sliced views, nulls; False is a promise that
+    nothing needs stripping."""
+    series = pl.Series("t", values, dtype=pl.Utf8).slice(min(skip, len(values)))
+    kept = values[min(skip, len(values)):]
+    got = edges_may_be_space(series)
+    assert got == any(v is not None and _edge_is_space(v) for v in kept)
+    if not got:
+        assert all(v is None or v == v.strip() for v in kept)
+
+
+def test_edges_in_empty_all_null_and_many_chunks():
+    assert not edges_may_be_space(pl.Series("t", [], dtype=pl.Utf8))
+    assert not edges_may_be_space(pl.Series("t", [None, None], dtype=pl.Utf8))
+    long = "x" * 20
+    clean = pl.concat([pl.Series("t", [long]), pl.Series("t", [], dtype=pl.Utf8), pl.Series("t", ["ab"])], rechunk=False)
+    assert not edges_may_be_space(clean)
+    assert edges_may_be_space(pl.concat([clean, pl.Series("t", [long + " "])], rechunk=False))  # in a later chunk's buffer
+    assert edges_may_be_space(pl.concat([clean, pl.Series("t", [" " + long])], rechunk=True))

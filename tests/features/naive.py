@@ -184,9 +184,3 @@ def histogram_entropy(starts, values, mask, edges):
 
 def masked_counts(starts, mask):
     return np.array([int(np.sum(mask[lo:hi])) for lo, hi in segments(starts)], dtype=np.int64)
-
-
-def edge_bytes_may_be_space(strings):
-    def suspicious(b):
-        return b == 32 or 9 <= b <= 13 or b >= 128
-    return any(s and (suspicious(s.encode()[0]) or suspicious(s.encode()[-1])) for s in strings if s is not None)

@@ -253,22 +253,6 @@ def test_new_kernels_on_empty_and_all_masked_out():
     assert kernels.histogram_entropy(two, np.array([1, 9]), ~off, np.array([5])).tolist() == [1.0]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.none() | st.text(alphabet="ab9 \t\n\u00a0é", max_size=4), max_size=8), st.integers(0, 3))
-def test_edge_bytes_may_be_space(strings, cut):
-    import pyarrow as pa
-
-    array = pa.array(strings, type=pa.large_string()).slice(min(cut, len(strings)))  # a sliced array too
-    _, offsets, data = array.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    got = kernels.edge_bytes_may_be_space(offsets, data)
-    assert got == naive.edge_bytes_may_be_space(strings[min(cut, len(strings)):])
-    # False is a promise: nothing to strip.
-    if not got:
-        assert all(s is None or s == s.strip() for s in strings[min(cut, len(strings)):])
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(84_000_000_000, 84_000_000_050),
                           st.sampled_from([0, -1, 2**63 - 1, -2**63])), max_size=300))
