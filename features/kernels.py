@@ -471,10 +471,34 @@ def _distinct_per_day(starts, day, values, mask):
     n_seg = starts.shape[0] - 1
     total = np.zeros(n_seg, dtype=np.int64)
     busiest = np.zeros(n_seg, dtype=np.int64)
+    # Each segment sorts its values in its own rows of one buffer: no arrays made per segment.
+    buf = np.empty(values.shape[0], dtype=np.int64)
     for s in prange(n_seg):
-        rows = np.empty(starts[s + 1] - starts[s], dtype=np.int64)
+        lo, hi = starts[s], starts[s + 1]
+        in_order = True
+        for i in range(lo + 1, hi):
+            if day[i] < day[i - 1]:
+                in_order = False
+                break
+        if in_order:
+            # The usual case (a number's events come in time order): each day's rows are a run.
+            i = lo
+            while i < hi:
+                k = i
+                j = i
+                while j < hi and day[j] == day[i]:
+                    if mask[j]:
+                        buf[k] = values[j]
+                        k += 1
+                    j += 1
+                today = _distinct_count(buf, i, k)
+                total[s] += today
+                busiest[s] = max(busiest[s], today)
+                i = j
+            continue
+        rows = np.empty(hi - lo, dtype=np.int64)
         k = 0
-        for i in range(starts[s], starts[s + 1]):
+        for i in range(lo, hi):
             if mask[i]:
                 rows[k] = i
                 k += 1
@@ -492,6 +516,20 @@ def _distinct_per_day(starts, day, values, mask):
                 total[s] += 1
                 busiest[s] = max(busiest[s], today)
     return total, busiest
+
+
+@njit(cache=True)
+def _distinct_count(buf, lo, hi):
+    """How many distinct values ``buf[lo:hi]`` holds; sorts them in place."""
+    if hi - lo <= SMALL_SEGMENT:
+        _insertion_sort(buf, lo, hi)
+    else:
+        buf[lo:hi].sort()
+    count = 0
+    for j in range(lo, hi):
+        if j == lo or buf[j] != buf[j - 1]:
+            count += 1
+    return count
 
 
 def distinct_per_day(

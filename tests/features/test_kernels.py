@@ -224,6 +224,18 @@ def test_distinct_per_day(data, rnd):
 
 
 @settings(max_examples=200, deadline=None)
+@given(with_mask(st.integers(0, 3), sort=True, max_rows=3 * kernels.SMALL_SEGMENT), st.randoms())
+def test_distinct_per_day_with_days_in_order(data, rnd):
+    """The usual case, each day's rows one run: days in order within every segment, runs longer
+    than SMALL_SEGMENT too, and many distinct values."""
+    starts, day, mask = data
+    values = np.array([rnd.choice([rnd.randint(0, 40), -(2**62)]) for _ in day], dtype=np.int64)
+    for g, w in zip(kernels.distinct_per_day(starts, day, values, mask),
+                    naive.distinct_per_day(starts, day, values, mask), strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=200, deadline=None)
 @given(with_mask(st.integers(0, 700) | st.sampled_from([0, 3, 4, 10, 600])))
 def test_histogram_entropy(data):
     starts, values, mask = data
