@@ -1,10 +1,13 @@
-"""The allocator setting of detector/__init__.py reaches Polars' allocator, and yields to the user's."""
+"""The allocator setting of detector/__init__.py reaches Polars' allocator, the OpenMP wait policy
+reaches numba's OpenMP threads, and both yield to the user's."""
 
 import os
 import subprocess
 import sys
 
-from detector import JEMALLOC_CONF
+import pytest
+
+from detector import JEMALLOC_CONF, OMP_WAIT_POLICY
 
 
 def _conf_polars_loads_with(env: dict[str, str]) -> str:
@@ -22,3 +25,23 @@ def test_set_before_polars_loads():
 def test_the_users_setting_is_left_alone():
     conf = _conf_polars_loads_with({**os.environ, "_RJEM_MALLOC_CONF": "narenas:2"})
     assert conf.endswith(",narenas:2") and JEMALLOC_CONF not in conf
+
+
+def _omp_settings(env: dict[str, str]) -> str:
+    """What GNU OpenMP prints of its settings when numba first launches a parallel kernel."""
+    code = ("import detector, numba; from features import kernels; kernels.threadsafe(); "
+            "print(numba.threading_layer())")
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_DISPLAY_ENV": "TRUE"}, capture_output=True,
+                          text=True, check=True)
+    if done.stdout.strip() != "omp":
+        pytest.skip(f"numba's threading layer here is {done.stdout.strip()}, not OpenMP")
+    return done.stderr
+
+
+def test_openmp_threads_sleep_when_idle():
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert f"OMP_WAIT_POLICY = '{OMP_WAIT_POLICY}'" in _omp_settings(env)
+
+
+def test_the_users_openmp_wait_policy_is_left_alone():
+    assert "OMP_WAIT_POLICY = 'ACTIVE'" in _omp_settings({**os.environ, "OMP_WAIT_POLICY": "ACTIVE"})
