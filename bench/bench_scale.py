@@ -63,7 +63,10 @@ def _spill_bytes(tmp: Path, proc: subprocess.Popen) -> int:
     every half second took a quarter of a core from the run being measured."""
     most = 0
     while proc.poll() is None:
-        used = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.exists() else 0
+        try:
+            used = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.exists() else 0
+        except FileNotFoundError:
+            used = 0  # the run removed its spill while this sample walked it (it has ended)
         most = max(most, used)
         time.sleep(3)
     return most
