@@ -1,11 +1,13 @@
-"""Plain decimal integers read straight from Polars' string views.
+"""Plain decimal integers, and whether text may need trimming, read straight from Polars' string
+views.
 
 Polars keeps text as Arrow string views: 16 bytes a value, holding its length and, for up to 12
 bytes, the text itself (every phone number fits), or else its first bytes and where it lies in
 one of the column's data buffers. A kernel reads those bytes and parses each value once. This
 replaces ``str.to_integer`` with ``str.len_bytes``, a cast and a bounds check (four passes and
 three arrays a column), which were ~10% of the CPU of spilling CDRs: every number is parsed
-when it is normalised and again when it becomes an id.
+when it is normalised and again when it becomes an id. Another reads only each value's first and
+last byte, for whether any text field of a CDR batch may need trimming.
 """
 
 from __future__ import annotations
