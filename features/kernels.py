@@ -212,6 +212,16 @@ def _insertion_sort(buf, lo, hi):
         buf[b + 1] = v
 
 
+@njit(cache=True)
+def _sort_range(buf, lo, hi):
+    """Sort ``buf[lo:hi]`` in place: by insertion up to :data:`SMALL_SEGMENT` values, else by
+    the library sort (NaN last either way)."""
+    if hi - lo <= SMALL_SEGMENT:
+        _insertion_sort(buf, lo, hi)
+    else:
+        buf[lo:hi].sort()
+
+
 @njit(cache=True, parallel=True)
 def _sorted_masked(starts, values, mask, kept_starts):
     """The masked values of each segment, each segment sorted, laid out at ``kept_starts``."""
@@ -222,10 +232,7 @@ def _sorted_masked(starts, values, mask, kept_starts):
             if mask[i]:
                 buf[k] = values[i]
                 k += 1
-        if k - kept_starts[s] <= SMALL_SEGMENT:
-            _insertion_sort(buf, kept_starts[s], k)
-        else:
-            buf[kept_starts[s]:k].sort()
+        _sort_range(buf, kept_starts[s], k)
     return buf
 
 
@@ -521,10 +528,7 @@ def _distinct_per_day(starts, day, values, mask):
 @njit(cache=True)
 def _distinct_count(buf, lo, hi):
     """How many distinct values ``buf[lo:hi]`` holds; sorts them in place."""
-    if hi - lo <= SMALL_SEGMENT:
-        _insertion_sort(buf, lo, hi)
-    else:
-        buf[lo:hi].sort()
+    _sort_range(buf, lo, hi)
     count = 0
     for j in range(lo, hi):
         if j == lo or buf[j] != buf[j - 1]:
