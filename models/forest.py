@@ -254,16 +254,7 @@ def _column_bins(X, columns, cut_starts, cuts):
         for j in range(columns.shape[0]):
             x = X[r, columns[j]]
             lo, hi = cut_starts[j], cut_starts[j + 1]
-            if np.isnan(x):
-                out[r, j] = hi - lo + 1
-                continue
-            while lo < hi:  # to the first cut not below x
-                mid = (lo + hi) >> 1
-                if cuts[mid] < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            out[r, j] = lo - cut_starts[j]
+            out[r, j] = hi - lo + 1 if np.isnan(x) else np.searchsorted(cuts[lo:hi], x)
     return out
 
 
