@@ -75,22 +75,23 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
         activation.alias("activation_time"),
         *[text(c).alias(c) for c in REGISTRY_SCHEMA.names()[2:]],
         reason.alias("_reason"),
-        # The raw line only where it is rejected: on every row it was a copy of the whole file
-        # (GBs for a carrier's tens of millions of subscribers).
-        pl.when(reason.is_not_null()).then(
-            pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in schema.names() if c != "_row"],
-                          separator=",")
-        ).alias("_raw"),
     )
+    # The raw line is built for the rejected rows alone, in a second pass: on every row it was a
+    # copy of the whole file (GBs for a carrier's tens of millions of subscribers), and even
+    # under a ``when`` Polars formats every row (4M rows: 0.35 of 1.3 s).
+    raw = pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in schema.names() if c != "_row"],
+                        separator=",")
     try:
         df = parsed.collect()
+        bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason", pl.lit(None, pl.Utf8).alias("_raw"))
+        if bad.height:
+            bad = (lf.with_columns(pl.col("_row").cast(pl.Int64)).join(bad.lazy().drop("_raw"), on="_row")
+                   .select("_row", "_reason", raw.alias("_raw")).sort("_row").collect())
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"cannot read registry {p}: {one_line(exc)}") from None
 
-    rejects = df.filter(pl.col("_reason").is_not_null()).select(
-        pl.lit(str(p)).alias("file"), pl.col("_row").alias("row"),
-        pl.col("_reason").alias("reason"), pl.col("_raw").alias("raw"),
-    )
+    rejects = bad.select(pl.lit(str(p)).alias("file"), pl.col("_row").alias("row"),
+                         pl.col("_reason").alias("reason"), pl.col("_raw").alias("raw"))
     good = df.filter(pl.col("_reason").is_null()).select(REGISTRY_SCHEMA.names())
     # The latest activation of a msisdn wins (a number recycled to a new owner).
     latest = good.sort(["msisdn", "activation_time"]).unique("msisdn", keep="last", maintain_order=True)

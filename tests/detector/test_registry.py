@@ -26,6 +26,25 @@ def test_registry_normalises_dedups_and_rejects(tmp_path):
     assert rows["84912345678"]["activation_time"] == dt.datetime(2026, 10, 5, 10)
     assert reg.duplicates == 1
     assert dict(zip(reg.rejects["row"], reg.rejects["reason"])) == {5: "missing msisdn", 6: "bad activation_time"}
+    # Each rejected row as it was written, in file order.
+    assert reg.rejects["raw"].to_list() == [",2026-10-01 10:30:00,D1,ID1,prepaid,", "0987654321,soon,D1,ID1,prepaid,"]
+    assert set(reg.rejects["file"]) == {str(f)}
+
+
+def test_registry_rejects_of_a_parquet_file_show_their_values(tmp_path):
+    import polars as pl
+
+    f = tmp_path / "reg.parquet"
+    pl.DataFrame({"msisdn": ["0912345678", None, "0987654321"],
+                  "activation_time": [dt.datetime(2026, 10, 1, 10), dt.datetime(2026, 10, 2, 11), None],
+                  "dealer_id": ["D1", "D2", "D3"], "id_number": ["ID1", None, "ID3"],
+                  "subscription_type": ["prepaid"] * 3}).write_parquet(f)
+    reg = read_registry(f)
+    assert reg.subscribers["msisdn"].to_list() == ["84912345678"]
+    assert reg.rejects.select("reason", "raw").rows() == [
+        ("missing msisdn", ",2026-10-02 11:00:00.000000,D2,,prepaid"),
+        ("missing activation_time", "0987654321,,D3,ID3,prepaid"),
+    ]
 
 
 def test_registry_missing_column(tmp_path):
