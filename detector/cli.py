@@ -151,8 +151,21 @@ TmpDirOption = Annotated[
 ]
 
 
+class SpillCompression(str, Enum):
+    none = "none"
+    lz4 = "lz4"
+
+
+SpillCompressionOption = Annotated[
+    SpillCompression,
+    typer.Option("--spill-compression", help="none: fastest; lz4: ~40% less disk for the spill, ~4% slower "
+                                             "(for a small or shared --tmp-dir)."),
+]
+
+
 def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memory_limit: str | None,
-            tmp_dir: Path | None, partitions: int | None = None) -> Any:
+            tmp_dir: Path | None, partitions: int | None = None,
+            spill_compression: SpillCompression = SpillCompression.none) -> Any:
     from detector.partitioned import parse_size
     from detector.pipeline import Engine
 
@@ -165,7 +178,7 @@ def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memo
     except ValueError as exc:
         raise InputError(f"--memory-limit: {exc}") from None
     return Engine(kind=engine.value, memory_limit=limit, tmp_dir=tmp_dir, workers=workers, scheduler=scheduler,
-                  partitions=partitions)
+                  partitions=partitions, spill_compression=spill_compression.value)
 
 
 class OutputFormat(str, Enum):
@@ -288,6 +301,7 @@ def features(
     memory_limit: MemoryLimitOption = None,
     partitions: PartitionsOption = None,
     tmp_dir: TmpDirOption = None,
+    spill_compression: SpillCompressionOption = SpillCompression.none,
 ) -> None:
     """Compute the feature table: one row per number, the core features of features.md and more.
 
@@ -299,7 +313,7 @@ def features(
     from detector.outputs import write_csv, write_parquet
     from detector.pipeline import feature_table, partitioned_features
 
-    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
     count = engine_.partitions_for(cdr)
     if count > 1:
@@ -413,6 +427,7 @@ def score(
     memory_limit: MemoryLimitOption = None,
     partitions: PartitionsOption = None,
     tmp_dir: TmpDirOption = None,
+    spill_compression: SpillCompressionOption = SpillCompression.none,
 ) -> None:
     """Score every number and write the flagged list, scores, the analyst report and rejects.
 
@@ -426,7 +441,7 @@ def score(
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
-    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
+    engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     model_path = model if model is not None else SHIPPED_MODEL
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)

@@ -213,6 +213,9 @@ class SpilledInput:
     #: ``imei`` and ``caller`` texts of every IMEI more than one caller used, one row per pair:
     #: all the report's shared-handset section needs (:func:`detector.report.shared_imeis`).
     shared_imeis: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SHARED_SCHEMA))
+    #: How the files were written (:data:`~detector.spill_files.COMPRESSIONS`); the partitions'
+    #: own spilled files are written alike.
+    compression: str = "none"
 
     def partition_files(self, index: int) -> tuple[list[Path], list[Path]]:
         """The spilled files of partition ``index``: its callers' rows, and the incoming rows."""
@@ -249,9 +252,11 @@ def spill_cdrs(
     mapping: Mapping | None = None,
     batch_rows: int = BATCH_ROWS,
     on_rows: Callable[[int], None] | None = None,
+    compression: str = "none",
 ) -> SpilledInput:
     """Read the CDR files in batches and spill their rows to ``count`` hash partitions under
-    ``directory``; gather the :class:`~features.build.FeatureContext` on the way.
+    ``directory`` (Arrow IPC files with ``compression``: :func:`~detector.spill_files.write_ipc`);
+    gather the :class:`~features.build.FeatureContext` on the way.
 
     Raises :class:`~detector.errors.InputError` for unreadable input and :class:`SpillError`
     when ``directory`` cannot take the files.
@@ -262,9 +267,10 @@ def spill_cdrs(
     end = None
     names, imei_names = _DistinctRows(batch_rows), _DistinctRows(batch_rows)
     rows = 0
-    # A thread writes one batch's partitions (compression, most of the spill's time) while this
-    # one reads the next batch; one batch in flight at most, so memory holds about two. The
-    # writer hands the files to two more threads: lz4 compresses one file on one core.
+    # A thread writes one batch's partitions (hashing, grouping and writing them, the longer
+    # side of the spill) while this one reads the next batch; one batch in flight at most, so
+    # memory holds about two. The writer hands the files to two more threads: lz4, when asked
+    # for, compresses one file on one core.
     with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(2) as files:
         written: Future | None = None
         for chunk, batch in enumerate(stream):
@@ -272,7 +278,7 @@ def spill_cdrs(
             events = event_columns(batch, mapping.country_code, imei_ids=True)
             if written is not None:
                 written.result()
-            written = writer.submit(_write_partitions, events, directory, count, chunk, files)
+            written = writer.submit(_write_partitions, events, directory, count, chunk, files, compression)
             dates.update(batch["start_time"].dt.date().unique().to_list())
             last = batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
@@ -296,7 +302,8 @@ def spill_cdrs(
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
                         rejects=stream.rejects, rows=rows, callers=callers.len(),
                         caller_sample=callers.gather_every(SAMPLE_EVERY),
-                        shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)))
+                        shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)),
+                        compression=compression)
 
 
 def output_cuts(spilled: SpilledInput, budget: int) -> pl.Series:
@@ -374,7 +381,7 @@ class _DistinctRows:
 
 
 def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: int,
-                      files: ThreadPoolExecutor) -> None:
+                      files: ThreadPoolExecutor, compression: str) -> None:
     """Append one batch to the partitions: every row to its caller's, and who called whom
     (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`) to its callee's when that is
     another one. The files are written on ``files``' threads."""
@@ -383,8 +390,8 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
     elsewhere = np.flatnonzero(caller != callee)
     incoming = events.select(*INCOMING_COLUMNS).with_columns(events.hash_rows().alias(_ROW_HASH))[elsewhere]
-    # A callee's key is its id wherever the id is the number: spilled as null there, which
-    # compresses to nothing (it took 6 of the ~35 bytes of a spilled row). :func:`_read_own` fills it.
+    # A callee's key is its id wherever the id is the number: spilled as null there, which LZ4
+    # compresses to nothing (it took 6 of the ~35 bytes of a compressed row). :func:`_read_own` fills it.
     events = events.with_columns(pl.when(pl.col("callee_key") != pl.col("callee_id")).then(pl.col("callee_key"))
                                  .alias("callee_key"))
     outputs = []
@@ -394,7 +401,7 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
                      directory / f"part-{i:05d}" / f"{kind}{chunk:06d}.arrow")
                     for i in range(count) if bounds[i + 1] > bounds[i]]
     try:
-        for written in [files.submit(_write_ipc, frame, path) for frame, path in outputs]:
+        for written in [files.submit(_write_ipc, frame, path, compression) for frame, path in outputs]:
             written.result()
     except OSError as exc:
         raise _spill_error(directory, exc) from None
@@ -409,9 +416,9 @@ def _grouped(frame: pl.DataFrame, part: np.ndarray, count: int) -> tuple[pl.Data
     return frame[pl.Series(order)], bounds
 
 
-def _write_ipc(frame: pl.DataFrame, path: Path) -> None:
+def _write_ipc(frame: pl.DataFrame, path: Path, compression: str) -> None:
     path.parent.mkdir(exist_ok=True)
-    write_ipc(frame, path)
+    write_ipc(frame, path, compression)
 
 
 def _spill_error(directory: Path, exc: OSError) -> SpillError:
@@ -480,6 +487,8 @@ class PartitionJob:
     #: (:func:`detector.sorted_output.write_ranges`), so that a run never holds the whole table.
     features_dir: Path | None = None
     output_cuts: pl.Series = field(default_factory=lambda: pl.Series("msisdn", [], pl.Utf8))
+    #: How the feature ranges are written (:data:`~detector.spill_files.COMPRESSIONS`).
+    compression: str = "none"
     #: With a model the partition is scored: its scores and flags are the result.
     model: DetectorModel | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -522,7 +531,8 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
     if job.model is None:
         if job.features_dir is None:
             return PartitionResult(job.partition.index, duplicates, features=table)
-        write_ranges(table, "msisdn", job.output_cuts, job.features_dir, f"part-{job.partition.index:05d}")
+        write_ranges(table, "msisdn", job.output_cuts, job.features_dir, f"part-{job.partition.index:05d}",
+                     job.compression)
         return PartitionResult(job.partition.index, duplicates)
     from models.scoring import flag_numbers, score_numbers
 
@@ -532,13 +542,13 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
 
 
 def partition_jobs(spilled: SpilledInput, **options: object) -> list[PartitionJob]:
-    """One :class:`PartitionJob` per partition of ``spilled``; ``options`` are the jobs' other
-    fields."""
+    """One :class:`PartitionJob` per partition of ``spilled``, writing what it spills as
+    ``spilled`` was written; ``options`` are the jobs' other fields."""
     jobs = []
     for i in range(spilled.count):
         own, incoming = spilled.partition_files(i)
         jobs.append(PartitionJob(files=tuple(own), incoming_files=tuple(incoming), partition=Partition(i, spilled.count),
-                                 context=spilled.context, **options))  # type: ignore[arg-type]
+                                 context=spilled.context, compression=spilled.compression, **options))  # type: ignore[arg-type]
     return jobs
 
 

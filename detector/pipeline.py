@@ -97,6 +97,9 @@ class Engine:
     #: Partitions to split every input into, whatever its size (1: read it whole); ``None``: as
     #: many as ``memory_limit`` needs.
     partitions: int | None = None
+    #: How partitions are spilled (:data:`detector.spill_files.COMPRESSIONS`): ``"lz4"`` takes
+    #: ~40% less disk and more CPU.
+    spill_compression: str = "none"
 
     def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
         """How many partitions this engine splits the CDR files into; 1 = read them whole.
@@ -292,7 +295,7 @@ def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engin
     count = max(count, engine.partitions_for(cdr, held))
     progress.partitions(count)
     spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
-                         mapping=mapping, on_rows=progress.rows)
+                         mapping=mapping, on_rows=progress.rows, compression=engine.spill_compression)
     if registry is not None:
         # The context holds the registry features now; the report's dealer section is all that
         # reads the registry itself, and a carrier's registry has tens of millions of rows.

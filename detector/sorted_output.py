@@ -38,9 +38,10 @@ def cut_points(sample: pl.Series, ranges: int) -> pl.Series:
     return values.gather([values.len() * i // ranges for i in range(1, ranges)]).unique(maintain_order=True)
 
 
-def write_ranges(table: pl.DataFrame, key: str, cuts: pl.Series, directory: Path, name: str) -> None:
+def write_ranges(table: pl.DataFrame, key: str, cuts: pl.Series, directory: Path, name: str,
+                 compression: str = "none") -> None:
     """Write ``table``'s rows as one Arrow IPC file per range of ``key`` between ``cuts``
-    (``directory/range-00002/<name>.arrow``). Range ``i`` holds the keys from ``cuts[i - 1]``
+    (``directory/range-00002/<name>.arrow``, with ``compression``: :func:`~detector.spill_files.write_ipc`). Range ``i`` holds the keys from ``cuts[i - 1]``
     up to (not including) ``cuts[i]``; nulls are in the first. Empty ranges get no file, except
     the first, so that :func:`sink_ranges` always finds the table's columns."""
     table = table.sort(key)  # nulls first, as in range 0; free when the table is sorted already
@@ -49,7 +50,7 @@ def write_ranges(table: pl.DataFrame, key: str, cuts: pl.Series, directory: Path
         if bounds[i + 1] > bounds[i] or i == 0:
             folder = directory / f"range-{i:05d}"
             folder.mkdir(parents=True, exist_ok=True)
-            write_ipc(table.slice(bounds[i], bounds[i + 1] - bounds[i]), folder / f"{name}.arrow")
+            write_ipc(table.slice(bounds[i], bounds[i + 1] - bounds[i]), folder / f"{name}.arrow", compression)
 
 
 def sink_ranges(directory: Path, key: str, out: Path) -> None:

@@ -11,7 +11,7 @@ import pyarrow.ipc as pa_ipc
 import pytest
 from polars.testing import assert_frame_equal
 
-from detector import partitioned, pipeline
+from detector import partitioned, pipeline, sorted_output
 from detector.cli import main
 from detector.partitioned import BASELINE_BYTES, BYTES_PER_ROW, estimate_rows, parse_size, partition_count
 
@@ -91,6 +91,39 @@ def test_partitioned_features_equal_in_memory(noisy_world, tmp_path, monkeypatch
     assert whole.height > 5000
     assert_frame_equal(pl.read_parquet(tmp_path / "parts.parquet"), whole, check_exact=True)
     assert (tmp_path / "parts_rejects.csv").read_text() == (tmp_path / "rejects.csv").read_text()
+
+
+def test_an_lz4_spill_gives_the_same_outputs(noisy_world, in_memory_run, tmp_path, monkeypatch):
+    """``--spill-compression lz4`` reaches every file a run spills: the partitions and the
+    feature table's ranges."""
+    written = []
+    for module in (partitioned, sorted_output):
+        monkeypatch.setattr(module, "write_ipc", lambda frame, path, compression, write=module.write_ipc: (
+            written.append(compression), write(frame, path, compression)))
+    assert run_cli(*score_args(noisy_world, tmp_path / "out", "--memory-limit", TINY,
+                               "--spill-compression", "lz4")) == 0
+    assert_same_outputs(tmp_path / "out", in_memory_run)
+    args = ["features", "--cdr", noisy_world / "cdr", "--subscribers", noisy_world / "subscribers.csv"]
+    assert run_cli(*args, "--out", tmp_path / "whole.parquet") == 0
+    assert run_cli(*args, "--out", tmp_path / "parts.parquet", "--memory-limit", TINY,
+                   "--spill-compression", "lz4") == 0
+    assert_frame_equal(pl.read_parquet(tmp_path / "parts.parquet"), pl.read_parquet(tmp_path / "whole.parquet"),
+                       check_exact=True)
+    assert len(written) > 10 and set(written) == {"lz4"}
+    assert run_cli(*args, "--out", tmp_path / "bad.parquet", "--spill-compression", "zstd") == 2
+
+
+def test_spill_files_read_back_as_written_and_lz4_is_smaller(tmp_path):
+    from detector.spill_files import COMPRESSIONS, write_ipc
+
+    frame = pl.DataFrame({"id": pl.int_range(0, 100_000, eager=True) // 7, "flags": pl.Series([3] * 100_000, dtype=pl.Int8),
+                          "key": pl.Series([None, 5] * 50_000, dtype=pl.Int64)})
+    sizes = {}
+    for compression in COMPRESSIONS:
+        write_ipc(frame, tmp_path / f"{compression}.arrow", compression)
+        assert_frame_equal(pl.read_ipc(tmp_path / f"{compression}.arrow"), frame, check_exact=True)
+        sizes[compression] = (tmp_path / f"{compression}.arrow").stat().st_size
+    assert sizes["lz4"] < sizes["none"] / 2
 
 
 @pytest.mark.parametrize("half", ["partition_features", "finish_partition"])
