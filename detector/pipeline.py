@@ -295,7 +295,8 @@ def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engin
     count = max(count, engine.partitions_for(cdr, held))
     progress.partitions(count)
     spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
-                         mapping=mapping, on_rows=progress.rows, compression=engine.spill_compression)
+                         mapping=mapping, on_rows=progress.rows, compression=engine.spill_compression,
+                         memory_limit=engine.limit())
     if registry is not None:
         # The context holds the registry features now; the report's dealer section is all that
         # reads the registry itself, and a carrier's registry has tens of millions of rows.

@@ -160,6 +160,7 @@ def feature_context(
     registry: pl.DataFrame | None,
     names: pl.DataFrame | None = None,
     partitions: int | None = None,
+    profile: pl.DataFrame | None = None,
 ) -> FeatureContext:
     """The :class:`FeatureContext` of a whole input, from small tables gathered over all of it.
 
@@ -179,6 +180,9 @@ def feature_context(
     partitions:
         The number of hash partitions the input is split into, if it is: the registry features
         are then sorted by partition (:attr:`FeatureContext.registry_offsets`).
+    profile:
+        :func:`registry_profile` of ``registry`` if computed already (``registry`` is then not
+        read).
     """
     imei_sims = None
     if imei_callers is not None:
@@ -186,7 +190,9 @@ def feature_context(
         # partition joins its callers' IMEIs to this table.
         imei_sims = (imei_callers.group_by("imei").agg(pl.col("caller_id").n_unique().cast(pl.Int64).alias("sims"))
                      .filter(pl.col("sims") > 1))
-    reg = registry_features(registry, callers) if registry is not None and registry.height else None
+    if profile is None and registry is not None and registry.height:
+        profile = registry_profile(registry)
+    reg = with_dormant_share(profile, callers) if profile is not None else None
     if reg is not None:
         # Held through a whole run and joined to every partition: the numbers' texts join the
         # other names (a plain number's text is its id), and the dealer's name is not a feature.
@@ -583,7 +589,17 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
     """Per registry subscriber (``id``, ``msisdn``): what its registration says
     (``sims_per_id``, ``dealer_burst_1h``, ``msisdn_run_length``, activation time and cell,
     ``prepaid``) and how its dealer's SIMs behave (``dealer_*``); ``callers`` are the ids of every
-    number that originated an event, for the dealer's share of dormant SIMs."""
+    number that originated an event, for the dealer's share of dormant SIMs.
+
+    The same as :func:`with_dormant_share` of :func:`registry_profile`: a run that streams its
+    CDRs computes the profile while it reads them, and adds the share once it knows the callers.
+    """
+    return with_dormant_share(registry_profile(registry), callers)
+
+
+def registry_profile(registry: pl.DataFrame) -> pl.DataFrame:
+    """The part of :func:`registry_features` that needs the registry alone (every column but
+    ``dealer_dormant_share``), with ``dealer``, an integer per dealer."""
     reg = registry.select(
         number_id(pl.col("msisdn")).alias("id"),
         pl.col("msisdn"),
@@ -613,16 +629,28 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
     return (
         reg.select("id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "dealer", "prepaid")
         .with_columns(burst, runs)
-        # A column of its own: inside a window, Polars would broadcast the callers to every group.
-        .with_columns((~pl.col("id").is_in(callers.implode())).cast(pl.Float64).alias("dormant"))
         .with_columns(
-            pl.when(dealer).then(pl.col("dormant").mean().over("dealer")).alias("dealer_dormant_share"),
             pl.when(dealer).then((pl.col("sims_per_id") > 3).fill_null(False).cast(pl.Float64).mean().over("dealer"))
             .alias("dealer_over_id_cap_share"),
             pl.when(dealer).then(pl.len().over("dealer")).cast(pl.Int64).alias("dealer_sims"),
             pl.when(dealer).then(pl.col("dealer_burst_1h").max().over("dealer")).alias("dealer_burst_1h_max"),
         )
-        .drop("dormant", "dealer")
+    )
+
+
+def with_dormant_share(profile: pl.DataFrame, callers: pl.Series) -> pl.DataFrame:
+    """:func:`registry_features` from the :func:`registry_profile` and the ids of every number
+    that originated an event: ``dealer_dormant_share``, the share of the dealer's SIMs that did
+    not."""
+    # A column of its own: inside a window, Polars would broadcast the callers to every group.
+    dormant = (~pl.col("id").is_in(callers.implode())).cast(pl.Float64)
+    share = (profile.select(dormant.alias("dormant"), "dealer")
+             .select(pl.when(pl.col("dealer").is_not_null()).then(pl.col("dormant").mean().over("dealer")))
+             .to_series())
+    return profile.select(
+        "id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "prepaid", "dealer_burst_1h",
+        "msisdn_run_length", share.alias("dealer_dormant_share"), "dealer_over_id_cap_share", "dealer_sims",
+        "dealer_burst_1h_max",
     )
 
 

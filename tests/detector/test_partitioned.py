@@ -288,6 +288,31 @@ def text_senders_world(noisy_world, tmp_path_factory):
     return root
 
 
+def test_the_registry_profile_is_made_while_streaming_only_when_memory_allows(noisy_world, tmp_path, monkeypatch):
+    """Under no limit the registry's profile is computed beside the stream, on a thread of its
+    own; under a tiny one after it, on the calling thread. The context is the same."""
+    import threading
+
+    from detector.registry import read_registry
+
+    registry = read_registry(noisy_world / "subscribers.csv").subscribers
+    threads = []
+    profile = partitioned.registry_profile
+    monkeypatch.setattr(partitioned, "registry_profile",
+                        lambda reg: (threads.append(threading.current_thread()), profile(reg))[1])
+    contexts = []
+    for limit in (None, 1):
+        (tmp_path / str(limit)).mkdir()
+        contexts.append(partitioned.spill_cdrs([noisy_world / "cdr"], tmp_path / str(limit), 3, registry=registry,
+                                               memory_limit=limit).context)
+    assert threads[0] is not threading.main_thread()
+    assert len(threads) == 1  # under the tiny limit feature_context computed it itself
+    aside, after = contexts
+    assert aside.registry.height == registry.height
+    assert_frame_equal(aside.registry, after.registry, check_exact=True)
+    assert aside.registry_offsets == after.registry_offsets
+
+
 def test_callers_that_are_not_numbers_survive_the_spill(text_senders_world, tmp_path):
     """Their features, scores and shared handsets equal the in-memory run's, text included."""
     from detector.pipeline import Engine, partitioned_scores, read_inputs, score_inputs
