@@ -129,7 +129,7 @@ class Engine:
             from detector.distributed import run_on_dask
 
             return run_on_dask(jobs, directory, workers=self.workers, scheduler=self.scheduler, on_done=on_done)
-        return run_locally(jobs, on_done)
+        return run_locally(jobs, on_done, remove_files=True)
 
 
 @dataclass

@@ -363,6 +363,15 @@ def test_partitions_run_two_at_a_time_as_one_at_a_time(noisy_world, tmp_path):
     for a, b in zip(one, two, strict=True):
         assert a.duplicates == b.duplicates
         assert_frame_equal(a.features, b.features, check_exact=True)
+    # Asked to, a run removes each partition's files as soon as that partition is done.
+    def files(of):
+        return {path for job in of for path in (*job.files, *job.incoming_files)}
+
+    left = []
+    run_locally(jobs, lambda _r: left.append({path for path in files(jobs) if path.exists()}), remove_files=True)
+    assert len(left) == 5 and files(jobs[4:]) and not left[-1]
+    for r, existing in enumerate(left):
+        assert not existing & files(jobs[:r + 1]) and files(jobs[r + 1:]) <= existing
 
 
 def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge():
