@@ -120,3 +120,17 @@ def test_the_linear_members_transform_equals_scikit_learns_to_the_last_bit(rows)
                                               member[:-1].transform(every[np.ix_(some, columns)]))
             else:  # scikit-learn refuses an empty batch; the shape is what there is to check
                 assert _standardised(member, logs).shape == (0, member[-1].coef_.shape[1])
+
+
+def test_a_refitted_model_scores_with_its_new_trees():
+    """The compiled trees are kept between calls (a run scores many partitions), and a fit
+    replaces them: scores after a refit equal a fresh model's."""
+    X, Y = _gap_problem(np.random.default_rng(4), n=600)
+    X2, Y2 = _gap_problem(np.random.default_rng(5), n=600)
+    model = CategoryClassifier(max_iter=10, random_state=0).fit(X, Y)
+    first = model.predict_proba(X)
+    np.testing.assert_array_equal(model.predict_proba(X), first)
+    refitted = model.fit(X2, Y2).predict_proba(X)
+    np.testing.assert_array_equal(refitted, CategoryClassifier(max_iter=10, random_state=0).fit(X2, Y2).predict_proba(X))
+    assert not np.array_equal(refitted, first)
+    assert not any("forest" in name.lower() or "compiled" in name for name in vars(model))
