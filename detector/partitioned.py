@@ -411,14 +411,14 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
                           partition_of(pl.col("callee_id"), count).alias("callee"))
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
     elsewhere = np.flatnonzero(caller != callee)
-    incoming = events.select(*INCOMING_COLUMNS).with_columns(events.hash_rows().alias(_ROW_HASH))[elsewhere]
+    incoming = events.select(*INCOMING_COLUMNS).with_columns(events.hash_rows().alias(_ROW_HASH))
     # A callee's key is its id wherever the id is the number: spilled as null there, which LZ4
     # compresses to nothing (it took 6 of the ~35 bytes of a compressed row). :func:`_read_own` fills it.
     events = events.with_columns(pl.when(pl.col("callee_key") != pl.col("callee_id")).then(pl.col("callee_key"))
                                  .alias("callee_key"))
     outputs = []
-    for kind, frame, part in ((_OWN_FILES, events, caller), (_INCOMING_FILES, incoming, callee[elsewhere])):
-        grouped, bounds = _grouped(frame, part, count)
+    for kind, frame, part, rows in ((_OWN_FILES, events, caller, None), (_INCOMING_FILES, incoming, callee, elsewhere)):
+        grouped, bounds = _grouped(frame, part, count, rows)
         outputs += [(grouped.slice(bounds[i], bounds[i + 1] - bounds[i]),
                      directory / f"part-{i:05d}" / f"{kind}{chunk:06d}.arrow")
                     for i in range(count) if bounds[i + 1] > bounds[i]]
@@ -429,13 +429,17 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
         raise _spill_error(directory, exc) from None
 
 
-def _grouped(frame: pl.DataFrame, part: np.ndarray, count: int) -> tuple[pl.DataFrame, np.ndarray]:
-    """``frame``'s rows grouped by their partition ``part`` (0 .. count-1), in their order within
-    each, and where each partition's rows begin and end (``count + 1`` offsets). A stable sort of
-    16-bit keys is a radix sort: a few ms a batch, where ``partition_by`` took ~0.1 s."""
+def _grouped(frame: pl.DataFrame, part: np.ndarray, count: int,
+             rows: np.ndarray | None = None) -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame``'s rows (only ``rows``, if given: one gather instead of two) grouped by their
+    partition ``part`` (0 .. count-1), in their order within each, and where each partition's
+    rows begin and end (``count + 1`` offsets). A stable sort of 16-bit keys is a radix sort: a
+    few ms a batch, where ``partition_by`` took ~0.1 s."""
+    if rows is not None:
+        part = part[rows]
     order = np.argsort(part.astype(np.uint16 if count <= 2**16 else np.int64), kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=count))])
-    return frame[pl.Series(order)], bounds
+    return frame[pl.Series(order if rows is None else rows[order])], bounds
 
 
 def _write_ipc(frame: pl.DataFrame, path: Path, compression: str) -> None:
