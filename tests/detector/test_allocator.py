@@ -22,6 +22,16 @@ def test_set_before_polars_loads():
     assert _conf_polars_loads_with(env).endswith("," + JEMALLOC_CONF)
 
 
+def test_set_when_only_polars_own_setting_was_inherited():
+    """A parent that imported Polars passes Polars' own setting on to its children: the harness
+    of bench/bench_scale.py does, and so would a scheduler written in Python."""
+    inherited = subprocess.run([sys.executable, "-c", "import os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"],
+                               env={k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"},
+                               capture_output=True, text=True, check=True).stdout.strip()
+    assert inherited and JEMALLOC_CONF not in inherited
+    assert _conf_polars_loads_with({**os.environ, "_RJEM_MALLOC_CONF": inherited}).endswith("," + JEMALLOC_CONF)
+
+
 def test_the_users_setting_is_left_alone():
     conf = _conf_polars_loads_with({**os.environ, "_RJEM_MALLOC_CONF": "narenas:2"})
     assert conf.endswith(",narenas:2") and JEMALLOC_CONF not in conf
