@@ -97,6 +97,7 @@ def test_score_at_scale(rows, tmp_path):
                                       spill_gib=spilled / 2**30, limit=limit_for(rows),
                                       said=out.strip().splitlines()[-2])
     assert (tmp_path / "out" / "scores.parquet").exists()
+    assert run["peak_rss_mib"] <= limit_for(rows) / 2**20
 
 
 def test_features_at_scale(rows, tmp_path):
