@@ -317,6 +317,10 @@ def explain(features: pl.DataFrame, category: str, max_parts: int = 4) -> pl.Ser
     ['1,204 calls/day; 3% answered; no incoming calls']
     """
     expr = reasons_expr(features.columns, category, max_parts)
+    if features.is_empty():
+        # Evaluating the expression costs ~10 ms however few rows there are, and a scoring run
+        # asks for most categories of most partitions with none flagged.
+        return pl.Series("reasons", [], pl.Utf8)
     # NaN compares greater than every number in Polars: treat it as null (not defined).
     features = features.with_columns(pl.col(c).fill_nan(None) for c, t in features.schema.items() if t.is_float())
     return features.with_columns(expr.alias("__reasons")).get_column("__reasons").alias("reasons")

@@ -107,7 +107,9 @@ def test_empty_table(category):
     empty = pl.DataFrame({"msisdn": [], **{f: [] for f in FEATURES}},
                          schema={"msisdn": pl.String, **{f: pl.Float64 for f in FEATURES}})
     result = explain(empty, category)
-    assert result.len() == 0 and result.dtype == pl.String
+    assert result.len() == 0 and result.dtype == pl.String and result.name == "reasons"
+    with pytest.raises(ValueError, match="max_parts"):  # checked however few rows there are
+        explain(empty, category, max_parts=0)
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
