@@ -83,10 +83,10 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
                         separator=",")
     try:
         df = parsed.collect()
-        bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason", pl.lit(None, pl.Utf8).alias("_raw"))
-        if bad.height:
-            bad = (lf.with_columns(pl.col("_row").cast(pl.Int64)).join(bad.lazy().drop("_raw"), on="_row")
-                   .select("_row", "_reason", raw.alias("_raw")).sort("_row").collect())
+        bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason")
+        bad = (lf.with_columns(pl.col("_row").cast(pl.Int64)).join(bad.lazy(), on="_row")
+               .select("_row", "_reason", raw.alias("_raw")).sort("_row").collect() if bad.height
+               else bad.with_columns(pl.lit(None, pl.Utf8).alias("_raw")))
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"cannot read registry {p}: {one_line(exc)}") from None
 

@@ -41,9 +41,10 @@ def cut_points(sample: pl.Series, ranges: int) -> pl.Series:
 def write_ranges(table: pl.DataFrame, key: str, cuts: pl.Series, directory: Path, name: str,
                  compression: str = "none") -> None:
     """Write ``table``'s rows as one Arrow IPC file per range of ``key`` between ``cuts``
-    (``directory/range-00002/<name>.arrow``, with ``compression``: :func:`~detector.spill_files.write_ipc`). Range ``i`` holds the keys from ``cuts[i - 1]``
-    up to (not including) ``cuts[i]``; nulls are in the first. Empty ranges get no file, except
-    the first, so that :func:`sink_ranges` always finds the table's columns."""
+    (``directory/range-00002/<name>.arrow``, with ``compression``:
+    :func:`~detector.spill_files.write_ipc`). Range ``i`` holds the keys from ``cuts[i - 1]`` up
+    to (not including) ``cuts[i]``; nulls are in the first. Empty ranges get no file, except the
+    first, so that :func:`sink_ranges` always finds the table's columns."""
     table = table.sort(key)  # nulls first, as in range 0; free when the table is sorted already
     bounds = [0, *table[key].search_sorted(cuts, side="left").to_list(), table.height]
     for i in range(len(bounds) - 1):

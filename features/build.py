@@ -647,11 +647,7 @@ def with_dormant_share(profile: pl.DataFrame, callers: pl.Series) -> pl.DataFram
     share = (profile.select(dormant.alias("dormant"), "dealer")
              .select(pl.when(pl.col("dealer").is_not_null()).then(pl.col("dormant").mean().over("dealer")))
              .to_series())
-    return profile.select(
-        "id", "msisdn", "sims_per_id", "activated", "activation_cell", "dealer_id", "prepaid", "dealer_burst_1h",
-        "msisdn_run_length", share.alias("dealer_dormant_share"), "dealer_over_id_cap_share", "dealer_sims",
-        "dealer_burst_1h_max",
-    )
+    return profile.drop("dealer").with_columns(share.alias("dealer_dormant_share"))
 
 
 def _within_dealer(reg: pl.DataFrame, column: str,
