@@ -57,3 +57,27 @@ def test_registry_missing_column(tmp_path):
 def test_registry_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such registry file"):
         read_registry(tmp_path / "nope.csv")
+
+
+def test_registry_keeps_each_numbers_latest_activation_and_of_ties_the_files_last_row(tmp_path):
+    """Against a plain Python reference, on enough rows for Polars to sort them in parallel:
+    one row per msisdn, sorted by it, and which row wins must not depend on that sort."""
+    import random
+
+    import polars as pl
+
+    rng = random.Random(7)
+    rows = [(f"09{rng.randrange(3000):08d}", dt.datetime(2026, 10, 1 + rng.randrange(3)), f"D{i}")
+            for i in range(60_000)]
+    f = tmp_path / "reg.parquet"
+    pl.DataFrame(rows, schema=["msisdn", "activation_time", "dealer_id"], orient="row").with_columns(
+        id_number=pl.lit("ID"), subscription_type=pl.lit("prepaid")).write_parquet(f)
+    latest = {}
+    for msisdn, activated, dealer in rows:  # a later row in the file wins a tie
+        key = "84" + msisdn[1:]
+        if key not in latest or activated >= latest[key][0]:
+            latest[key] = (activated, dealer)
+    reg = read_registry(f)
+    assert reg.subscribers.select("msisdn", "activation_time", "dealer_id").rows() == [
+        (msisdn, *latest[msisdn]) for msisdn in sorted(latest)]
+    assert reg.duplicates == len(rows) - len(latest)
