@@ -323,7 +323,7 @@ def features(
             run, rows = partitioned_features(cdr, out, engine_, count, subscribers=subscribers,
                                              mapping=load_mapping(mapping), progress=progress)
         write_csv(run.rejects, rejects_path)
-        count = run.spilled.count
+        count = run.partitions
         events, rejected, numbers = run.events, run.rejects.height, rows
     else:
         inputs = _read_with_progress(cdr, subscribers, mapping)
@@ -463,7 +463,7 @@ def score(
                 cdr, detector_model, engine_, count, subscribers=subscribers, mapping=load_mapping(mapping),
                 rules=rule_set, allowlist=allowed, precision=precision, progress=progress)
         registry = done.registry.subscribers if done.registry is not None else None
-        count = done.spilled.count
+        count = done.partitions
         run |= {"CDR rows": done.events, "rejected rows": done.rejects.height,
                 "numbers scored": result.scores.height, "partitions": count}
         paths = write_run_outputs(out, result, registry=registry, rejects=done.rejects, imeis=imeis, run=run)

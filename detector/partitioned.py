@@ -34,7 +34,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,18 +249,16 @@ def spill_cdrs(
     directory: Path,
     count: int,
     *,
-    registry: pl.DataFrame | None = None,
+    profile: Future[pl.DataFrame] | None = None,
     mapping: Mapping | None = None,
     batch_rows: int = BATCH_ROWS,
     on_rows: Callable[[int], None] | None = None,
     compression: str = "none",
-    memory_limit: int | None = None,
 ) -> SpilledInput:
     """Read the CDR files in batches and spill their rows to ``count`` hash partitions under
     ``directory`` (Arrow IPC files with ``compression``: :func:`~detector.spill_files.write_ipc`);
-    gather the :class:`~features.build.FeatureContext` on the way. The registry's features that
-    need no traffic are computed meanwhile if ``memory_limit`` (bytes; ``None``: no limit) has
-    room for them beside the batches (:func:`_profile_aside`), else after.
+    gather the :class:`~features.build.FeatureContext` on the way. ``profile``: the registry's
+    :func:`~features.build.registry_profile` (:func:`profile_registry`), if there is a registry.
 
     Raises :class:`~detector.errors.InputError` for unreadable input and :class:`SpillError`
     when ``directory`` cannot take the files.
@@ -275,11 +273,7 @@ def spill_cdrs(
     # side of the spill) while this one reads the next batch; one batch in flight at most, so
     # memory holds about two. The writer hands the files to two more threads: lz4, when asked
     # for, compresses one file on one core.
-    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(2) as files, ThreadPoolExecutor(1) as aside:
-        # The registry's features that need no traffic take shape meanwhile, in the cores' idle
-        # moments: reading and writing leave some (50M rows: ~1.7 of 2 cores busy).
-        profiling = (aside.submit(registry_profile, registry)
-                     if registry is not None and _profile_aside(registry.height, memory_limit, batch_rows) else None)
+    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(2) as files:
         written: Future | None = None
         for chunk, batch in enumerate(stream):
             rows += batch.height
@@ -298,16 +292,15 @@ def spill_cdrs(
         if written is not None:
             written.result()
         callers, pairs = _own_callers(directory, count)
-        profile = profiling.result() if profiling is not None else None
     context = feature_context(
         days=len(dates),
         end=end,
         imei_callers=pairs,
         callers=callers,
-        registry=registry,
+        registry=None,
         names=names.distinct(_NAMES_SCHEMA),
         partitions=count,
-        profile=profile,
+        profile=profile.result() if profile is not None else None,
     )
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
                         rejects=stream.rejects, rows=rows, callers=callers.len(),
@@ -316,16 +309,22 @@ def spill_cdrs(
                         compression=compression)
 
 
-def _profile_aside(subscribers: int, memory_limit: int | None, batch_rows: int) -> bool:
-    """Whether the registry's profile (:func:`~features.build.registry_profile`) of
-    ``subscribers`` may be computed while the CDRs stream: when the memory held now, two batches
-    of ``batch_rows`` and the registry's features fit within ``memory_limit`` together. (Alone,
-    the features take their memory after the batches are gone: 16M subscribers and 200M rows
-    peaked at 7.5 GiB with it aside, over a 6 GiB limit.)"""
-    if not subscribers:
-        return False
-    need = resident_bytes() + 2 * batch_rows * WHOLE_BYTES_PER_ROW + subscribers * BYTES_PER_SUBSCRIBER
-    return memory_limit is None or need <= memory_limit
+def profile_registry(registry: pl.DataFrame, memory_limit: int | None, aside: Executor,
+                     batch_rows: int = BATCH_ROWS) -> Future[pl.DataFrame]:
+    """The registry's :func:`~features.build.registry_profile` (the features that need no
+    traffic), for :func:`spill_cdrs`. Computed on ``aside`` while the CDRs stream if
+    ``memory_limit`` (bytes; ``None``: no limit) has room for it beside two batches of
+    ``batch_rows``: the cores have idle moments while reading and writing (50M rows: ~1.7 of 2
+    busy). Else computed now, before the batches take their memory, so that the caller can let
+    go of the registry's columns the profile reads. (16M subscribers and 200M rows: computed
+    after the stream, beside what it left, it peaked at 7.1 GiB, over a 6 GiB limit; aside, at
+    7.5 GiB.)"""
+    need = resident_bytes() + 2 * batch_rows * WHOLE_BYTES_PER_ROW + registry.height * BYTES_PER_SUBSCRIBER
+    if memory_limit is None or need <= memory_limit:
+        return aside.submit(registry_profile, registry)
+    done: Future[pl.DataFrame] = Future()
+    done.set_result(registry_profile(registry))
+    return done
 
 
 def output_cuts(spilled: SpilledInput, budget: int) -> pl.Series:

@@ -9,6 +9,7 @@ spilled to hash partitions and computed partition by partition (:func:`partition
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from detector.mapping import Mapping
 from detector.numbers import DEFAULT_COUNTRY_CODE
 from detector.outputs import atomic_path, write_csv, write_parquet, write_text
 from detector.partitioned import (
+    BYTES_PER_SUBSCRIBER,
     PartitionJob,
     PartitionResult,
     SpilledInput,
@@ -28,6 +30,7 @@ from detector.partitioned import (
     output_cuts,
     partition_count,
     partition_jobs,
+    profile_registry,
     resident_bytes,
     run_locally,
     spill_cdrs,
@@ -207,21 +210,32 @@ def write_run_outputs(out: str | Path, result: ScoreResult, *, registry: pl.Data
 
 @dataclass
 class PartitionedRun:
-    """What a partitioned run read: rows, files, rejects and duplicates over all partitions."""
+    """What a partitioned run read: rows, rejects and duplicates over all its partitions."""
 
-    spilled: SpilledInput
+    #: Partitions the input was split into.
+    partitions: int
+    #: CDR rows read and parsed (exact duplicates included), and the CDR rows rejected.
+    rows: int
+    cdr_rejects: pl.DataFrame
     registry: Registry | None
     duplicates: int
+
+    @classmethod
+    def of(cls, spilled: SpilledInput, registry: Registry | None, results: Sequence[PartitionResult]) -> PartitionedRun:
+        """The run that spilled ``spilled`` and computed ``results``. Holds none of the
+        :class:`~features.build.FeatureContext`: for a carrier's tens of millions of subscribers,
+        the registry's features in it take GBs the outputs need once the partitions are done."""
+        return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results))
 
     @property
     def rejects(self) -> pl.DataFrame:
         """Rejected CDR and registry rows together (file, row, reason, raw)."""
-        return _all_rejects(self.spilled.rejects, self.registry)
+        return _all_rejects(self.cdr_rejects, self.registry)
 
     @property
     def events(self) -> int:
         """CDR rows kept: read and parsed, less the exact duplicates."""
-        return self.spilled.rows - self.duplicates
+        return self.rows - self.duplicates
 
 
 def partitioned_features(
@@ -246,10 +260,12 @@ def partitioned_features(
         features_dir = directory / "features"
         results = engine.run(partition_jobs(spilled, features_dir=features_dir, output_cuts=cuts), directory,
                              lambda _r: progress.done())
+        run = PartitionedRun.of(spilled, registry, results)
+        del spilled  # its context: the partitions are done with it (PartitionedRun.of says why)
         with atomic_path(out) as tmp:
             sink_ranges(features_dir, "msisdn", tmp)
         rows = pl.scan_parquet(out).select(pl.len()).collect().item()
-    return PartitionedRun(spilled, registry, sum(r.duplicates for r in results)), rows
+    return run, rows
 
 
 def partitioned_scores(
@@ -274,31 +290,34 @@ def partitioned_scores(
     thresholds = _thresholds(model, precision)
     with spill_directory(engine.tmp_dir) as directory:
         registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
-        jobs = partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules), allowlist=allowlist)
-        results = engine.run(jobs, directory, lambda _r: progress.done())
+        results = engine.run(partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules),
+                                            allowlist=allowlist), directory, lambda _r: progress.done())
+    run, handsets = PartitionedRun.of(spilled, registry, results), spilled.shared_imeis
+    del spilled  # its context: the partitions are done with it (PartitionedRun.of says why)
     scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
     flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
         ["score", "msisdn"], descending=[True, False])
     result = ScoreResult(features=None, scores=scores, flagged=flagged)
-    run = PartitionedRun(spilled, registry, sum(r.duplicates for r in results))
-    return run, result, shared_imeis(spilled.shared_imeis, flagged)
+    return run, result, shared_imeis(handsets, flagged)
 
 
 def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,
            mapping: Mapping | None, progress: RunProgress) -> tuple[Registry | None, SpilledInput]:
-    from detector.partitioned import BYTES_PER_SUBSCRIBER, resident_bytes
-
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
     # Now the memory kept through the run is known better: what is held already, plus the
     # registry features every partition shares. More partitions if it leaves less room.
     held = resident_bytes() + (registry.subscribers.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
     count = max(count, engine.partitions_for(cdr, held))
     progress.partitions(count)
-    spilled = spill_cdrs(cdr, directory, count, registry=registry.subscribers if registry is not None else None,
-                         mapping=mapping, on_rows=progress.rows, compression=engine.spill_compression,
-                         memory_limit=engine.limit())
-    if registry is not None:
-        # The context holds the registry features now; the report's dealer section is all that
-        # reads the registry itself, and a carrier's registry has tens of millions of rows.
-        registry = replace(registry, subscribers=registry.subscribers.select("msisdn", "dealer_id"))
+    with ThreadPoolExecutor(1) as aside:
+        profile = None
+        if registry is not None and registry.subscribers.height:
+            profile = profile_registry(registry.subscribers, engine.limit(), aside)
+        if registry is not None:
+            # The profile has what the features read of the registry (or holds it until it has):
+            # the report's dealer section is all that reads the registry itself from now on, and
+            # a carrier's registry has tens of millions of rows.
+            registry = replace(registry, subscribers=registry.subscribers.select("msisdn", "dealer_id"))
+        spilled = spill_cdrs(cdr, directory, count, profile=profile, mapping=mapping, on_rows=progress.rows,
+                             compression=engine.spill_compression)
     return registry, spilled

@@ -236,7 +236,9 @@ def test_the_reports_shared_handsets_equal_in_memory(noisy_world):
 def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, tmp_path):
     """The context gathered over many small batches equals one batch's, and the shared handsets
     in it are those of the whole input."""
-    from detector.partitioned import spill_cdrs
+    from concurrent.futures import ThreadPoolExecutor
+
+    from detector.partitioned import profile_registry, spill_cdrs
     from detector.pipeline import read_inputs
     from detector.registry import read_registry
     from features.build import number_id
@@ -245,8 +247,9 @@ def test_what_the_spill_gathers_does_not_depend_on_the_batch_size(noisy_world, t
     contexts = []
     for batch_rows in (1_000_000, 7_000):
         (tmp_path / str(batch_rows)).mkdir()
-        spilled = spill_cdrs([noisy_world / "cdr"], tmp_path / str(batch_rows), 3, registry=registry,
-                             batch_rows=batch_rows)
+        with ThreadPoolExecutor(1) as aside:
+            spilled = spill_cdrs([noisy_world / "cdr"], tmp_path / str(batch_rows), 3,
+                                 profile=profile_registry(registry, None, aside), batch_rows=batch_rows)
         contexts.append(spilled.context)
     one, many = contexts
     assert (one.days, one.end) == (many.days, many.end)
@@ -290,8 +293,10 @@ def text_senders_world(noisy_world, tmp_path_factory):
 
 def test_the_registry_profile_is_made_while_streaming_only_when_memory_allows(noisy_world, tmp_path, monkeypatch):
     """Under no limit the registry's profile is computed beside the stream, on a thread of its
-    own; under a tiny one after it, on the calling thread. The context is the same."""
+    own; under a tiny one before the stream, on the calling thread, so that the caller can let go
+    of the registry. The context is the same."""
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from detector.registry import read_registry
 
@@ -303,14 +308,17 @@ def test_the_registry_profile_is_made_while_streaming_only_when_memory_allows(no
     contexts = []
     for limit in (None, 1):
         (tmp_path / str(limit)).mkdir()
-        contexts.append(partitioned.spill_cdrs([noisy_world / "cdr"], tmp_path / str(limit), 3, registry=registry,
-                                               memory_limit=limit).context)
+        with ThreadPoolExecutor(1) as aside:
+            profiling = partitioned.profile_registry(registry, limit, aside)
+            assert profiling.done() or limit is None  # aside, it may or may not have finished
+            contexts.append(partitioned.spill_cdrs([noisy_world / "cdr"], tmp_path / str(limit), 3,
+                                                   profile=profiling).context)
     assert threads[0] is not threading.main_thread()
-    assert len(threads) == 1  # under the tiny limit feature_context computed it itself
-    aside, after = contexts
+    assert threads[1] is threading.main_thread()
+    aside, before = contexts
     assert aside.registry.height == registry.height
-    assert_frame_equal(aside.registry, after.registry, check_exact=True)
-    assert aside.registry_offsets == after.registry_offsets
+    assert_frame_equal(aside.registry, before.registry, check_exact=True)
+    assert aside.registry_offsets == before.registry_offsets
 
 
 def test_callers_that_are_not_numbers_survive_the_spill(text_senders_world, tmp_path):
