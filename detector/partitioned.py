@@ -6,7 +6,7 @@ those rows are spilled as Arrow IPC files to the partition of their caller and, 
 another one, to the partition of their callee (:func:`features.build.partition_of`), there only
 as who called whom (:data:`~features.build.INCOMING_COLUMNS`) with a hash of the whole row. The text is
 parsed, hashed and dropped once per row, not once per partition that holds a copy. On the way the
-spill keeps the dates and the last event, and the text of the few callers and IMEIs whose id is
+spill keeps the days and the last event, and the text of the few callers and IMEIs whose id is
 not their number (the report shows the shared handsets' IMEIs: the only text the outputs show
 besides the numbers). After it, the numbers that originated
 events and the distinct (IMEI, caller) pairs are read back from each partition's own rows. With
@@ -265,7 +265,7 @@ def spill_cdrs(
     """
     mapping = mapping or Mapping()
     stream = CdrStream(paths, mapping, batch_rows)
-    dates: set = set()
+    days: set[int] = set()
     end = None
     names, imei_names = _DistinctRows(batch_rows), _DistinctRows(batch_rows)
     rows = 0
@@ -281,7 +281,7 @@ def spill_cdrs(
             if written is not None:
                 written.result()
             written = writer.submit(_write_partitions, events, directory, count, chunk, files, compression)
-            dates.update(batch["start_time"].dt.date().unique().to_list())
+            days.update(_days(events["ts"]))
             last = batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
             names.add(text_names(events["caller_id"], batch["caller"]))
@@ -293,7 +293,7 @@ def spill_cdrs(
             written.result()
         callers, pairs = _own_callers(directory, count)
     context = feature_context(
-        days=len(dates),
+        days=len(days),
         end=end,
         imei_callers=pairs,
         callers=callers,
@@ -307,6 +307,18 @@ def spill_cdrs(
                         caller_sample=callers.gather_every(SAMPLE_EVERY),
                         shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)),
                         compression=compression)
+
+
+def _days(ts: pl.Series) -> set[int]:
+    """The days (since the epoch) of the event start times ``ts`` (microseconds). A batch's rows
+    nearly always fall on one day, which their first and last show without a pass over all of
+    them (distinct dates took ~30 ms of the reading thread's ~240 ms a batch)."""
+    first, last = ts.min(), ts.max()
+    if first is None:
+        return set()
+    if first // kernels.US_PER_DAY == last // kernels.US_PER_DAY:
+        return {first // kernels.US_PER_DAY}
+    return set((ts // kernels.US_PER_DAY).unique().to_list())
 
 
 def profile_registry(registry: pl.DataFrame, memory_limit: int | None, aside: Executor,

@@ -409,3 +409,16 @@ def test_the_spill_gives_back_every_row_as_event_columns_gave_it(text_senders_wo
     # Calls to "09029" (key 9029) and "VIETTEL" (not an integer): keys that are not the callee's id.
     assert expected.filter(pl.col("callee_key") != pl.col("callee_id"))["callee_key"].n_unique() >= 2
     assert_frame_equal(back.sort(pl.all()), expected.sort(pl.all()), check_exact=True)
+
+
+def test_the_days_of_a_batch_are_counted_alike_on_one_day_and_across_midnight():
+    """Against the distinct dates of the same times, before 1970 too (floor, not truncation)."""
+    import datetime as dt
+
+    times = [[], [dt.datetime(2026, 11, 2, 0, 0)], [dt.datetime(2026, 11, 2, 0, 0), dt.datetime(2026, 11, 2, 23, 59)],
+             [dt.datetime(2026, 11, 2, 23, 59), dt.datetime(2026, 11, 4, 0, 1), dt.datetime(2026, 11, 3, 12)],
+             [dt.datetime(1969, 12, 31, 23), dt.datetime(1970, 1, 1, 1)]]
+    for batch in times:
+        ts = pl.Series(batch, dtype=pl.Datetime("us"))
+        expected = {(d - dt.date(1970, 1, 1)).days for d in ts.dt.date().unique().to_list()}
+        assert partitioned._days(ts.dt.epoch("us")) == expected
