@@ -330,7 +330,7 @@ def profile_registry(registry: pl.DataFrame, memory_limit: int | None, aside: Ex
     busy). Else computed now, before the batches take their memory, so that the caller can let
     go of the registry's columns the profile reads. (16M subscribers and 200M rows: computed
     after the stream, beside what it left, it peaked at 7.1 GiB, over a 6 GiB limit; aside, at
-    7.5 GiB.)"""
+    7.5 GiB; before the stream, at 5.2-5.5 GiB.)"""
     need = resident_bytes() + 2 * batch_rows * WHOLE_BYTES_PER_ROW + registry.height * BYTES_PER_SUBSCRIBER
     if memory_limit is None or need <= memory_limit:
         return aside.submit(registry_profile, registry)

@@ -93,7 +93,7 @@ def read_registry(path: str | Path, mapping: Mapping | None = None) -> Registry:
     rejects = bad.select(pl.lit(str(p)).alias("file"), pl.col("_row").alias("row"),
                          pl.col("_reason").alias("reason"), pl.col("_raw").alias("raw"))
     good = df.filter(pl.col("_reason").is_null()).select(REGISTRY_SCHEMA.names())
-    del df
+    del df  # every parsed row, the rejected ones too: 1.4 GB for 16M subscribers
     # The latest activation of a msisdn wins (a number recycled to a new owner); of rows alike in
     # both, the file's last. The keys alone are sorted and the rows gathered once: sorting every
     # column took 2.3 GB more memory for 16M subscribers.

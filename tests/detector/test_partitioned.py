@@ -422,3 +422,25 @@ def test_the_days_of_a_batch_are_counted_alike_on_one_day_and_across_midnight():
         ts = pl.Series(batch, dtype=pl.Datetime("us"))
         expected = {(d - dt.date(1970, 1, 1)).days for d in ts.dt.date().unique().to_list()}
         assert partitioned._days(ts.dt.epoch("us")) == expected
+
+
+def test_what_a_partitioned_run_returns_holds_none_of_its_feature_context(noisy_world, tmp_path):
+    """The context holds the registry's features (GBs for a carrier's registry): the outputs are
+    written after the run returns, and must not find it still in memory."""
+    import gc
+
+    from detector.pipeline import Engine, partitioned_features, partitioned_scores
+    from features.build import FeatureContext
+    from models.model_file import SHIPPED_MODEL, load_model
+
+    def contexts() -> int:
+        gc.collect()
+        return sum(isinstance(o, FeatureContext) for o in gc.get_objects())
+
+    before = contexts()
+    scored = partitioned_scores([noisy_world / "cdr"], load_model(SHIPPED_MODEL), Engine(), 3,
+                                subscribers=noisy_world / "subscribers.csv")
+    featured = partitioned_features([noisy_world / "cdr"], tmp_path / "features.parquet", Engine(), 3,
+                                    subscribers=noisy_world / "subscribers.csv")
+    assert scored[0].partitions == featured[0].partitions == 3
+    assert contexts() == before
