@@ -311,9 +311,9 @@ def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engin
     progress.partitions(count)
     with ThreadPoolExecutor(1) as aside:
         profile = None
-        if registry is not None and registry.subscribers.height:
-            profile = profile_registry(registry.subscribers, engine.limit(), aside)
         if registry is not None:
+            if registry.subscribers.height:
+                profile = profile_registry(registry.subscribers, engine.limit(), aside)
             # The profile has what the features read of the registry (or holds it until it has):
             # the report's dealer section is all that reads the registry itself from now on, and
             # a carrier's registry has tens of millions of rows.

@@ -592,7 +592,8 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
     number that originated an event, for the dealer's share of dormant SIMs.
 
     The same as :func:`with_dormant_share` of :func:`registry_profile`: a run that streams its
-    CDRs computes the profile while it reads them, and adds the share once it knows the callers.
+    CDRs computes the profile before or while it reads them
+    (:func:`detector.partitioned.profile_registry`), and adds the share once it knows the callers.
     """
     return with_dormant_share(registry_profile(registry), callers)
 
