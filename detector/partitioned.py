@@ -356,20 +356,21 @@ def _own_callers(directory: Path, count: int) -> tuple[pl.Series, pl.DataFrame]:
     """Every number that originated an event, and the distinct (``imei``, ``caller_id``) pairs,
     from the spilled partitions. A caller's rows are all in its own partition, so each partition's
     distinct values are distinct from every other's: no merging across partitions, which is what
-    gathering them batch by batch while spilling spent most of its time on."""
+    gathering them batch by batch while spilling spent most of its time on.
+
+    One pass of distinct (caller, IMEI or null) over a partition's rows gives both: its callers
+    are the callers of those few rows. (Two passes, callers and pairs each over every row, took
+    2.1 s of 50M rows against 1.5 s.)"""
     callers = [pl.Series("caller_id", [], pl.Int64)]
     pairs = [pl.DataFrame(schema={"imei": pl.Int64, "caller_id": pl.Int64})]
     for index in range(count):
         files = _partition_files(directory, index)
         if not files:
             continue
-        own = pl.scan_ipc(files).select("caller_id", "imei", "flags")
-        distinct_callers, distinct_pairs = pl.collect_all([
-            own.select("caller_id").unique(),
-            own.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique(),
-        ])
-        callers.append(distinct_callers["caller_id"])
-        pairs.append(distinct_pairs)
+        imei = pl.when((pl.col("flags") & HAS_IMEI) != 0).then(pl.col("imei")).alias("imei")
+        distinct = pl.scan_ipc(files).select(imei, "caller_id").unique().collect()
+        callers.append(distinct["caller_id"].unique())
+        pairs.append(distinct.filter(pl.col("imei").is_not_null()))
     return pl.concat(callers), pl.concat(pairs)
 
 
