@@ -246,6 +246,16 @@ def test_shared_imeis_exact():
         shared_imeis(tiny_cdrs(pairs), flagged, top=-1)
 
 
+def test_histograms_overlay_the_flagged_whether_or_not_scores_say_which(data):
+    """The flagged part of each histogram is counted among the rows the ``flagged`` column marks
+    when there is one, and among all rows when not: the same bars either way."""
+    sections = [report._histogram_section(scores, data["flagged"], list(CATEGORIES)).body
+                for scores in (data["scores"], data["scores"].drop("flagged"))]
+    assert sections[0] == sections[1]
+    # Some bars have flagged numbers in them (the test would pass on two empty overlays).
+    assert re.search(r"\b[1-9]\d* flagged", sections[0])
+
+
 def test_top_dealers_exact():
     registry = pl.DataFrame({
         "msisdn": ["1", "2", "3", "4", "5", "6", "7"],
