@@ -395,14 +395,13 @@ def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge()
 
 def test_the_spill_gives_back_every_row_as_event_columns_gave_it(text_senders_world, tmp_path):
     """Callee keys included: spilled as null where they equal the callee's id, and filled back."""
-    from detector.ingest import drop_exact_duplicates
     from detector.mapping import Mapping
     from detector.pipeline import read_inputs
     from features.build import event_columns
 
     spilled = partitioned.spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
     # Exact duplicates are spilled and dropped in each partition; the in-memory input drops them on reading.
-    back = pl.concat([drop_exact_duplicates(partitioned._read_own(spilled.partition_files(i)[0]))[0]
+    back = pl.concat([partitioned._distinct_own(partitioned._read_own(spilled.partition_files(i)[0]))[0]
                       for i in range(3)])
     expected = event_columns(read_inputs([text_senders_world / "cdr"]).batch.cdrs, Mapping().country_code,
                              imei_ids=True)
