@@ -5,7 +5,9 @@ order), with ``starts`` the int64 offsets where each subscriber's rows begin plu
 equal to the row count (CSR layout, ``len(starts) == n_segments + 1``). A kernel returns one value
 per segment. Nulls are NaN in float64 outputs. Kernels take only contiguous numpy arrays of
 int64/float64/bool, never Python objects, and are cached on disk (``cache=True``) so a CLI run
-does not pay the compile time again.
+does not pay the compile time again. They release the GIL (``nogil=True``): a run computes two
+partitions at once on threads, and a kernel holding the GIL stopped the other partition's
+kernels and Python alike.
 
 Each kernel ``_name`` has a public wrapper ``name`` that checks and casts its inputs; the tests
 compare each wrapper with a plain numpy version (``tests/features/naive.py``).
@@ -30,7 +32,7 @@ US_PER_HOUR = 3_600_000_000
 US_PER_DAY = 24 * US_PER_HOUR
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _event_counts(starts, flags, duration, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros((n_seg, 7), dtype=np.int64)
@@ -61,7 +63,7 @@ def event_counts(starts: np.ndarray, flags: np.ndarray, duration: np.ndarray, ts
     return _event_counts(_int64(starts), np.ascontiguousarray(flags, dtype=np.int8), _int64(duration), _int64(ts_us))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gap_cv(starts, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.full(n_seg, np.nan)
@@ -94,7 +96,7 @@ def gap_cv(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     return _gap_cv(_int64(starts), _int64(ts_us))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _seq_callee_ratio(starts, callee_key, max_step):
     n_seg = starts.shape[0] - 1
     out = np.full(n_seg, np.nan)
@@ -130,7 +132,7 @@ def seq_callee_ratio(starts: np.ndarray, callee_key: np.ndarray, max_step: int =
     return _seq_callee_ratio(_int64(starts), _int64(callee_key), np.int64(max_step))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window_count(starts, values, half_width):
     out = np.zeros(values.shape[0], dtype=np.int64)
     for s in range(starts.shape[0] - 1):
@@ -156,7 +158,7 @@ def window_count(starts: np.ndarray, values: np.ndarray, half_width: int) -> np.
     return _window_count(_int64(starts), _int64(values), np.int64(half_width))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_length(starts, values):
     out = np.zeros(values.shape[0], dtype=np.int64)
     for s in range(starts.shape[0] - 1):
@@ -180,7 +182,7 @@ def run_length(starts: np.ndarray, values: np.ndarray) -> np.ndarray:
     return _run_length(_int64(starts), _int64(values))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _masked_starts(starts, mask):
     """CSR offsets of the rows where ``mask``, per segment (serial prefix sum)."""
     n_seg = starts.shape[0] - 1
@@ -200,7 +202,7 @@ def _masked_starts(starts, mask):
 SMALL_SEGMENT = 16
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _insertion_sort(buf, lo, hi):
     """Sort ``buf[lo:hi]`` in place, NaN last as ``np.sort`` puts it."""
     for a in range(lo + 1, hi):
@@ -212,7 +214,7 @@ def _insertion_sort(buf, lo, hi):
         buf[b + 1] = v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sort_range(buf, lo, hi):
     """Sort ``buf[lo:hi]`` in place: by insertion up to :data:`SMALL_SEGMENT` values, else by
     the library sort (NaN last either way)."""
@@ -222,7 +224,7 @@ def _sort_range(buf, lo, hi):
         buf[lo:hi].sort()
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _sorted_masked(starts, values, mask, kept_starts):
     """The masked values of each segment, each segment sorted, laid out at ``kept_starts``."""
     buf = np.empty(kept_starts[-1], dtype=values.dtype)
@@ -236,7 +238,7 @@ def _sorted_masked(starts, values, mask, kept_starts):
     return buf
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _distinct_sorted(starts, values, mask):
     kept_starts = _masked_starts(starts, mask)
     buf = _sorted_masked(starts, values, mask, kept_starts)
@@ -275,7 +277,7 @@ def distinct_sorted(
     return _distinct_sorted(_int64(starts), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _segment_median(starts, values, mask):
     kept_starts = _masked_starts(starts, mask)
     buf = _sorted_masked(starts, values, mask, kept_starts)
@@ -297,7 +299,7 @@ def segment_median(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> 
                            np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _masked_event_order(starts, mask, ts, key):
     n_seg = starts.shape[0] - 1
     out_starts = np.zeros(n_seg + 1, dtype=np.int64)
@@ -340,7 +342,7 @@ def masked_event_order(
     return _masked_event_order(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_), _int64(ts), _int64(key))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _contacted_by(segment_ids, pair_starts, pair_values, back_ids, back_starts, back_values):
     out = np.zeros(pair_values.shape[0], dtype=np.bool_)
     for s in prange(segment_ids.shape[0]):
@@ -376,7 +378,7 @@ def contacted_by(
                          _int64(back_starts), _int64(back_values))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _active_hours(starts, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros(n_seg, dtype=np.int64)
@@ -398,7 +400,7 @@ def active_hours(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     return _active_hours(_int64(starts), _int64(ts_us))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _per_day(starts, day, mask, n_days):
     n_seg = starts.shape[0] - 1
     active = np.zeros(n_seg, dtype=np.int64)
@@ -425,7 +427,7 @@ def per_day(starts: np.ndarray, day: np.ndarray, mask: np.ndarray, n_days: int) 
     return _per_day(_int64(starts), _int64(day), np.ascontiguousarray(mask, dtype=np.bool_), np.int64(n_days))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_in_window(starts, ts_us, width_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros(n_seg, dtype=np.int64)
@@ -444,7 +446,7 @@ def max_in_window(starts: np.ndarray, ts_us: np.ndarray, width_us: int) -> np.nd
     return _max_in_window(_int64(starts), _int64(ts_us), np.int64(width_us))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _first_event(starts, ts_us, values, mask):
     n_seg = starts.shape[0] - 1
     first_ts = np.zeros(n_seg, dtype=np.int64)
@@ -473,7 +475,7 @@ def first_event(
     return _first_event(_int64(starts), _int64(ts_us), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _distinct_per_day(starts, day, values, mask):
     n_seg = starts.shape[0] - 1
     total = np.zeros(n_seg, dtype=np.int64)
@@ -525,7 +527,7 @@ def _distinct_per_day(starts, day, values, mask):
     return total, busiest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _distinct_count(buf, lo, hi):
     """How many distinct values ``buf[lo:hi]`` holds; sorts them in place."""
     _sort_range(buf, lo, hi)
@@ -544,7 +546,7 @@ def distinct_per_day(
     return _distinct_per_day(_int64(starts), _int64(day), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _histogram_entropy(starts, values, mask, edges):
     n_seg = starts.shape[0] - 1
     n_bins = edges.shape[0] + 1
