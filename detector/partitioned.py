@@ -104,10 +104,11 @@ _SHARED_SCHEMA = pl.Schema({"imei": pl.Utf8, "caller": pl.Utf8})
 #: Spilled files of a partition: its callers' rows, and the rows that call into it from callers
 #: of other partitions (:data:`~features.build.INCOMING_COLUMNS` and :data:`_ROW_HASH` only).
 _OWN_FILES, _INCOMING_FILES = "own-", "in-"
-#: Column of the spilled rows, own and incoming: a hash of the whole event row. Exact duplicates are dropped on
-#: every column in the caller's partition; the callee's has only who called whom, and two
-#: different calls between the same numbers must both count there while a duplicate must not.
-#: Rows with the same caller, callee and kind could only be confused by a 64-bit hash collision.
+#: Column of the spilled rows, own and incoming: a hash of the whole event row. Exact duplicates
+#: are dropped on every column in the caller's partition; the callee's has only who called whom,
+#: and two different calls between the same numbers must both count there while a duplicate must
+#: not. Rows with the same caller, callee and kind could only be confused by a 64-bit hash
+#: collision.
 _ROW_HASH = "_row"
 
 
