@@ -552,10 +552,10 @@ def run_partition(job: PartitionJob) -> PartitionResult:
 def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
     """The first half of :func:`run_partition`: the partition's feature table, and how many
     exact duplicates its callers' rows held."""
-    events, duplicates = (_distinct_own(_read_own(job.files)) if job.files
+    events, duplicates = (_without_duplicates(_read_own(job.files)) if job.files
                           else (event_columns(CDR_SCHEMA.to_frame()), 0))
     # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
-    incoming = (_distinct_incoming(pl.read_ipc(list(job.incoming_files))) if job.incoming_files
+    incoming = (_without_duplicates(pl.read_ipc(list(job.incoming_files)))[0] if job.incoming_files
                 else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
                                     core_only=job.core_only), duplicates
@@ -567,19 +567,14 @@ def _read_own(files: Sequence[Path]) -> pl.DataFrame:
     return pl.read_ipc(list(files)).with_columns(pl.col("callee_key").fill_null(pl.col("callee_id")))
 
 
-def _distinct_own(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """The own ``rows`` (:func:`_read_own`) without exact duplicates and without
-    :data:`_ROW_HASH`, and how many duplicates went. The spill's row hash spares hashing them
-    again (a partition's 2M rows: 55 ms -> 18 ms)."""
+def _without_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Spilled ``rows``, own (:func:`_read_own`) or incoming, without exact duplicates and
+    without :data:`_ROW_HASH`, and how many duplicates went
+    (:func:`~detector.ingest.drop_exact_duplicates`, which compares rows only where their hashes
+    repeat: 2.1M rows in 40 ms against 160 ms for ``unique()``). The spill's row hash spares
+    hashing them again (a partition's 2M own rows: 55 ms -> 18 ms)."""
     distinct, duplicates = drop_exact_duplicates(rows, rows[_ROW_HASH])
     return distinct.drop(_ROW_HASH), duplicates
-
-
-def _distinct_incoming(rows: pl.DataFrame) -> pl.DataFrame:
-    """The incoming ``rows`` without repeats (:func:`~detector.ingest.drop_exact_duplicates`,
-    which compares rows only where their hashes repeat: 2.1M rows in 40 ms against 160 ms for
-    ``unique()``; by the spill's row hash, not hashed again), and without :data:`_ROW_HASH`."""
-    return drop_exact_duplicates(rows, rows[_ROW_HASH])[0].drop(_ROW_HASH)
 
 
 def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) -> PartitionResult:
