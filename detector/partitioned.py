@@ -47,7 +47,7 @@ import polars as pl
 from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, find_cdr_files
 from detector.mapping import Mapping
 from detector.sorted_output import cut_points, range_count, write_ranges
-from detector.spill_files import write_ipc
+from detector.spill_files import read_ipc, write_ipc
 from features import kernels
 from features.build import (
     HAS_IMEI,
@@ -555,7 +555,7 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
     events, duplicates = (_without_duplicates(_read_own(job.files)) if job.files
                           else (event_columns(CDR_SCHEMA.to_frame()), 0))
     # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
-    incoming = (_without_duplicates(pl.read_ipc(list(job.incoming_files)))[0] if job.incoming_files
+    incoming = (_without_duplicates(read_ipc(job.incoming_files))[0] if job.incoming_files
                 else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
                                     core_only=job.core_only), duplicates
@@ -564,7 +564,7 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
 def _read_own(files: Sequence[Path]) -> pl.DataFrame:
     """A partition's own spilled rows, as :func:`~features.build.event_columns` gave them, with
     their :data:`_ROW_HASH`."""
-    return pl.read_ipc(list(files)).with_columns(pl.col("callee_key").fill_null(pl.col("callee_id")))
+    return read_ipc(files).with_columns(pl.col("callee_key").fill_null(pl.col("callee_id")))
 
 
 def _without_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:

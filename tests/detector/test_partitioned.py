@@ -114,15 +114,25 @@ def test_an_lz4_spill_gives_the_same_outputs(noisy_world, in_memory_run, tmp_pat
 
 
 def test_spill_files_read_back_as_written_and_lz4_is_smaller(tmp_path):
-    from detector.spill_files import COMPRESSIONS, write_ipc
+    from detector.spill_files import COMPRESSIONS, read_ipc, write_ipc
 
     frame = pl.DataFrame({"id": pl.int_range(0, 100_000, eager=True) // 7, "flags": pl.Series([3] * 100_000, dtype=pl.Int8),
-                          "key": pl.Series([None, 5] * 50_000, dtype=pl.Int64)})
+                          "key": pl.Series([None, 5] * 50_000, dtype=pl.Int64),
+                          "hash": pl.int_range(0, 100_000, eager=True).hash(seed=1)})
     sizes = {}
     for compression in COMPRESSIONS:
         write_ipc(frame, tmp_path / f"{compression}.arrow", compression)
         assert_frame_equal(pl.read_ipc(tmp_path / f"{compression}.arrow"), frame, check_exact=True)
         sizes[compression] = (tmp_path / f"{compression}.arrow").stat().st_size
+        # Several files come back in the order given, as one chunk.
+        parts = [(0, 1), (1, 40_000), (40_001, 59_999), (99_999, 1)]
+        paths = [tmp_path / f"{compression}-{i}.arrow" for i in range(len(parts))]
+        for (offset, length), path in zip(parts, paths):
+            write_ipc(frame.slice(offset, length), path, compression)
+        read = read_ipc(paths[::-1])
+        assert read.n_chunks() == 1
+        assert_frame_equal(read, pl.concat([frame.slice(o, n) for o, n in parts[::-1]]), check_exact=True)
+        assert_frame_equal(read_ipc(paths[:1]), frame.head(1), check_exact=True)
     assert sizes["lz4"] < sizes["none"] / 2
 
 
