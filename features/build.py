@@ -279,7 +279,7 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
     has_registry = context.registry is not None
     if has_registry:
         reg = context.registry_of(partition).with_columns(pl.lit(True).alias("registered"))
-        table = table.join(reg, on="id", how="full", coalesce=True)
+        table = _full_join(table, reg, "id")
         keep = keep | pl.col("registered").fill_null(False)
     else:
         table = table.with_columns(
@@ -516,7 +516,16 @@ def _per_number(events: pl.DataFrame, imei_sims: pl.DataFrame | None, extended: 
             pl.Series("sms_reciprocated_n", looked_up["sms_reciprocated_n"]),
         )
     table = table.join(_imei_max_sims(ids, imei_starts, imeis, imei_sims), on="id", how="left")
-    return table.join(incoming_counts, on="id", how="full", coalesce=True)
+    return _full_join(table, incoming_counts, "id")
+
+
+def _full_join(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
+    """``left.join(right, on=on, how="full", coalesce=True)``, rows in another order: ``left``
+    joined with its matches, then the rows of ``right`` that match none. Polars' full join
+    gathers every column of both sides by index, nulls where a side has no match: on a
+    partition's 170k numbers and ~40 columns, 4x the CPU of a left join and an anti join."""
+    return pl.concat([left.join(right, on=on, how="left"), right.join(left.select(on), on=on, how="anti")],
+                     how="diagonal")
 
 
 def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, day: np.ndarray, voice_starts: np.ndarray,
