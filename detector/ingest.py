@@ -464,7 +464,9 @@ def _split_parsed(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int
 class CdrStream:
     """CDR files read in batches, for inputs larger than memory: iterating yields canonical,
     normalised rows about ``batch_rows`` at a time (not de-duplicated: exact duplicates may sit in
-    different batches). Meanwhile ``files`` and ``rejects`` fill up as each file is finished.
+    different batches), with the numbers' ids as ``caller_id`` and ``callee_id``
+    (:func:`~detector.numbers.normalise_with_ids`). Meanwhile ``files`` and ``rejects`` fill up as
+    each file is finished.
 
     Raises :class:`InputError` like :func:`read_cdrs`.
     """
@@ -493,7 +495,7 @@ class CdrStream:
                     kept_rows += kept.height
                     dropped_rows += dropped
                     if kept.height:
-                        yield normalise_columns(kept, ["caller", "callee"], self.mapping.country_code)
+                        yield normalise_columns(kept, ["caller", "callee"], self.mapping.country_code, ids=True)
             except (pl.exceptions.PolarsError, OSError) as exc:
                 raise InputError(f"cannot read {plan.path}: {one_line(exc)}") from None
             rejects = _reject_rows(plan, pl.concat(bad_parts) if bad_parts else pl.DataFrame())

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from detector.numbers import DEFAULT_COUNTRY_CODE, plain_integers
+from detector.numbers import DEFAULT_COUNTRY_CODE, number_ids
 from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
@@ -73,17 +73,6 @@ def number_id(number: pl.Expr) -> pl.Expr:
     (no leading zero, so the text is recovered exactly), else a negative id hashed from its text.
     """
     return number.map_batches(number_ids, return_dtype=pl.Int64, is_elementwise=True)
-
-
-def number_ids(numbers: pl.Series) -> pl.Series:
-    """:func:`number_id` of each number. Only the rare values that are not plain numbers are
-    hashed."""
-    as_int, plain = plain_integers(numbers)
-    if plain.all():
-        return as_int
-    other = ~plain
-    hashed = pl.select(pl.lit(-1, pl.Int64) - (pl.lit(numbers.filter(other)).hash(seed=0) // 4).cast(pl.Int64))
-    return as_int.scatter(other.arg_true(), hashed.to_series())
 
 
 def _callee_key(number: pl.Expr) -> pl.Expr:
@@ -369,6 +358,9 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     handsets need the text of only the few others (50M rows: 0.7 GB less spilled, ~10 s faster).
     In memory the hash is cheaper (parsing the text is ~10x hashing it) and the text is at hand.
     The features only match IMEIs, so they are the same either way.
+
+    ``cdrs`` may hold the ids of its numbers already, as ``caller_id`` and ``callee_id``
+    (:func:`~detector.numbers.normalise_columns` with ``ids``): they are used, not parsed again.
     """
     flags = (
         (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
@@ -378,9 +370,10 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     )
     if country_code is not None:
         flags = flags + (~pl.col("callee").str.starts_with(country_code)).cast(pl.Int8) * ABROAD
+    ids = [pl.col(f"{c}_id") if f"{c}_id" in cdrs.columns else number_id(pl.col(c)).alias(f"{c}_id")
+           for c in ("caller", "callee")]
     events = cdrs.lazy().select(
-        number_id(pl.col("caller")).alias("caller_id"),
-        number_id(pl.col("callee")).alias("callee_id"),
+        *ids,
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),

@@ -109,6 +109,21 @@ def test_fast_path_agrees_with_the_rules(values):
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), number_text, st.from_regex(r"84[01][0-9]{7,11}", fullmatch=True)),
+                max_size=30), st.sampled_from(["84", "1"]))
+def test_ids_from_one_parse_are_those_of_the_normalised_numbers(values, country_code):
+    from detector.numbers import normalise_columns, normalise_series, normalise_with_ids, number_ids
+
+    s = pl.Series("n", values, dtype=pl.Utf8)
+    normal, ids = normalise_with_ids(s, country_code)
+    assert normal.equals(normalise_series(s, country_code))
+    assert ids.dtype == pl.Int64 and ids.equals(number_ids(normal))
+    both = normalise_columns(pl.DataFrame({"a": s, "b": s.reverse()}), ["a", "b"], country_code, ids=True)
+    assert both.columns == ["a", "b", "a_id", "b_id"]
+    assert both["b"].equals(normal.reverse().alias("b")) and both["b_id"].equals(ids.reverse().alias("b_id"))
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.none() | st.text(alphabet="0123456789+- a", max_size=20), max_size=30))
 def test_plain_integers_is_exactly_the_digit_rule(values):
     as_int, plain = plain_integers(pl.Series(values, dtype=pl.Utf8))
