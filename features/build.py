@@ -233,7 +233,7 @@ def build_features(
         registry=registry,
         names=text_names(events["caller_id"], cdrs["caller"]),
     )
-    return _features(_by_caller(events), context, None, core_only=core_only)
+    return _features(by_caller(events), context, None, core_only=core_only)
 
 
 def build_partition_features(
@@ -246,7 +246,7 @@ def build_partition_features(
 ) -> pl.DataFrame:
     """The rows of :func:`build_features` for the numbers of one hash ``partition``.
 
-    ``events`` (:func:`event_columns`, in input order) must hold every row whose caller is in the
+    ``events`` (:func:`event_columns`, in input order or :func:`by_caller`) must hold every row whose caller is in the
     partition, and ``incoming`` at least the :data:`INCOMING_COLUMNS` of every row whose callee is
     in it and whose caller is not, both de-duplicated; with ``incoming=None``, ``events`` holds
     both kinds and they are told apart here. ``context`` must describe the whole input
@@ -256,7 +256,7 @@ def build_partition_features(
     if incoming is None:
         own = partition.holds(pl.col("caller_id"))
         events, incoming = events.filter(own), events.filter(~own)
-    return _features(_by_caller(events), context, partition, incoming=incoming, core_only=core_only)
+    return _features(by_caller(events), context, partition, incoming=incoming, core_only=core_only)
 
 
 def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *,
@@ -388,17 +388,27 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     return events.with_columns(pl.Series("callee_key", key))
 
 
-def _by_caller(events: pl.DataFrame) -> pl.DataFrame:
-    """``events`` sorted by caller. The sort is stable, so each caller's rows keep their input
-    order, which is nearly always time order already."""
-    return _sorted_by(events, "caller_id")
+def by_caller(events: pl.DataFrame, without: np.ndarray | None = None) -> pl.DataFrame:
+    """``events`` sorted by caller, without the rows at positions ``without`` (if given: the one
+    gather that sorts them leaves those out, where dropping them first copied every column). The
+    sort is stable, so each caller's rows keep their input order, which is nearly always time
+    order already. Sorted events are returned as they are."""
+    return _sorted_by(events, "caller_id", without)
 
 
-def _sorted_by(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+def _sorted_by(frame: pl.DataFrame, column: str, without: np.ndarray | None = None) -> pl.DataFrame:
     """``frame`` sorted by its integer ``column``, equal keys in their order
-    (:func:`kernels.stable_argsort`: a third of the CPU of Polars' sort)."""
+    (:func:`kernels.stable_argsort`: a third of the CPU of Polars' sort), without the rows at
+    positions ``without``; flagged as sorted."""
+    if without is None and frame[column].is_sorted():
+        return frame
     frame = frame.rechunk()  # one gather per column, not one per chunk (a partition reads dozens of files)
-    return frame[pl.Series(kernels.stable_argsort(frame[column].to_numpy()))]
+    order = kernels.stable_argsort(frame[column].to_numpy())
+    if without is not None and without.size:
+        keep = np.ones(frame.height, dtype=np.bool_)
+        keep[without] = False
+        order = order[keep[order]]
+    return frame[pl.Series(order)].with_columns(pl.col(column).set_sorted())
 
 
 def text_names(ids: pl.Series, texts: pl.Series) -> pl.DataFrame:

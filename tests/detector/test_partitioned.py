@@ -9,6 +9,8 @@ import time
 import polars as pl
 import pyarrow.ipc as pa_ipc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from detector import partitioned, pipeline, sorted_output
@@ -392,6 +394,20 @@ def test_partitions_run_two_at_a_time_as_one_at_a_time(noisy_world, tmp_path):
         assert not existing & files(jobs[:r + 1]) and files(jobs[r + 1:]) <= existing
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 2), st.integers(0, 3)), max_size=40),
+       st.booleans())
+def test_own_rows_come_sorted_by_caller_without_duplicates_in_one_gather(rows, hashes_collide):
+    """Against dropping the duplicates first, then a stable sort; a shared hash merges nothing."""
+    frame = pl.DataFrame(rows, schema={"caller_id": pl.Int64, "ts": pl.Int64, "imei": pl.Int64}, orient="row")
+    hashes = pl.Series([5] * frame.height, dtype=pl.UInt64) if hashes_collide else frame.hash_rows(seed=1)
+    got, duplicates = partitioned._own_by_caller(frame.with_columns(hashes.alias(partitioned._ROW_HASH)))
+    distinct = frame.unique(maintain_order=True)
+    assert duplicates == frame.height - distinct.height
+    assert_frame_equal(got, distinct.sort("caller_id", maintain_order=True), check_exact=True)
+    assert got["caller_id"].flags["SORTED_ASC"] or got.height < 2
+
+
 def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge():
     rows = pl.DataFrame({"caller_id": [1, 1, 2, 3], "callee_id": [9, 9, 9, 9], "flags": [1, 1, 1, 1],
                          "_row": [7, 7, 8, 8]}, schema_overrides={"flags": pl.Int8, "_row": pl.UInt64})
@@ -411,7 +427,7 @@ def test_the_spill_gives_back_every_row_as_event_columns_gave_it(text_senders_wo
 
     spilled = partitioned.spill_cdrs([text_senders_world / "cdr"], tmp_path, 3, batch_rows=50_000)
     # Exact duplicates are spilled and dropped in each partition; the in-memory input drops them on reading.
-    back = pl.concat([partitioned._without_duplicates(partitioned._read_own(spilled.partition_files(i)[0]))[0]
+    back = pl.concat([partitioned._own_by_caller(partitioned._read_own(spilled.partition_files(i)[0]))[0]
                       for i in range(3)])
     expected = event_columns(read_inputs([text_senders_world / "cdr"]).batch.cdrs, Mapping().country_code,
                              imei_ids=True)
