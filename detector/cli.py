@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import json
 import signal
 import sys
@@ -90,6 +91,41 @@ def _reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise _fail(f"{type(exc).__name__}: {exc} (run with --debug for details)", 1) from None
 
     return wrapper
+
+
+def _start_up_unscanned(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's cyclic garbage collector paused while ``command`` imports its libraries and reads
+    its model, up to its call of :func:`_started`; what they made is then frozen (never scanned)
+    until the command ends. They make ~240k objects that live as long as the run and next to no
+    garbage: the collector's full passes over them took ~0.7 s of the ~3 s before a run read any
+    data, on one core, and each later one 0.15-0.4 s."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return command(*args, **kwargs)
+        finally:
+            if _frozen:
+                gc.unfreeze()
+                _frozen.clear()
+            gc.enable() if enabled else gc.disable()
+
+    return wrapper
+
+
+#: Holds True while :func:`_started` has frozen the objects made before it.
+_frozen: list[bool] = []
+
+
+def _started() -> None:
+    """The end of start-up for :func:`_start_up_unscanned`: what exists now is frozen, and the
+    collector runs again."""
+    if not _frozen:
+        gc.freeze()
+        _frozen.append(True)
+    gc.enable()
 
 
 @contextmanager
@@ -405,6 +441,7 @@ def train(
 
 @app.command()
 @_reports_errors
+@_start_up_unscanned
 def score(
     cdr: CdrOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for flagged.csv, scores.parquet, report.html, rejects.csv.")],
@@ -446,6 +483,7 @@ def score(
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)
     allowed = read_allowlist(allowlist) if allowlist is not None else None
+    _started()
     run = {
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "CDR rows": 0,

@@ -95,3 +95,36 @@ def test_unknown_label_is_exit_2(run, tmp_path):
     labels.write_text("msisdn,label\n84912345678,spam\n")
     result = detector("evaluate", "--scores", out / "scores.parquet", "--labels", labels)
     assert_one_line_error(result, "unknown label", "spam")
+
+
+def test_a_score_run_leaves_the_garbage_collector_as_it_found_it(run, tmp_path, monkeypatch):
+    """Paused while the model loads, start-up's objects frozen while the numbers are scored, and
+    all as before once the command ends: after a run, and after a model that is refused."""
+    import gc
+
+    import detector.pipeline
+    import models.model_file
+    from detector.cli import main
+
+    base, model, _, _ = run
+    seen = []
+
+    def observed(function):
+        def call(*args, **kwargs):
+            seen.append((function.__name__, gc.isenabled(), gc.get_freeze_count() > 0))
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(models.model_file, "load_model", observed(models.model_file.load_model))
+    monkeypatch.setattr(detector.pipeline, "score_inputs", observed(detector.pipeline.score_inputs))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    bad = tmp_path / "bad.skops"
+    bad.write_bytes(b"not a model")
+    for model_file, code in ((model, 0), (bad, 2)):
+        try:
+            main(["--quiet", "score", "--cdr", str(base / "new" / "cdr"), "--model", str(model_file),
+                  "--out", str(tmp_path / "out"), "--top", "0"])
+        except SystemExit as exc:
+            assert (exc.code or 0) == code
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert seen == [("load_model", False, False), ("score_inputs", True, True), ("load_model", False, False)]
