@@ -5,8 +5,9 @@ Polars keeps text as Arrow string views: 16 bytes a value, holding its length an
 bytes, the text itself (every phone number fits), or else its first bytes and where it lies in
 one of the column's data buffers. A kernel reads those bytes and parses each value once. This
 replaces ``str.to_integer`` with ``str.len_bytes``, a cast and a bounds check (four passes and
-three arrays a column), which were ~10% of the CPU of spilling CDRs: every number is parsed
-when it is normalised and again when it becomes an id. Another reads only each value's first and
+three arrays a column), which were ~10% of the CPU of spilling CDRs (every number was parsed
+when it was normalised and again when it became an id; a stream of batches now parses it once for
+both, :func:`detector.numbers.normalise_with_ids`). Another reads only each value's first and
 last byte, for whether any text field of a CDR batch may need trimming.
 """
 

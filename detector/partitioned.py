@@ -572,7 +572,7 @@ def _without_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Spilled incoming ``rows`` without exact duplicates and without :data:`_ROW_HASH`, and how
     many duplicates went (:func:`~detector.ingest.drop_exact_duplicates`, which compares rows
     only where their hashes repeat: 2.1M rows in 40 ms against 160 ms for ``unique()``). The
-    spill's row hash spares hashing them again (a partition's 2M own rows: 55 ms -> 18 ms)."""
+    spill's row hash spares hashing them again (a partition's 2M rows: 55 ms -> 18 ms)."""
     distinct, duplicates = drop_exact_duplicates(rows, rows[_ROW_HASH])
     return distinct.drop(_ROW_HASH), duplicates
 

@@ -1,6 +1,7 @@
 """The command line as a user meets it: real subprocesses, exit codes and one-line errors."""
 
 import gzip
+import os
 import subprocess
 import sys
 
@@ -10,10 +11,10 @@ HEADER = "caller,callee,start_time,duration_s,event_type,answered,cell_id,imei\n
 ROW = "0912345678,0987654321,2026-11-02 08:00:00,35,voice,true,C1,355\n"
 
 
-def detector(*args, cwd=None):
+def detector(*args, cwd=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "detector", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True, text=True, cwd=cwd, timeout=120, env=None if env is None else os.environ | env,
     )
 
 
