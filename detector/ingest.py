@@ -433,7 +433,7 @@ def duplicate_rows(df: pl.DataFrame, hashes: pl.Series | None = None) -> np.ndar
     candidates = df.with_row_index("__i").filter(hashes.is_in(pl.Series(repeated, dtype=hashes.dtype).implode()))
     first = candidates.unique(subset=df.columns, keep="first", maintain_order=True)["__i"]
     drop = candidates["__i"].filter(~candidates["__i"].is_in(first.implode()))
-    return np.sort(drop.to_numpy().astype(np.int64))
+    return drop.to_numpy().astype(np.int64)  # filters keep the row order: ascending already
 
 
 def _collect(plans: list[FilePlan]) -> list[pl.DataFrame]:

@@ -556,7 +556,7 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
     events, duplicates = (_own_by_caller(_read_own(job.files)) if job.files
                           else (event_columns(CDR_SCHEMA.to_frame()), 0))
     # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
-    incoming = (_without_duplicates(read_ipc(job.incoming_files))[0] if job.incoming_files
+    incoming = (_without_duplicates(read_ipc(job.incoming_files)) if job.incoming_files
                 else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
                                     core_only=job.core_only), duplicates
@@ -568,19 +568,20 @@ def _read_own(files: Sequence[Path]) -> pl.DataFrame:
     return read_ipc(files).with_columns(pl.col("callee_key").fill_null(pl.col("callee_id")))
 
 
-def _without_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Spilled incoming ``rows`` without exact duplicates and without :data:`_ROW_HASH`, and how
-    many duplicates went (:func:`~detector.ingest.drop_exact_duplicates`, which compares rows
-    only where their hashes repeat: 2.1M rows in 40 ms against 160 ms for ``unique()``). The
-    spill's row hash spares hashing them again (a partition's 2M rows: 55 ms -> 18 ms)."""
-    distinct, duplicates = drop_exact_duplicates(rows, rows[_ROW_HASH])
-    return distinct.drop(_ROW_HASH), duplicates
+def _without_duplicates(rows: pl.DataFrame) -> pl.DataFrame:
+    """Spilled incoming ``rows`` without exact duplicates and without :data:`_ROW_HASH`
+    (:func:`~detector.ingest.drop_exact_duplicates`, which compares rows only where their hashes
+    repeat: 2.1M rows in 40 ms against 160 ms for ``unique()``). The spill's row hash spares
+    hashing them again (a partition's 2M rows: 55 ms -> 18 ms). They were counted where their
+    caller is."""
+    return drop_exact_duplicates(rows, rows[_ROW_HASH])[0].drop(_ROW_HASH)
 
 
 def _own_by_caller(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """A partition's own rows (:func:`_read_own`) as :func:`_without_duplicates` gives them, then
-    :func:`~features.build.by_caller`, and how many duplicates went: in one gather, where
-    dropping them first copied every column (a partition's 2M rows: ~25 CPU-ms)."""
+    """A partition's own rows (:func:`_read_own`) without exact duplicates (found by the spill's
+    row hash, :func:`~detector.ingest.duplicate_rows`) and without :data:`_ROW_HASH`, sorted by
+    caller (:func:`~features.build.by_caller`), and how many duplicates went: in one gather,
+    where dropping them first copied every column (a partition's 2M rows: ~25 CPU-ms)."""
     duplicates = duplicate_rows(rows, rows[_ROW_HASH])
     return by_caller(rows.drop(_ROW_HASH), without=duplicates), int(duplicates.size)
 

@@ -69,9 +69,8 @@ INCOMING_COLUMNS = ("caller_id", "callee_id", "flags")
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
-    """An int64 id per normalised number: the number itself when it is a plain positive integer
-    (no leading zero, so the text is recovered exactly), else a negative id hashed from its text.
-    """
+    """:func:`~detector.numbers.number_ids` as an expression: an int64 id per normalised number,
+    the number itself when it is a plain positive integer, else a negative id hashed from its text."""
     return number.map_batches(number_ids, return_dtype=pl.Int64, is_elementwise=True)
 
 

@@ -412,11 +412,11 @@ def test_incoming_rows_repeated_count_once_and_equal_hashes_alone_do_not_merge()
     rows = pl.DataFrame({"caller_id": [1, 1, 2, 3], "callee_id": [9, 9, 9, 9], "flags": [1, 1, 1, 1],
                          "_row": [7, 7, 8, 8]}, schema_overrides={"flags": pl.Int8, "_row": pl.UInt64})
     # Rows 0 and 1 are one event spilled twice; rows 2 and 3 are different events whose hashes met.
-    got = partitioned._without_duplicates(rows)[0].sort("caller_id")
+    got = partitioned._without_duplicates(rows).sort("caller_id")
     assert got.columns == ["caller_id", "callee_id", "flags"]
     assert got["caller_id"].to_list() == [1, 2, 3]
-    assert partitioned._without_duplicates(rows[2:])[0].height == 2
-    assert partitioned._without_duplicates(rows[:0])[0].height == 0
+    assert partitioned._without_duplicates(rows[2:]).height == 2
+    assert partitioned._without_duplicates(rows[:0]).height == 0
 
 
 def test_the_spill_gives_back_every_row_as_event_columns_gave_it(text_senders_world, tmp_path):
