@@ -29,13 +29,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models.forest import Forest, compile_forest, raw_scores
+from models.score_memo import ScoreMemo
 
 #: The four categories of data-contract.md, in the order of every score array.
 CATEGORIES: tuple[str, ...] = ("voice_spam", "sms_spam", "simbox", "preactivated_sim")
 #: Rows the linear members score at a time (:meth:`CategoryClassifier._linear_probabilities`).
 LINEAR_ROWS = 8_192
-#: Each classifier's compiled tree members, with the fitted list they were compiled from
-#: (:meth:`CategoryClassifier._forest`).
+#: Each classifier's compiled tree members and their score memo, with the fitted list they were
+#: compiled from (:meth:`CategoryClassifier._forest`).
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -191,8 +192,9 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         X = np.ascontiguousarray(X)
         trees = [m for m, model in enumerate(self.estimators_) if not isinstance(model, Pipeline)]
         # All tree members in one pass over the rows; equal to each model's predict_proba, bit for bit.
-        forest = self._forest(trees)
-        raw = dict(zip(trees, np.ascontiguousarray(raw_scores(forest, X, where=where[:, self.member_category_[trees]]).T)))
+        forest, memo = self._forest(trees)
+        raw = raw_scores(forest, X, where=where[:, self.member_category_[trees]], memo=memo)
+        raw = dict(zip(trees, np.ascontiguousarray(raw.T)))
         linear = self._linear_probabilities(X, where)
         for m, (k, model) in enumerate(zip(self.member_category_, self.estimators_, strict=True)):
             rows = where[:, k]
@@ -206,15 +208,17 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             scores[k] += probability
         return scores.T / np.bincount(self.member_category_, minlength=n_categories)
 
-    def _forest(self, trees: list[int]) -> Forest:
-        """The tree members ``trees`` compiled (:func:`~models.forest.compile_forest`), once per
-        fit: a run scores dozens of partitions with the same model (16 ms a partition). Kept
-        beside the model, not in it, so that a saved model holds only what scikit-learn fitted."""
+    def _forest(self, trees: list[int]) -> tuple[Forest, ScoreMemo]:
+        """The tree members ``trees`` compiled (:func:`~models.forest.compile_forest`), and the
+        scores they gave so far (:class:`~models.score_memo.ScoreMemo`), once per fit: a run
+        scores dozens of partitions with the same model (16 ms a partition to compile, and most
+        of the patterns a partition's members walk, the partitions before it walked). Kept beside
+        the model, not in it, so that a saved model holds only what scikit-learn fitted."""
         cached = _COMPILED.get(self)
         if cached is None or cached[0] is not self.estimators_ or cached[1] != trees:
             forest = compile_forest([self.estimators_[m] for m in trees], [self.columns_[m] for m in trees])
-            cached = _COMPILED[self] = (self.estimators_, trees, forest)
-        return cached[2]
+            cached = _COMPILED[self] = (self.estimators_, trees, forest, ScoreMemo())
+        return cached[2], cached[3]
 
     def _linear_probabilities(self, X: np.ndarray, where: np.ndarray) -> dict[int, np.ndarray]:
         """Each linear member's probability on the rows where its category holds (0.0 elsewhere),

@@ -29,6 +29,8 @@ from numba import njit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
+from models.score_memo import ScoreMemo
+
 
 #: Rows per task when scoring in threads: large enough that a task outweighs its dispatch (a
 #: task of 4k rows walks ~3M nodes), small enough that the threads finish together (3 tasks of
@@ -194,8 +196,8 @@ def _breadth_first(left, right, is_leaf, tree_root, tree_end):
     return moved
 
 
-def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, where: np.ndarray | None = None
-               ) -> np.ndarray:
+def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, where: np.ndarray | None = None,
+               memo: ScoreMemo | None = None) -> np.ndarray:
     """Each member's raw score (log-odds) per row of ``X``: shape (n_rows, n_members).
 
     Equal, bit for bit, to each model's ``_raw_predict`` on its columns. Rows are split into
@@ -203,7 +205,9 @@ def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, wher
     ``where`` (bool, n_rows × n_members), a member scores only the rows where it holds; the
     others are NaN and cost nothing. A member walks one row of each group of its rows that fall
     alike among its thresholds (:func:`_distinct_rows`): they take the same path down every one
-    of its trees, so they have the same score.
+    of its trees, so they have the same score. With ``memo``, a group whose score the memo has
+    (from an earlier call with this forest) is not walked at all, and new groups' scores are
+    added to it.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     n_members = forest.baseline.shape[0]
@@ -220,28 +224,41 @@ def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, wher
         for m in np.flatnonzero(counts >= FEWEST_GROUPED_ROWS):
             rows = np.flatnonzero(where[:, m])
             groups = _distinct_rows(bins, m, column_bins, rows)
-            if groups is not None:
-                grouped.append((m, rows, *groups))
-                where[rows, m] = False
-                where[groups[0], m] = True
+            if groups is None:
+                continue
+            first, inverse, patterns = groups
+            if memo is None:
+                known, known_scores = np.zeros(first.size, dtype=np.bool_), np.empty(0)
+            else:
+                known, known_scores = memo.find(int(m), patterns)
+            grouped.append((m, rows, first, inverse, patterns, known, known_scores))
+            where[rows, m] = False
+            where[first[~known], m] = True
     out = _scores(forest, X, where, n_threads)
-    for m, rows, first, inverse in grouped:
-        out[rows, m] = out[first, m][inverse]
+    for m, rows, first, inverse, patterns, known, known_scores in grouped:
+        walked = ~known
+        group_scores = np.empty(first.size)
+        group_scores[known] = known_scores
+        group_scores[walked] = out[first[walked], m]
+        if memo is not None:
+            memo.add(int(m), patterns[walked], group_scores[walked])
+        out[rows, m] = group_scores[inverse]
     return out
 
 
 def _distinct_rows(bins: ForestBins, member: int, column_bins: np.ndarray, rows: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(first, inverse)``: the first of ``rows`` of each group with the same ``member`` bins in
-    every column it splits on (:class:`ForestBins`; ``column_bins`` from :func:`_column_bins`)
-    and, per row, its group; ``None`` when the groups are more than :data:`GROUPED_SHARE` of the
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(first, inverse, patterns)``: the first of ``rows`` of each group with the same
+    ``member`` bins in every column it splits on (:class:`ForestBins`; ``column_bins`` from
+    :func:`_column_bins`), per row its group, and each group's bins; ``None`` when the groups are more than :data:`GROUPED_SHARE` of the
     rows (grouping them would save too little)."""
     lo, hi = bins.member_starts[member], bins.member_starts[member + 1]
     most = int(GROUPED_SHARE * rows.size)
     slots = 1 << (2 * most).bit_length()  # a hash table at most half full
-    first, inverse, whole = _bin_groups(column_bins, np.asarray(rows, dtype=np.int64), bins.member_columns[lo:hi],
-                                        bins.table_starts[lo:hi + 1], bins.tables, slots, most)
-    return (rows[first], inverse) if whole else None
+    first, inverse, patterns, whole = _bin_groups(column_bins, np.asarray(rows, dtype=np.int64),
+                                                  bins.member_columns[lo:hi], bins.table_starts[lo:hi + 1],
+                                                  bins.tables, slots, most)
+    return (rows[first], inverse, patterns) if whole else None
 
 
 @njit(cache=True, nogil=True)
@@ -263,8 +280,8 @@ def _bin_groups(column_bins, rows, columns, table_starts, tables, slots, most):
     """Group ``rows`` by their bins in ``columns`` of ``column_bins``, each translated by its
     table (``tables[table_starts[j] + bin]`` for the ``j``-th column).
 
-    Returns each group's first row (positions in ``rows``, ascending), each row's group, and
-    whether all fit in ``most`` groups (else it stops there). Groups are found in a hash table of
+    Returns each group's first row (positions in ``rows``, ascending), each row's group, each
+    group's translated bins, and whether all fit in ``most`` groups (else it stops there). Groups are found in a hash table of
     ``slots`` entries (a power of two, more than ``most``): the hash picks where to look, and the
     bins are compared in full there, so rows whose hashes meet are never merged."""
     n, k = rows.shape[0], columns.shape[0]
@@ -287,7 +304,7 @@ def _bin_groups(column_bins, rows, columns, table_starts, tables, slots, most):
             g = table[slot]
             if g < 0:  # a new group
                 if groups == most:
-                    return first[:0], inverse, False
+                    return first[:0], inverse, group_bins[:0], False
                 table[slot] = groups
                 group_bins[groups] = row_bins
                 first[groups] = r
@@ -303,7 +320,7 @@ def _bin_groups(column_bins, rows, columns, table_starts, tables, slots, most):
                 inverse[r] = g
                 break
             slot = (slot + np.uint64(1)) & mask
-    return first[:groups].copy(), inverse, True
+    return first[:groups].copy(), inverse, group_bins[:groups].copy(), True
 
 
 def _scores(forest: Forest, X: np.ndarray, where: np.ndarray, n_threads: int | None) -> np.ndarray:

@@ -151,8 +151,8 @@ def test_a_members_bins_say_which_side_of_each_of_its_splits_a_value_takes(rows)
 def test_bin_groups_are_the_distinct_bins_led_by_their_first_row(values, seed):
     """Against numpy's distinct rows of the bins, in a hash table as small as allowed (so that
     rows meet in the same slots): one group per distinct bin row, led by its first row, in
-    rows given in any order; empty and single-row input included. Past ``most`` groups it
-    says so."""
+    rows given in any order, with each group's bins; empty and single-row input included. Past
+    ``most`` groups it says so."""
     from models.forest import _bin_groups, _column_bins
 
     X = np.array(values, dtype=np.float64).reshape(len(values), 5)
@@ -165,15 +165,17 @@ def test_bin_groups_are_the_distinct_bins_led_by_their_first_row(values, seed):
         want = _member_bins(forest, X, m)[0][rows]
         distinct, want_first = np.unique(want, axis=0, return_index=True)
         most = len(rows)
-        first, inverse, whole = _bin_groups(column_bins, rows, bins.member_columns[lo:hi], bins.table_starts[lo:hi + 1],
-                                            bins.tables, 1 << most.bit_length(), most)
+        first, inverse, patterns, whole = _bin_groups(column_bins, rows, bins.member_columns[lo:hi],
+                                                      bins.table_starts[lo:hi + 1], bins.tables,
+                                                      1 << most.bit_length(), most)
         assert whole and first.size == len(distinct)
         np.testing.assert_array_equal(first, np.sort(want_first))
         np.testing.assert_array_equal(want[first][inverse], want)
+        np.testing.assert_array_equal(patterns, want[first].reshape(first.size, hi - lo))
         if len(distinct) > 1:
             fewer = len(distinct) - 1
             assert not _bin_groups(column_bins, rows, bins.member_columns[lo:hi], bins.table_starts[lo:hi + 1],
-                                   bins.tables, 1 << fewer.bit_length(), fewer)[2]
+                                   bins.tables, 1 << fewer.bit_length(), fewer)[3]
 
 
 @settings(max_examples=50, deadline=None)
