@@ -242,8 +242,16 @@ def raw_scores(forest: Forest, X: np.ndarray, n_threads: int | None = None, wher
         group_scores[walked] = out[first[walked], m]
         if memo is not None:
             memo.add(int(m), patterns[walked], group_scores[walked])
-        out[rows, m] = group_scores[inverse]
+        _spread(out, m, rows, group_scores, inverse)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _spread(out, member, rows, group_scores, inverse):
+    """``out[rows, member] = group_scores[inverse]``, without numpy's fancy-index machinery
+    (38 ms a partition for the members together, on a column of a row-major array)."""
+    for i in range(rows.shape[0]):
+        out[rows[i], member] = group_scores[inverse[i]]
 
 
 def _distinct_rows(bins: ForestBins, member: int, column_bins: np.ndarray, rows: np.ndarray
@@ -264,14 +272,26 @@ def _distinct_rows(bins: ForestBins, member: int, column_bins: np.ndarray, rows:
 @njit(cache=True, nogil=True)
 def _column_bins(X, columns, cut_starts, cuts):
     """Each value's bin in ``X[:, columns]``: how many of its column's ``cuts`` (the ``j``-th
-    column's at ``cut_starts[j]`` to ``cut_starts[j + 1]``, ascending) lie below it; NaN is one
-    past them all."""
+    column's at ``cut_starts[j]`` to ``cut_starts[j + 1]``, ascending) lie below it
+    (``np.searchsorted``'s left side); NaN is one past them all. The search halves the range
+    with a conditional move rather than a branch, which the CPU cannot predict: 71 ms against
+    87 for ``np.searchsorted`` on a 160k-row partition."""
     out = np.empty((X.shape[0], columns.shape[0]), dtype=np.int32)
     for r in range(X.shape[0]):
         for j in range(columns.shape[0]):
             x = X[r, columns[j]]
-            lo, hi = cut_starts[j], cut_starts[j + 1]
-            out[r, j] = hi - lo + 1 if np.isnan(x) else np.searchsorted(cuts[lo:hi], x)
+            lo, n = cut_starts[j], cut_starts[j + 1] - cut_starts[j]
+            if np.isnan(x):
+                out[r, j] = n + 1
+            elif n == 0:
+                out[r, j] = 0
+            else:
+                base = lo
+                while n > 1:  # cuts[lo:base] < x <= cuts[base + n:] (where they exist)
+                    half = n >> 1
+                    base = base + half if cuts[base + half] < x else base
+                    n -= half
+                out[r, j] = base - lo + (1 if cuts[base] < x else 0)
     return out
 
 

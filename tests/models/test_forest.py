@@ -178,6 +178,25 @@ def test_bin_groups_are_the_distinct_bins_led_by_their_first_row(values, seed):
                                    bins.tables, 1 << fewer.bit_length(), fewer)[3]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 1.0, 3.0]), unique=True, max_size=5).map(sorted),
+                min_size=1, max_size=4),
+       st.lists(values, max_size=40))
+def test_column_bins_are_numpys_searchsorted(cuts, xs):
+    """Each value's bin is ``np.searchsorted(cuts, x)`` (how many cuts lie below it) and NaN's
+    is one past them all, for columns of zero to five cuts and values on, between and beyond
+    them (infinities, -0.0 against a cut at 0.0); empty input included."""
+    from models.forest import _column_bins
+
+    X = np.array(xs, dtype=np.float64)[:, None].repeat(len(cuts), axis=1)
+    flat = np.array([c for column in cuts for c in column], dtype=np.float64)
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in cuts])]).astype(np.int64)
+    out = _column_bins(X, np.arange(len(cuts), dtype=np.int64), starts, flat)
+    for j, column in enumerate(cuts):
+        want = np.where(np.isnan(X[:, j]), len(column) + 1, np.searchsorted(np.array(column, dtype=np.float64), X[:, j]))
+        np.testing.assert_array_equal(out[:, j], want)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, 12), min_size=0, max_size=6), st.integers(0, 2**32 - 1))
 def test_breadth_first_puts_each_nodes_children_side_by_side(splits, seed):
