@@ -307,9 +307,10 @@ def _bin_groups(column_bins, rows, columns, table_starts, tables, slots, most):
     table (``tables[table_starts[j] + bin]`` for the ``j``-th column).
 
     Returns each group's first row (positions in ``rows``, ascending), each row's group, each
-    group's translated bins, and whether all fit in ``most`` groups (else it stops there). Groups are found in a hash table of
-    ``slots`` entries (a power of two, more than ``most``): the hash picks where to look, and the
-    bins are compared in full there, so rows whose hashes meet are never merged. The hash adds
+    group's translated bins, and whether all fit in ``most`` groups (else it stops there).
+    Groups are found in a hash table of ``slots`` entries (a power of two, more than ``most``):
+    the hash picks where to look, and the bins are compared in full there, so rows whose hashes
+    meet are never merged. The hash adds
     up each bin times its own odd number (:data:`_HASH_STEPS`), products that the CPU works out
     side by side, and then mixes the sum once."""
     n, k = rows.shape[0], columns.shape[0]
