@@ -4,8 +4,8 @@ Per category, an ordered list of :class:`Evidence`: a Polars boolean expression 
 statement is noteworthy for a row (``reciprocity <= 0.1``) and a string expression rendering it
 with the row's values (``no callbacks from 98% of callees``). :func:`explain` joins the first
 noteworthy ones with ``"; "``. When nothing is noteworthy it falls back to the category's most
-telling values, stated plainly, so a reason is never empty. Everything is one Polars expression
-per category; evidence whose columns are not in the table is skipped.
+telling values, stated plainly, so a reason is never empty. Polars computes each statement of a
+category as a column, then joins them; evidence whose columns are not in the table is skipped.
 """
 
 from __future__ import annotations
@@ -37,13 +37,20 @@ class Evidence:
 
 def count(x: pl.Expr) -> pl.Expr:
     """A number for people: rounded half away from zero, thousands separated (``1,204``)."""
-    n = x.cast(pl.Float64).fill_nan(None).round(0, mode="half_away_from_zero").cast(pl.Int64, strict=False)
-    # A comma after every third digit from the right: reverse the digits, group them from the
-    # left, reverse back. A few string operations instead of one branch per order of magnitude,
-    # which made each reason cost ~0.2 s however few rows it explained.
-    text = (n.abs().cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},")
-            .str.strip_chars_end(",").str.reverse())
-    return pl.when(n < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text)
+    return _rounded(x).map_batches(_thousands, return_dtype=pl.String, is_elementwise=True)
+
+
+def _rounded(x: pl.Expr) -> pl.Expr:
+    return x.cast(pl.Float64).fill_nan(None).round(0, mode="half_away_from_zero").cast(pl.Int64, strict=False)
+
+
+def _thousands(n: pl.Series) -> pl.Series:
+    """Each integer with a comma after every third digit from the right. Python formats each
+    distinct value once: the values of a reason are few (counts, percentages), and a regex
+    over every row's digits made the reasons of 40k rows cost 0.3 s."""
+    distinct = n.drop_nulls().unique()
+    return n.replace_strict(distinct, [f"{v:,}" for v in distinct.to_list()], default=None,
+                            return_dtype=pl.String)
 
 
 def percent(ratio: pl.Expr) -> pl.Expr:
@@ -58,7 +65,7 @@ def percent(ratio: pl.Expr) -> pl.Expr:
 
 def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
     """``count(n)`` and the noun, singular for exactly one."""
-    return pl.concat_str(count(n), pl.lit(" "), pl.when(count(n) == "1").then(pl.lit(one)).otherwise(pl.lit(many)))
+    return pl.concat_str(count(n), pl.lit(" "), pl.when(_rounded(n) == 1).then(pl.lit(one)).otherwise(pl.lit(many)))
 
 
 def _text(*parts: str | pl.Expr) -> pl.Expr:
@@ -272,28 +279,38 @@ FALLBACK: dict[str, tuple[tuple[tuple[str, ...], pl.Expr], ...]] = {
 NO_EVIDENCE = "no evidence in the features"
 
 
-def reasons_expr(columns: list[str] | set[str], category: str, max_parts: int = 4) -> pl.Expr:
-    """The reason per row as one expression, for a table with ``columns``."""
+def _statements(columns: list[str] | set[str], category: str) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """For a table with ``columns``: the category's statements, each null where it is not
+    noteworthy, and its fallback statements."""
     if category not in EVIDENCE:
         raise ValueError(f"unknown category {category!r} (expected one of: {', '.join(CATEGORIES)})")
-    if max_parts < 1:
-        raise ValueError(f"max_parts must be at least 1, got {max_parts}")
     present = set(columns)
     usable = [e for e in EVIDENCE[category] if set(e.needs) <= present and not set(e.unless) & present]
     fallback = [text for needs, text in FALLBACK[category] if set(needs) <= present]
+    return [pl.when(e.when.fill_null(False)).then(e.text) for e in usable], fallback
+
+
+def _reason(noteworthy: list[str], fallback: list[str], max_parts: int) -> pl.Expr:
+    """The reason per row from the statements' columns: the first ``max_parts`` noteworthy ones,
+    else the first two fallback ones, else :data:`NO_EVIDENCE`."""
     result: pl.Expr = pl.lit(NO_EVIDENCE)
-    if fallback:
-        plain = _joined(fallback, 2)
-        result = pl.when(plain != "").then(plain).otherwise(result)
-    if usable:
-        noteworthy = _joined([pl.when(e.when.fill_null(False)).then(e.text) for e in usable], max_parts)
-        result = pl.when(noteworthy != "").then(noteworthy).otherwise(result)
+    for columns, n in ((fallback, 2), (noteworthy, max_parts)):
+        if columns:
+            joined = _joined(columns, n)
+            result = pl.when(joined != "").then(joined).otherwise(result)
     return result
 
 
-def _joined(texts: list[pl.Expr], n: int) -> pl.Expr:
-    """The first ``n`` non-null texts joined by :data:`SEPARATOR` (``""`` when none)."""
-    return pl.concat_list([t.cast(pl.String) for t in texts]).list.drop_nulls().list.head(n).list.join(SEPARATOR)
+def _joined(columns: list[str], n: int) -> pl.Expr:
+    """The first ``n`` non-null of the text ``columns`` joined by :data:`SEPARATOR` (``""`` when
+    none). A text is kept while fewer than ``n`` texts before it are non-null: a running count
+    across the columns, where a list per row (``concat_list``, ``drop_nulls``, ``head``) cost
+    37 ms for three texts on 40k rows."""
+    kept, before = [], pl.lit(0, pl.Int32)
+    for column in columns:
+        kept.append(pl.when(before < n).then(pl.col(column)))
+        before = before + pl.col(column).is_not_null().cast(pl.Int32)
+    return pl.concat_str(kept, separator=SEPARATOR, ignore_nulls=True)
 
 
 def explain(features: pl.DataFrame, category: str, max_parts: int = 4) -> pl.Series:
@@ -316,11 +333,20 @@ def explain(features: pl.DataFrame, category: str, max_parts: int = 4) -> pl.Ser
     >>> explain(row, "voice_spam").to_list()
     ['1,204 calls/day; 3% answered; no incoming calls']
     """
-    expr = reasons_expr(features.columns, category, max_parts)
+    if max_parts < 1:
+        raise ValueError(f"max_parts must be at least 1, got {max_parts}")
+    noteworthy, fallback = _statements(features.columns, category)
     if features.is_empty():
-        # Evaluating the expression costs ~10 ms however few rows there are, and a scoring run
+        # Evaluating the statements costs ~10 ms however few rows there are, and a scoring run
         # asks for most categories of most partitions with none flagged.
         return pl.Series("reasons", [], pl.Utf8)
+    if not noteworthy and not fallback:
+        return pl.repeat(NO_EVIDENCE, features.height, dtype=pl.Utf8, eager=True).alias("reasons")
     # NaN compares greater than every number in Polars: treat it as null (not defined).
     features = features.with_columns(pl.col(c).fill_nan(None) for c, t in features.schema.items() if t.is_float())
-    return features.with_columns(expr.alias("__reasons")).get_column("__reasons").alias("reasons")
+    # Each statement once, as a column; then the reason reads those columns.
+    names = {"noteworthy": [f"noteworthy_{i}" for i in range(len(noteworthy))],
+             "fallback": [f"fallback_{i}" for i in range(len(fallback))]}
+    texts = features.select(*(text.cast(pl.String).alias(name) for name, text in
+                              zip(names["noteworthy"] + names["fallback"], noteworthy + fallback, strict=True)))
+    return texts.select(_reason(names["noteworthy"], names["fallback"], max_parts).alias("reasons")).to_series()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.catalogue import FEATURES
 from models.classifier import CATEGORIES
@@ -95,6 +97,23 @@ def test_every_value_null_never_gives_an_empty_reason():
     for category in CATEGORIES:
         assert explain(nulls, category).to_list() == [NO_EVIDENCE]
     assert explain(pl.DataFrame({"msisdn": ["x"]}), "voice_spam").to_list() == [NO_EVIDENCE]
+    # No statement can be made of these columns: one reason per row all the same.
+    assert explain(pl.DataFrame({"msisdn": ["x", "y", "z"]}), "sms_spam").to_list() == [NO_EVIDENCE] * 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b c", ""])), min_size=3, max_size=3),
+                max_size=8),
+       st.integers(1, 4))
+def test_joined_keeps_the_first_non_null_texts(rows, n):
+    """Against Python: per row, the first ``n`` non-null texts (an empty one counts) joined by
+    the separator, and ``""`` when all are null."""
+    from models.reasons import SEPARATOR, _joined
+
+    columns = ["t0", "t1", "t2"]
+    table = pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+    want = [SEPARATOR.join([t for t in row if t is not None][:n]) for row in rows]
+    assert table.select(_joined(columns, n)).to_series().to_list() == want
 
 
 def test_nan_is_not_noteworthy():
