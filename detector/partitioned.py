@@ -46,6 +46,7 @@ import polars as pl
 
 from detector.ingest import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, duplicate_rows, find_cdr_files
 from detector.mapping import Mapping
+from detector.row_hashes import row_hashes
 from detector.sorted_output import cut_points, range_count, write_ranges
 from detector.spill_files import read_ipc, write_ipc
 from features import kernels
@@ -432,7 +433,7 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
                           partition_of(pl.col("callee_id"), count).alias("callee"))
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
     elsewhere = np.flatnonzero(caller != callee)
-    row_hash = events.hash_rows().alias(_ROW_HASH)
+    row_hash = row_hashes(events).alias(_ROW_HASH)
     incoming = events.select(*INCOMING_COLUMNS).with_columns(row_hash)
     # A callee's key is its id wherever the id is the number: spilled as null there, which LZ4
     # compresses to nothing (it took 6 of the ~35 bytes of a compressed row). :func:`_read_own` fills it.
