@@ -429,6 +429,9 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
     """Append one batch to the partitions: every row to its caller's, and who called whom
     (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`) to its callee's when that is
     another one. The files are written on ``files``' threads."""
+    # One chunk a column (a batch has one per row group read): the gathers that group the rows
+    # by partition look up a chunk per row otherwise (a batch's gathers: 180 CPU-ms against 110).
+    events = events.rechunk()
     parts = events.select(partition_of(pl.col("caller_id"), count).alias("caller"),
                           partition_of(pl.col("callee_id"), count).alias("callee"))
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
