@@ -67,7 +67,8 @@ class ScoreMemo:
         """Remember ``scores`` (float64, one per pattern) of ``patterns`` for ``member``, as many
         as fit; patterns already remembered are left as they are."""
         patterns = np.ascontiguousarray(patterns, dtype=np.int32)
-        if not patterns.shape[0] or patterns.min() < 0 or patterns.max() > LARGEST_BIN:
+        # A member that never splits has patterns of no bins: one pattern, remembered like any other.
+        if not patterns.shape[0] or patterns.min(initial=0) < 0 or patterns.max(initial=0) > LARGEST_BIN:
             return
         with self._lock:
             table = self._tables.get(member)

@@ -6,6 +6,7 @@ from unittest import mock
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 import models.forest as forest_module
 import models.score_memo as memo_module
@@ -113,3 +114,17 @@ def test_threads_sharing_a_memo_score_as_scikit_learn():
         thread.join()
     assert not failures
     assert len(memo) > 0
+
+
+def test_a_member_that_never_splits_is_remembered_too():
+    """Trees of one leaf each (no leaf may hold fewer rows than most of them): the member's rows
+    have patterns of no bins, all one group, and its score is still scikit-learn's."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(100, 2))
+    model = HistGradientBoostingClassifier(max_iter=3, min_samples_leaf=80).fit(X, rng.random(100) > 0.5)
+    assert all(predictor.nodes.shape[0] == 1 for (predictor,) in model._predictors)
+    forest, memo = compile_forest([model], [np.array([0, 1])]), ScoreMemo()
+    with mock.patch.object(forest_module, "FEWEST_GROUPED_ROWS", 1):
+        for _ in range(2):
+            np.testing.assert_array_equal(raw_scores(forest, X, memo=memo)[:, 0], model._raw_predict(X)[:, 0])
+    assert len(memo) == 1
