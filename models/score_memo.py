@@ -95,11 +95,14 @@ class _Table:
     the capacity, so at most half full) holding an entry's position plus one, or 0 if empty."""
 
     def __init__(self, capacity: int, width: int) -> None:
-        self.capacity = capacity
         self.count = 0
         self.patterns = np.empty((capacity, width), dtype=np.uint8)
         self.scores = np.empty(capacity, dtype=np.float64)
         self.slots = np.zeros(2 * capacity, dtype=np.int32)
+
+    @property
+    def capacity(self) -> int:
+        return self.scores.shape[0]
 
     @staticmethod
     def bytes_for(capacity: int, width: int) -> int:
@@ -115,7 +118,7 @@ class _Table:
         patterns[:self.count] = self.patterns[:self.count]
         scores = np.empty(capacity, dtype=np.float64)
         scores[:self.count] = self.scores[:self.count]
-        self.patterns, self.scores, self.capacity = patterns, scores, capacity
+        self.patterns, self.scores = patterns, scores
         self.slots = _slots(patterns, self.count, 2 * capacity)
 
 
