@@ -14,7 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench,dask]'
 	touch $@
 
+# The layering contract first (pyproject.toml: [tool.importlinter]), then the suite.
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 $(DEMO)/manifest.json: | install

@@ -17,7 +17,7 @@ import pytest
 
 from bench.duckdb_peer import core_features_duckdb
 from bench.worlds import cdr_files, world
-from detector.pipeline import feature_table, read_inputs
+from detector.engine.pipeline import feature_table, read_inputs
 
 THREADS = 2
 ROOT = Path(__file__).resolve().parent.parent

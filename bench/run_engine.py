@@ -18,7 +18,7 @@ from pathlib import Path
 def main(root: str) -> None:
     start = time.perf_counter()
     from bench.worlds import cdr_files
-    from detector.pipeline import feature_table, read_inputs
+    from detector.engine.pipeline import feature_table, read_inputs
 
     inputs = read_inputs(cdr_files(Path(root)), Path(root) / "registry.parquet")
     table = feature_table(inputs, core_only=True)

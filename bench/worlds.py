@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from detector.registry import read_registry
+from detector.inputs.registry import read_registry
 from detector.simulate import generate_world
 
 CACHE = Path(os.environ.get("DETECTOR_BENCH_DATA", Path(__file__).resolve().parent.parent / ".bench_data"))

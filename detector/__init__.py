@@ -1,4 +1,4 @@
-"""The anti-spam engine: ingest, pipeline, command line and report."""
+"""The anti-spam engine: inputs -> features -> models -> outputs, run by the engine and the CLI."""
 
 import os
 

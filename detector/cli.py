@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from detector.engine.partitioned import SpillError
 from detector.errors import InputError
-from detector.partitioned import SpillError
 
 app = typer.Typer(
     name="detector",
@@ -143,7 +143,7 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
 @contextmanager
 def _run_progress() -> Iterator[Any]:
     """Progress of a partitioned run: rows read, then partitions done (cli.md)."""
-    from detector.pipeline import RunProgress
+    from detector.engine.pipeline import RunProgress
 
     if _State.quiet or not stderr.is_terminal:
         yield RunProgress()
@@ -202,8 +202,8 @@ SpillCompressionOption = Annotated[
 def _engine(engine: EngineKind, workers: int | None, scheduler: str | None, memory_limit: str | None,
             tmp_dir: Path | None, partitions: int | None = None,
             spill_compression: SpillCompression = SpillCompression.none) -> Any:
-    from detector.partitioned import parse_size
-    from detector.pipeline import Engine
+    from detector.engine.partitioned import parse_size
+    from detector.engine.pipeline import Engine
 
     if engine is EngineKind.local and (workers is not None or scheduler is not None):
         raise InputError("--workers and --scheduler need --engine dask")
@@ -299,10 +299,10 @@ def validate(
     Example:
         detector validate --cdr exports/2026-11-02/ --mapping sample_data/mappings/mediation_moc_mtc.toml
     """
-    from detector.ingest import find_cdr_files, read_cdrs
-    from detector.mapping import load_mapping
-    from detector.outputs import write_csv
-    from detector.validate import summarise
+    from detector.atomic_writes import write_csv
+    from detector.inputs.cdr import find_cdr_files, read_cdrs
+    from detector.inputs.mapping import load_mapping
+    from detector.inputs.validate import summarise
 
     mapping_ = load_mapping(mapping)
     n_files = len(find_cdr_files(cdr))
@@ -346,14 +346,14 @@ def features(
         detector features --cdr sample_data/demo/cdr --subscribers sample_data/demo/subscribers.csv --out features.parquet
         detector features --cdr exports/ --out features.parquet --memory-limit 4GiB --tmp-dir /scratch
     """
-    from detector.outputs import write_csv, write_parquet
-    from detector.pipeline import feature_table, partitioned_features
+    from detector.atomic_writes import write_csv, write_parquet
+    from detector.engine.pipeline import feature_table, partitioned_features
 
     engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
     count = engine_.partitions_for(cdr)
     if count > 1:
-        from detector.mapping import load_mapping
+        from detector.inputs.mapping import load_mapping
 
         with _run_progress() as progress:
             run, rows = partitioned_features(cdr, out, engine_, count, subscribers=subscribers,
@@ -388,10 +388,10 @@ PrecisionOption = Annotated[
 
 
 def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
-    """Read the inputs of a run (:func:`detector.pipeline.read_inputs`) with a bar over the files."""
-    from detector.ingest import find_cdr_files
-    from detector.mapping import load_mapping
-    from detector.pipeline import read_inputs
+    """Read the inputs of a run (:func:`detector.engine.pipeline.read_inputs`) with a bar over the files."""
+    from detector.engine.pipeline import read_inputs
+    from detector.inputs.cdr import find_cdr_files
+    from detector.inputs.mapping import load_mapping
 
     mapping_ = load_mapping(mapping)
     n_files = len(find_cdr_files(cdr))
@@ -420,8 +420,8 @@ def train(
     Example:
         detector train --cdr world/cdr --subscribers world/subscribers.csv --labels world/labels.csv --model my.skops
     """
-    from detector.labels import read_labels
-    from detector.pipeline import feature_table
+    from detector.engine.pipeline import feature_table
+    from detector.inputs.labels import read_labels
     from models.model_file import save_model
     from models.training import train_model
 
@@ -473,8 +473,9 @@ def score(
         detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
         detector score --cdr exports/ --out run --engine dask --scheduler tcp://10.0.0.5:8786 --tmp-dir /shared/spill
     """
-    from detector.labels import read_allowlist
-    from detector.pipeline import partitioned_scores, score_inputs, write_run_outputs, write_score_outputs
+    from detector.engine.pipeline import partitioned_scores, score_inputs, write_score_outputs
+    from detector.inputs.labels import read_allowlist
+    from detector.outputs.files import write_run_outputs
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
@@ -494,7 +495,7 @@ def score(
     }
     count = engine_.partitions_for(cdr)
     if count > 1:
-        from detector.mapping import load_mapping
+        from detector.inputs.mapping import load_mapping
 
         with _run_progress() as progress:
             done, result, imeis = partitioned_scores(
@@ -504,7 +505,8 @@ def score(
         count = done.partitions
         run |= {"CDR rows": done.events, "rejected rows": done.rejects.height,
                 "numbers scored": result.scores.height, "partitions": count}
-        paths = write_run_outputs(out, result, registry=registry, rejects=done.rejects, imeis=imeis, run=run)
+        paths = write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
+                                  rejects=done.rejects, imeis=imeis, run=run)
     else:
         inputs = _read_with_progress(cdr, subscribers, mapping)
         result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
@@ -548,7 +550,7 @@ def evaluate(
     """
     import polars as pl
 
-    from detector.labels import read_labels
+    from detector.inputs.labels import read_labels
     from models.evaluation import evaluate as evaluate_scores
     from models.evaluation import flagged_list_precision
 

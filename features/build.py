@@ -8,7 +8,7 @@ sequential dialling. The same rows sorted by callee give each number's distinct 
 the incoming counts and reciprocity (B called A back if B is among A's callers: one merge of two
 sorted lists); Polars does the remaining relational work (IMEI sharing, registry, joins).
 
-Splitting by subscriber (out-of-core and Dask runs, :mod:`detector.partitioned`): numbers are
+Splitting by subscriber (out-of-core and Dask runs, :mod:`detector.engine.partitioned`): numbers are
 hash-partitioned on their id (:func:`partition_of`). A CDR row goes to its caller's partition and,
 when that is another one, to its callee's too as who called whom (:data:`INCOMING_COLUMNS`), so a
 partition holds every row its numbers originated *and* every row that names them as callee.
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from detector.numbers import DEFAULT_COUNTRY_CODE, number_ids
+from detector.inputs.numbers import DEFAULT_COUNTRY_CODE, number_ids
 from features import kernels
 from features.catalogue import CORE_FEATURES, FEATURES
 
@@ -69,7 +69,7 @@ INCOMING_COLUMNS = ("caller_id", "callee_id", "flags")
 
 
 def number_id(number: pl.Expr) -> pl.Expr:
-    """:func:`~detector.numbers.number_ids` as an expression: an int64 id per normalised number,
+    """:func:`~detector.inputs.numbers.number_ids` as an expression: an int64 id per normalised number,
     the number itself when it is a plain positive integer, else a negative id hashed from its text."""
     return number.map_batches(number_ids, return_dtype=pl.Int64, is_elementwise=True)
 
@@ -162,7 +162,7 @@ def feature_context(
     callers:
         The id of every number that originated an event (repeats allowed).
     registry:
-        The registry (:data:`detector.registry.REGISTRY_SCHEMA`), or ``None``.
+        The registry (:data:`detector.inputs.registry.REGISTRY_SCHEMA`), or ``None``.
     names:
         :func:`text_names` of every caller (repeats allowed), or ``None`` if there are none.
     partitions:
@@ -214,9 +214,9 @@ def build_features(
     Parameters
     ----------
     cdrs:
-        Canonical CDRs (:data:`detector.ingest.CDR_SCHEMA`), normalised and de-duplicated.
+        Canonical CDRs (:data:`detector.inputs.cdr.CDR_SCHEMA`), normalised and de-duplicated.
     registry:
-        Optional registry (:data:`detector.registry.REGISTRY_SCHEMA`), one row per msisdn.
+        Optional registry (:data:`detector.inputs.registry.REGISTRY_SCHEMA`), one row per msisdn.
     core_only:
         Only the core features (what the DuckDB benchmark peer computes too).
     country_code:
@@ -359,7 +359,7 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     The features only match IMEIs, so they are the same either way.
 
     ``cdrs`` may hold the ids of its numbers already, as ``caller_id`` and ``callee_id``
-    (:func:`~detector.numbers.normalise_columns` with ``ids``): they are used, not parsed again.
+    (:func:`~detector.inputs.numbers.normalise_columns` with ``ids``): they are used, not parsed again.
     """
     flags = (
         (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
@@ -604,7 +604,7 @@ def registry_features(registry: pl.DataFrame, callers: pl.Series) -> pl.DataFram
 
     The same as :func:`with_dormant_share` of :func:`registry_profile`: a run that streams its
     CDRs computes the profile before or while it reads them
-    (:func:`detector.partitioned.profile_registry`), and adds the share once it knows the callers.
+    (:func:`detector.engine.partitioned.profile_registry`), and adds the share once it knows the callers.
     """
     return with_dormant_share(registry_profile(registry), callers)
 

@@ -28,11 +28,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from detector.contract import CATEGORIES
 from models.forest import Forest, compile_forest, raw_scores
 from models.score_memo import ScoreMemo
 
-#: The four categories of data-contract.md, in the order of every score array.
-CATEGORIES: tuple[str, ...] = ("voice_spam", "sms_spam", "simbox", "preactivated_sim")
 #: Rows the linear members score at a time (:meth:`CategoryClassifier._linear_probabilities`).
 LINEAR_ROWS = 8_192
 #: Each classifier's compiled tree members and their score memo, with the fitted list they were

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, roc_curve
 
-from models.classifier import CATEGORIES
+from detector.contract import CATEGORIES
 
 #: False-positive rates at which recall is reported.
 FALSE_POSITIVE_RATES = (0.01, 0.001)
@@ -24,7 +24,7 @@ def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame |
     scores:
         ``msisdn`` and ``score_<category>`` (``scores.parquet``).
     labels:
-        ``msisdn`` plus a boolean column per category (:func:`detector.labels.read_labels`).
+        ``msisdn`` plus a boolean column per category (:func:`detector.inputs.labels.read_labels`).
     flagged:
         ``msisdn``, ``category`` (``flagged.csv``), optional.
     """

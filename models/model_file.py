@@ -42,10 +42,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from skops.io.exceptions import UntrustedTypesFoundException
 
-from detector.errors import InputError
-from detector.fields import one_line
-from detector.outputs import atomic_path
-from models.classifier import CATEGORIES, CategoryClassifier
+from detector.atomic_writes import atomic_path
+from detector.contract import CATEGORIES
+from detector.errors import InputError, one_line
+from models.classifier import CategoryClassifier
 
 #: The format tag written in every model file; the number goes up when the content changes in a
 #: way older readers cannot handle.

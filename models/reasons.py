@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from models.classifier import CATEGORIES
+from detector.contract import CATEGORIES
 
 SEPARATOR = "; "
 

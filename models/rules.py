@@ -34,9 +34,9 @@ from typing import Any
 
 import polars as pl
 
+from detector.contract import CATEGORIES
 from detector.errors import InputError
 from features.catalogue import FEATURES
-from models.classifier import CATEGORIES
 
 #: Comparison operators of a condition, and the one that tests for a missing value.
 COMPARISONS: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from models.classifier import CATEGORIES
+from detector.contract import CATEGORIES
 from models.model_file import DetectorModel, check_features
 from models.reasons import explain
 from models.rules import Rule, apply_rules

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
-from detector.labels import read_allowlist, read_labels
-from detector.pipeline import feature_table, read_inputs
+from detector.engine.pipeline import feature_table, read_inputs
+from detector.inputs.labels import read_allowlist, read_labels
 from detector.simulate import generate_world
 from models.evaluation import evaluate, flagged_list_precision
 from models.model_file import SHIPPED_MODEL, DetectorModel, load_model, save_model

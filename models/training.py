@@ -20,7 +20,8 @@ import polars as pl
 from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from models.classifier import CATEGORIES, CategoryClassifier
+from detector.contract import CATEGORIES
+from models.classifier import CategoryClassifier
 from models.model_file import DEFAULT_PRECISION, DetectorModel
 
 #: Traffic behaviour: what voice spam, SMS spam and SIM-box SIMs are scored on.
@@ -95,7 +96,7 @@ def feature_matrix(features: pl.DataFrame, names: Sequence[str] = MODEL_FEATURES
 
 def label_matrix(features: pl.DataFrame, labels: pl.DataFrame) -> np.ndarray:
     """The model's ``Y``: per row of ``features``, 0/1 per category (numbers without a label row
-    are negatives). ``labels`` as from :func:`detector.labels.read_labels`."""
+    are negatives). ``labels`` as from :func:`detector.inputs.labels.read_labels`."""
     joined = features.select("msisdn").join(labels, on="msisdn", how="left", maintain_order="left")
     return joined.select(pl.col(c).fill_null(False).cast(pl.Int64) for c in CATEGORIES).to_numpy()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from detector.numbers import RETIRED_PREFIXES, national_to_retired
+from detector.inputs.numbers import RETIRED_PREFIXES, national_to_retired
 from detector.simulate.behaviours import Events
 
 # Number forms, chosen per row and per column.

@@ -44,9 +44,6 @@ class Persona(IntEnum):
 
 PERSONA_NAMES: tuple[str, ...] = tuple(p.label for p in Persona)
 
-#: The four label categories of the data contract.
-CATEGORIES: tuple[str, ...] = ("voice_spam", "sms_spam", "simbox", "preactivated_sim")
-
 #: Labels implied by the persona alone. ``preactivated_sim`` is also given to every SIM that came
 #: out of a fraudulent dealer batch, whatever it became (a flag in the population, not a persona).
 PERSONA_LABELS: dict[Persona, tuple[str, ...]] = {

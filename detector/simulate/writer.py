@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from detector.contract import CATEGORIES
 from detector.simulate.noise import TIME_FORMAT
 from detector.simulate.personas import (
-    CATEGORIES,
     PERSONA_LABELS,
     PERSONA_NAMES,
     Persona,

@@ -105,7 +105,7 @@ def test_a_score_run_leaves_the_garbage_collector_as_it_found_it(run, tmp_path, 
     all as before once the command ends: after a run, and after a model that is refused."""
     import gc
 
-    import detector.pipeline
+    import detector.engine.pipeline
     import models.model_file
     from detector.cli import main
 
@@ -119,7 +119,7 @@ def test_a_score_run_leaves_the_garbage_collector_as_it_found_it(run, tmp_path, 
         return call
 
     monkeypatch.setattr(models.model_file, "load_model", observed(models.model_file.load_model))
-    monkeypatch.setattr(detector.pipeline, "score_inputs", observed(detector.pipeline.score_inputs))
+    monkeypatch.setattr(detector.engine.pipeline, "score_inputs", observed(detector.engine.pipeline.score_inputs))
     assert gc.isenabled() and gc.get_freeze_count() == 0
     bad = tmp_path / "bad.skops"
     bad.write_bytes(b"not a model")

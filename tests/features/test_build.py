@@ -9,8 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from bench.duckdb_peer import core_features_duckdb
-from detector.ingest import read_cdrs
-from detector.numbers import DEFAULT_COUNTRY_CODE
+from detector.inputs.cdr import read_cdrs
+from detector.inputs.numbers import DEFAULT_COUNTRY_CODE
 from features.build import (
     HAS_IMEI,
     Partition,
@@ -239,7 +239,7 @@ def test_sms_reciprocity_and_replies():
 @pytest.fixture(scope="module")
 def simulated_world(tmp_path_factory):
     """A noisy generated carrier: SIM boxes share IMEIs, dealers hold dormant SIMs."""
-    from detector.pipeline import read_inputs
+    from detector.engine.pipeline import read_inputs
     from detector.simulate import generate_world
 
     root = tmp_path_factory.mktemp("simulated")

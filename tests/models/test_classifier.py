@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from models.classifier import CATEGORIES, CategoryClassifier, _blend
+from detector.contract import CATEGORIES
+from models.classifier import CategoryClassifier, _blend
 
 
 def _gap_problem(rng, n=2000):

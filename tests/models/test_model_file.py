@@ -9,8 +9,9 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 
+from detector.contract import CATEGORIES
 from detector.errors import InputError
-from models.classifier import CATEGORIES, CategoryClassifier
+from models.classifier import CategoryClassifier
 from models.model_file import (
     DEFAULT_PRECISION,
     FORMAT,

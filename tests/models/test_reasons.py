@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.contract import CATEGORIES
 from features.catalogue import FEATURES
-from models.classifier import CATEGORIES
 from models.reasons import NO_EVIDENCE, count, explain, percent
 
 SPAMMER = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from detector.contract import CATEGORIES
 from detector.errors import InputError
 from features.catalogue import FEATURES
-from models.classifier import CATEGORIES
 from models.rules import Condition, Rule, apply_rules, load_rules
 
 #: An ordinary subscriber over a 7-day window: the base every hand-made row overrides.

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from detector.labels import read_allowlist, read_labels
-from detector.pipeline import feature_table, read_inputs
+from detector.contract import CATEGORIES
+from detector.engine.pipeline import feature_table, read_inputs
+from detector.inputs.labels import read_allowlist, read_labels
 from detector.simulate import generate_world
-from models.classifier import CATEGORIES
 from models.evaluation import evaluate, flagged_list_precision
 from models.rules import load_rules
 from models.scoring import FLAGGED_SCHEMA, SCORE_COLUMNS, flag_numbers, score_numbers

@@ -1,0 +1,309 @@
+"""The engine's stages wired together: read inputs -> features (-> model -> outputs).
+
+The CLI calls these; so do benchmarks and tests, so that every path runs the same code. An input
+that fits in memory is read whole (:func:`read_inputs`); a larger one, or any run on Dask, is
+spilled to hash partitions and computed partition by partition (:func:`partitioned_features`,
+:func:`partitioned_scores`; :mod:`detector.engine.partitioned`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from detector.atomic_writes import atomic_path
+from detector.engine.partitioned import (
+    BYTES_PER_SUBSCRIBER,
+    PartitionJob,
+    PartitionResult,
+    SpilledInput,
+    estimate_rows,
+    memory_left,
+    output_cuts,
+    partition_count,
+    partition_jobs,
+    profile_registry,
+    resident_bytes,
+    run_locally,
+    spill_cdrs,
+    spill_directory,
+)
+from detector.engine.sorted_output import sink_ranges
+from detector.inputs.cdr import CdrBatch, FileReport, read_cdrs
+from detector.inputs.mapping import Mapping
+from detector.inputs.numbers import DEFAULT_COUNTRY_CODE
+from detector.inputs.registry import Registry, read_registry
+from features.build import build_features
+
+if TYPE_CHECKING:
+    from models.model_file import DetectorModel
+    from models.rules import Rule
+
+
+@dataclass
+class Inputs:
+    """Everything read for one run."""
+
+    batch: CdrBatch
+    registry: Registry | None
+    country_code: str = DEFAULT_COUNTRY_CODE
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """Rejected CDR and registry rows together (file, row, reason, raw)."""
+        return _all_rejects(self.batch.rejects, self.registry)
+
+
+def _all_rejects(cdr_rejects: pl.DataFrame, registry: Registry | None) -> pl.DataFrame:
+    return cdr_rejects if registry is None else pl.concat([cdr_rejects, registry.rejects])
+
+
+def read_inputs(
+    cdr: Sequence[str | Path],
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    progress: Callable[[Path, FileReport], None] | None = None,
+) -> Inputs:
+    """Read the CDR files and, if given, the subscriber registry."""
+    batch = read_cdrs(cdr, mapping, progress=progress)
+    registry = read_registry(subscribers, mapping) if subscribers is not None else None
+    country_code = mapping.country_code if mapping is not None else DEFAULT_COUNTRY_CODE
+    return Inputs(batch=batch, registry=registry, country_code=country_code)
+
+
+def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
+    """The feature table (features.md, and unless ``core_only`` the engine's own features)."""
+    registry = inputs.registry.subscribers if inputs.registry is not None else None
+    return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code)
+
+
+@dataclass
+class Engine:
+    """Where and in how much memory a run computes (cli.md: ``--engine``, ``--workers``,
+    ``--scheduler``, ``--memory-limit``, ``--tmp-dir``)."""
+
+    #: ``"local"`` (this process) or ``"dask"`` (a Dask cluster).
+    kind: str = "local"
+    #: Peak memory to stay within, in bytes; decides how many partitions an input is split into.
+    memory_limit: int | None = None
+    #: Where partitions are spilled (default: the system's temporary directory). On a Dask
+    #: cluster it must be a directory every worker sees at the same path.
+    tmp_dir: Path | None = None
+    #: Dask: local worker processes to start, or the address of a running scheduler.
+    workers: int | None = None
+    scheduler: str | None = None
+    #: Partitions to split every input into, whatever its size (1: read it whole); ``None``: as
+    #: many as ``memory_limit`` needs.
+    partitions: int | None = None
+    #: How partitions are spilled (:data:`detector.engine.spill_files.COMPRESSIONS`): ``"lz4"`` takes
+    #: ~40% less disk and more CPU.
+    spill_compression: str = "none"
+
+    def partitions_for(self, cdr: Sequence[str | Path], held: int | None = None) -> int:
+        """How many partitions this engine splits the CDR files into; 1 = read them whole.
+        ``held``: the memory the run keeps throughout, once known (default: an estimate)."""
+        from detector.engine.partitioned import BASELINE_BYTES, IN_FLIGHT
+
+        if self.partitions is not None:
+            return self.partitions
+        limit = self.limit()
+        if self.kind == "local":
+            return partition_count(estimate_rows(cdr), limit, held or BASELINE_BYTES, IN_FLIGHT)
+        # Each worker holds a partition at a time; at least two tasks per worker keep all busy.
+        workers = self.workers or 2
+        return max(partition_count(estimate_rows(cdr), limit // workers), 2 * workers)
+
+    def limit(self) -> int:
+        """``memory_limit``, or by default a safe share of the machine's memory."""
+        from detector.engine.partitioned import default_memory_limit
+
+        return self.memory_limit or default_memory_limit()
+
+    def run(self, jobs: Sequence[PartitionJob], directory: Path,
+            on_done: Callable[[PartitionResult], None] | None = None) -> list[PartitionResult]:
+        """Run the partitions' jobs (spilled under ``directory``) here or on Dask; results in
+        partition order."""
+        if self.kind == "dask":
+            from detector.engine.distributed import run_on_dask
+
+            return run_on_dask(jobs, directory, workers=self.workers, scheduler=self.scheduler, on_done=on_done)
+        return run_locally(jobs, on_done, remove_files=True)
+
+
+@dataclass
+class RunProgress:
+    """Callbacks a long run reports through (the CLI draws them as progress bars)."""
+
+    #: Partitions the run is split into (called once, before any rows are read).
+    partitions: Callable[[int], None] = lambda n: None
+    #: More CDR rows read.
+    rows: Callable[[int], None] = lambda n: None
+    #: A partition finished.
+    done: Callable[[], None] = lambda: None
+
+
+@dataclass
+class ScoreResult:
+    """What one scoring run produces (data-contract.md, outputs of ``detector score``)."""
+
+    #: The feature table (in-memory runs only: a partitioned run never holds it whole).
+    features: pl.DataFrame | None
+    scores: pl.DataFrame
+    flagged: pl.DataFrame
+
+
+def score_inputs(
+    inputs: Inputs,
+    model: DetectorModel,
+    *,
+    rules: Sequence[Rule] = (),
+    allowlist: pl.Series | None = None,
+    precision: float | None = None,
+) -> ScoreResult:
+    """Features -> per-category scores -> the flagged list. ``precision`` re-picks every
+    category's threshold from the model's stored held-out curves; ``None`` keeps the model's."""
+    # scikit-learn loads only when scoring: the features path (and its benchmark) stays light.
+    from models.scoring import flag_numbers, score_numbers
+
+    table = feature_table(inputs)
+    thresholds = _thresholds(model, precision)
+    scores, flagged = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
+    return ScoreResult(features=table, scores=scores, flagged=flagged)
+
+
+def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, float]:
+    """Per category, the model's stored threshold, or the one re-picked for ``precision``."""
+    if precision is None:
+        return dict(model.thresholds)
+    return {c: model.threshold_for(c, precision) for c in model.thresholds}
+
+
+def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
+    """Write the outputs of an in-memory run into ``out`` (:func:`detector.outputs.files.write_run_outputs`);
+    return their paths."""
+    from detector.outputs.files import write_run_outputs
+    from detector.outputs.report import shared_imeis
+
+    registry = inputs.registry.subscribers if inputs.registry is not None else None
+    return write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
+                             rejects=inputs.rejects, imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run)
+
+
+@dataclass
+class PartitionedRun:
+    """What a partitioned run read: rows, rejects and duplicates over all its partitions."""
+
+    #: Partitions the input was split into.
+    partitions: int
+    #: CDR rows read and parsed (exact duplicates included), and the CDR rows rejected.
+    rows: int
+    cdr_rejects: pl.DataFrame
+    registry: Registry | None
+    duplicates: int
+
+    @classmethod
+    def of(cls, spilled: SpilledInput, registry: Registry | None, results: Sequence[PartitionResult]) -> PartitionedRun:
+        """The run that spilled ``spilled`` and computed ``results``. Holds none of the
+        :class:`~features.build.FeatureContext`: for a carrier's tens of millions of subscribers,
+        the registry's features in it take GBs the outputs need once the partitions are done."""
+        return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results))
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """Rejected CDR and registry rows together (file, row, reason, raw)."""
+        return _all_rejects(self.cdr_rejects, self.registry)
+
+    @property
+    def events(self) -> int:
+        """CDR rows kept: read and parsed, less the exact duplicates."""
+        return self.rows - self.duplicates
+
+
+def partitioned_features(
+    cdr: Sequence[str | Path],
+    out: str | Path,
+    engine: Engine,
+    count: int,
+    *,
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    progress: RunProgress | None = None,
+) -> tuple[PartitionedRun, int]:
+    """The feature table of :func:`feature_table`, computed in ``count`` partitions and written
+    to ``out`` (Parquet, atomically, sorted by msisdn); returns the run and the table's rows."""
+    progress = progress or RunProgress()
+    with spill_directory(engine.tmp_dir) as directory:
+        registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
+        # The partitions' tables are cut in ranges of msisdn, sorted and written one at a time:
+        # the whole table never is in memory (4M numbers took 3.5 GB to sort at once).
+        limit = engine.limit()
+        cuts = output_cuts(spilled, memory_left(limit, resident_bytes()))
+        features_dir = directory / "features"
+        results = engine.run(partition_jobs(spilled, features_dir=features_dir, output_cuts=cuts), directory,
+                             lambda _r: progress.done())
+        run = PartitionedRun.of(spilled, registry, results)
+        del spilled  # its context: the partitions are done with it (PartitionedRun.of says why)
+        with atomic_path(out) as tmp:
+            sink_ranges(features_dir, "msisdn", tmp)
+        rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+    return run, rows
+
+
+def partitioned_scores(
+    cdr: Sequence[str | Path],
+    model: DetectorModel,
+    engine: Engine,
+    count: int,
+    *,
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    rules: Sequence[Rule] = (),
+    allowlist: pl.Series | None = None,
+    precision: float | None = None,
+    progress: RunProgress | None = None,
+) -> tuple[PartitionedRun, ScoreResult, pl.DataFrame]:
+    """:func:`score_inputs` computed in ``count`` partitions; also returns the shared-IMEI table
+    of the report."""
+    from detector.outputs.report import shared_imeis
+    from models.scoring import FLAGGED_SCHEMA
+
+    progress = progress or RunProgress()
+    thresholds = _thresholds(model, precision)
+    with spill_directory(engine.tmp_dir) as directory:
+        registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
+        results = engine.run(partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules),
+                                            allowlist=allowlist), directory, lambda _r: progress.done())
+    run, handsets = PartitionedRun.of(spilled, registry, results), spilled.shared_imeis
+    del spilled  # its context: the partitions are done with it (PartitionedRun.of says why)
+    scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
+    flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
+        ["score", "msisdn"], descending=[True, False])
+    result = ScoreResult(features=None, scores=scores, flagged=flagged)
+    return run, result, shared_imeis(handsets, flagged)
+
+
+def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,
+           mapping: Mapping | None, progress: RunProgress) -> tuple[Registry | None, SpilledInput]:
+    registry = read_registry(subscribers, mapping) if subscribers is not None else None
+    # Now the memory kept through the run is known better: what is held already, plus the
+    # registry features every partition shares. More partitions if it leaves less room.
+    held = resident_bytes() + (registry.subscribers.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
+    count = max(count, engine.partitions_for(cdr, held))
+    progress.partitions(count)
+    with ThreadPoolExecutor(1) as aside:
+        profile = None
+        if registry is not None:
+            if registry.subscribers.height:
+                profile = profile_registry(registry.subscribers, engine.limit(), aside)
+            # The profile has what the features read of the registry (or holds it until it has):
+            # the report's dealer section is all that reads the registry itself from now on, and
+            # a carrier's registry has tens of millions of rows.
+            registry = replace(registry, subscribers=registry.subscribers.select("msisdn", "dealer_id"))
+        spilled = spill_cdrs(cdr, directory, count, profile=profile, mapping=mapping, on_rows=progress.rows,
+                             compression=engine.spill_compression)
+    return registry, spilled
