@@ -5,6 +5,12 @@ alive, where it lives (region and cells), its handset (IMEI), its registry row, 
 parameters of its behaviour (call rate, answer rate, typical duration). Behaviour per day lives in
 :mod:`detector.simulate.behaviours`; this module only decides who exists.
 
+It adds the home SIMs kind by kind: the fraud operations (:func:`_add_fraud_operations`), the
+pre-activated dealer batches (:func:`_add_preactivated_batches`), the companies' bulk activations
+that look like them (:func:`_add_enterprise_batches`) and everyone else (:func:`_add_people`: the
+busy honest look-alikes, families, the ordinary population); then it draws the registry, the
+numbers and the behaviour parameters of them all, and the numbers outside the carrier.
+
 Entities are indexed ``0 .. n_home-1`` for home subscribers (this carrier's SIMs, with registry
 rows), then off-net Vietnamese numbers, then international numbers. Numbers are int64 E.164
 digits (``84912345678``); they become text only when files are written.
@@ -207,49 +213,86 @@ def _batch_sizes(total: int, size: tuple[int, int], rng: np.random.Generator) ->
     return sizes
 
 
-def build_population(n_home: int, days: int, evasion: float, rng: np.random.Generator) -> Population:
-    """Draw the whole population of a world with ``n_home`` home subscribers.
+@dataclass
+class _Draft:
+    """A world while its home subscribers are drawn: the draws every builder shares.
 
-    Every persona is present even in small worlds (minimum counts scale down only below 1,000
-    subscribers); fraud positives are a few percent of home subscribers.
+    The builders add their SIMs to :attr:`home` in a fixed order (fraud operations, pre-activated
+    batches, enterprise batches, people), and the random draws follow that order: the same seed
+    gives the same world.
     """
-    t = tactics(evasion)
-    s = min(1.0, n_home / 1000)
-    n_regions = int(np.clip(n_home // 1500, 8, 63))
-    cells = CellPlan(n_regions, max(20, math.ceil(n_home / (n_regions * 20))))
-    devices = _Devices()
 
-    n_dealers = max(10, n_home // 400)
-    dealer_region = rng.integers(0, n_regions, n_dealers).astype(np.int32)
-    dealer_cell = rng.integers(0, cells.per_region, n_dealers).astype(np.int32)
-    fraud_dealers = rng.choice(n_dealers, max(2, round(n_home / 20_000)), replace=False)
+    n_home: int
+    days: int
+    t: Tactics
+    rng: np.random.Generator
+    cells: CellPlan
+    #: Where each dealer's shop is (region, cell within it), and the dealers that sell fraud batches.
+    dealer_region: np.ndarray
+    dealer_cell: np.ndarray
+    fraud_dealers: np.ndarray
+    devices: _Devices = field(default_factory=_Devices)
+    home: _Block = field(default_factory=_Block)
+    groups: int = 0
+    identities: int = 0
 
-    home = _Block()
-    next_group = 0
-    next_identity = 0
+    @classmethod
+    def start(cls, n_home: int, days: int, t: Tactics, rng: np.random.Generator) -> _Draft:
+        """The cells and dealers of a world of ``n_home`` home subscribers, with no SIM yet."""
+        n_regions = int(np.clip(n_home // 1500, 8, 63))
+        cells = CellPlan(n_regions, max(20, math.ceil(n_home / (n_regions * 20))))
+        n_dealers = max(10, n_home // 400)
+        dealer_region = rng.integers(0, n_regions, n_dealers).astype(np.int32)
+        dealer_cell = rng.integers(0, cells.per_region, n_dealers).astype(np.int32)
+        fraud_dealers = rng.choice(n_dealers, max(2, round(n_home / 20_000)), replace=False)
+        return cls(n_home, days, t, rng, cells, dealer_region, dealer_cell, fraud_dealers)
 
-    def new_groups(k: int) -> np.ndarray:
-        nonlocal next_group
-        ids = np.arange(next_group, next_group + k, dtype=np.int32)
-        next_group += k
+    @property
+    def n_regions(self) -> int:
+        return self.cells.n_regions
+
+    @property
+    def n_dealers(self) -> int:
+        return self.dealer_region.size
+
+    @property
+    def scale(self) -> float:
+        """The world's size against 1,000 subscribers, capped at 1: small worlds get smaller groups."""
+        return min(1.0, self.n_home / 1000)
+
+    @property
+    def added(self) -> int:
+        """Home SIMs added so far: the entity index of the next one."""
+        return sum(a.size for a in self.home.cols.get("persona", []))
+
+    def new_groups(self, k: int) -> np.ndarray:
+        """``k`` new group ids (rig, farm, campaign, family, company)."""
+        ids = np.arange(self.groups, self.groups + k, dtype=np.int32)
+        self.groups += k
         return ids
 
-    def new_identities(k: int) -> np.ndarray:
-        nonlocal next_identity
-        ids = np.arange(next_identity, next_identity + k, dtype=np.int32)
-        next_identity += k
+    def new_identities(self, k: int) -> np.ndarray:
+        """``k`` new identity-document indices."""
+        ids = np.arange(self.identities, self.identities + k, dtype=np.int32)
+        self.identities += k
         return ids
 
-    def away_from(regions: np.ndarray) -> np.ndarray:
-        # A region other than ``regions``: pre-activated SIMs are first used far from the shop.
-        return ((regions + rng.integers(1, n_regions, regions.size)) % n_regions).astype(np.int32)
+    def away_from(self, regions: np.ndarray) -> np.ndarray:
+        """A region other than ``regions``: pre-activated SIMs are first used far from the shop."""
+        return ((regions + self.rng.integers(1, self.n_regions, regions.size)) % self.n_regions).astype(np.int32)
 
-    def extra(mean: float, k: int) -> np.ndarray:
-        return rng.poisson(mean, k)
+    def extra(self, mean: float, k: int) -> np.ndarray:
+        """Extra cells (Poisson) beyond a SIM's base cell."""
+        return self.rng.poisson(mean, k)
 
-    # --- fraud: spam rigs, wangiri, SMS spam, SIM-box farms ------------------------------------
-    rigs = [_rig_lives(days, t.bulk_life_days, rng) for _ in range(_scaled(n_home, 0.0005, 3))]
-    for rig, spans in zip(new_groups(len(rigs)), rigs, strict=True):
+
+def _add_fraud_operations(d: _Draft) -> None:
+    """The fraud operations that place traffic: voice spam rigs burning through SIMs, one-ring
+    (wangiri) and bulk SMS SIMs, low-and-slow spammers, SMS campaigns spread over modems, and
+    SIM-box farms (domain.md). Their SIMs come first among the home subscribers."""
+    t, rng, cells, home, devices = d.t, d.rng, d.cells, d.home, d.devices
+    rigs = [_rig_lives(d.days, t.bulk_life_days, rng) for _ in range(_scaled(d.n_home, 0.0005, 3))]
+    for rig, spans in zip(d.new_groups(len(rigs)), rigs, strict=True):
         k = len(spans)
         rig_device = devices.new(1)
         own = devices.new(k)
@@ -259,9 +302,9 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             alive_from=np.array([a for a, _ in spans]),
             alive_to=np.array([b for _, b in spans]),
             device=np.where(rng.random(k) < t.bulk_shared_imei_p, rig_device[0], own),
-            region=np.full(k, rng.integers(0, n_regions)),
+            region=np.full(k, rng.integers(0, d.n_regions)),
             cell_local=np.full(k, rng.integers(0, cells.per_region)),
-            cell_spread=1 + (rng.random(k) < 0.3) + extra(t.bulk_extra_cells, k),
+            cell_spread=1 + (rng.random(k) < 0.3) + d.extra(t.bulk_extra_cells, k),
             volume=rng.uniform(*t.bulk_calls, k),
             answer_p=rng.uniform(*t.bulk_answer, k),
             dur_median=t.bulk_dur_median * rng.uniform(0.7, 1.4, k),
@@ -270,16 +313,16 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         )
 
     def short_lived(persona: Persona, k: int, life: tuple[int, int], volume: tuple[float, float]) -> None:
-        start = rng.integers(0, days, k)
+        start = rng.integers(0, d.days, k)
         home.add(
             persona=np.full(k, persona),
             group=np.full(k, -1),
             alive_from=start,
-            alive_to=np.minimum(days, start + rng.integers(life[0], life[1] + 1, k)),
+            alive_to=np.minimum(d.days, start + rng.integers(life[0], life[1] + 1, k)),
             device=devices.new(k),
-            region=rng.integers(0, n_regions, k),
+            region=rng.integers(0, d.n_regions, k),
             cell_local=rng.integers(0, cells.per_region, k),
-            cell_spread=1 + extra(0.3 + t.fraud_extra_cells, k),
+            cell_spread=1 + d.extra(0.3 + t.fraud_extra_cells, k),
             volume=rng.uniform(*volume, k),
             # Answer rate and talk time of the cover circle's calls, for careful fraudsters.
             answer_p=rng.uniform(0.5, 0.9, k),
@@ -288,19 +331,19 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             from_batch=rng.random(k) < (0.3 if persona == Persona.WANGIRI else 0.5),
         )
 
-    short_lived(Persona.WANGIRI, _scaled(n_home, 0.0005, 4), (2, 6), t.wangiri_calls)
-    short_lived(Persona.SMS_SPAM_BULK, _scaled(n_home, 0.0006, 4), t.sms_bulk_life_days, t.sms_bulk_msgs)
+    short_lived(Persona.WANGIRI, _scaled(d.n_home, 0.0005, 4), (2, 6), t.wangiri_calls)
+    short_lived(Persona.SMS_SPAM_BULK, _scaled(d.n_home, 0.0006, 4), t.sms_bulk_life_days, t.sms_bulk_msgs)
 
-    k = _scaled(n_home, 0.0012, 6)
+    k = _scaled(d.n_home, 0.0012, 6)
     home.add(
         persona=np.full(k, Persona.VOICE_SPAM_LOWSLOW),
         group=np.full(k, -1),
         alive_from=np.zeros(k),
-        alive_to=np.full(k, days),
+        alive_to=np.full(k, d.days),
         device=devices.new(k),
-        region=rng.integers(0, n_regions, k),
+        region=rng.integers(0, d.n_regions, k),
         cell_local=rng.integers(0, cells.per_region, k),
-        cell_spread=1 + extra(0.5 + t.fraud_extra_cells, k),
+        cell_spread=1 + d.extra(0.5 + t.fraud_extra_cells, k),
         volume=rng.uniform(*t.lowslow_calls, k),
         answer_p=rng.uniform(*t.lowslow_answer, k),
         dur_median=t.lowslow_dur_median * rng.uniform(0.7, 1.4, k),
@@ -308,19 +351,19 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         from_batch=np.zeros(k, bool),
     )
 
-    for campaign in new_groups(_scaled(n_home, 1 / 30_000, 1)):
-        k = int(rng.integers(max(3, round(10 * s)), max(4, round(30 * s)) + 1))
+    for campaign in d.new_groups(_scaled(d.n_home, 1 / 30_000, 1)):
+        k = int(rng.integers(max(3, round(10 * d.scale)), max(4, round(30 * d.scale)) + 1))
         modems = devices.new(math.ceil(k / t.sms_spread_sims_per_modem), modem=True)
         home.add(
             persona=np.full(k, Persona.SMS_SPAM_SPREAD),
             group=np.full(k, campaign),
             alive_from=np.zeros(k),
-            alive_to=np.full(k, days),
+            alive_to=np.full(k, d.days),
             # Round robin over the rig's modems: careful campaigns have one modem per SIM.
             device=modems[np.arange(k) % modems.size],
-            region=np.full(k, rng.integers(0, n_regions)),
+            region=np.full(k, rng.integers(0, d.n_regions)),
             cell_local=np.full(k, rng.integers(0, cells.per_region)),
-            cell_spread=1 + extra(0.5 + t.fraud_extra_cells, k),
+            cell_spread=1 + d.extra(0.5 + t.fraud_extra_cells, k),
             volume=rng.uniform(*t.sms_spread_msgs, k),
             answer_p=rng.uniform(0.5, 0.9, k),
             dur_median=rng.uniform(50, 150, k),
@@ -328,10 +371,10 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             from_batch=np.zeros(k, bool),
         )
 
-    for farm in new_groups(max(1, round(n_home * 0.004 / 36))):
+    for farm in d.new_groups(max(1, round(d.n_home * 0.004 / 36))):
         # Farms hold dozens of SIMs; in a small world they are kept to about 1% of it.
-        lo = max(4, round(16 * s))
-        k = int(rng.integers(lo, max(lo + 1, min(64, n_home // 80)) + 1))
+        lo = max(4, round(16 * d.scale))
+        k = int(rng.integers(lo, max(lo + 1, min(64, d.n_home // 80)) + 1))
         changer = rng.random() < t.simbox_changer_p
         modems = devices.new(int(rng.integers(1, 4)), modem=True)
         farm_cells = int(rng.integers(1, 4))
@@ -339,11 +382,11 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             persona=np.full(k, Persona.SIMBOX),
             group=np.full(k, farm),
             alive_from=np.zeros(k),
-            alive_to=np.full(k, days),
+            alive_to=np.full(k, d.days),
             device=devices.new(k, modem=True) if changer else modems[rng.integers(0, modems.size, k)],
-            region=np.full(k, rng.integers(0, n_regions)),
+            region=np.full(k, rng.integers(0, d.n_regions)),
             cell_local=rng.integers(0, cells.per_region) + rng.integers(0, farm_cells, k),
-            cell_spread=1 + extra(t.simbox_extra_cells, k),
+            cell_spread=1 + d.extra(t.simbox_extra_cells, k),
             volume=rng.uniform(*t.simbox_calls, k),
             answer_p=rng.uniform(0.75, 0.92, k),
             dur_median=rng.uniform(60, 180, k),
@@ -351,19 +394,55 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             from_batch=np.zeros(k, bool),
         )
 
-    n_fraud = sum(a.size for a in home.cols["persona"])
-    fraud_from_batch = home.column("from_batch")
-    fraud_persona = home.column("persona")
-    # Every world has spam SIMs that came out of a dealer batch (labelled twice), however small.
-    for p in (Persona.VOICE_SPAM_BULK, Persona.SMS_SPAM_BULK):
-        of_p = np.flatnonzero(fraud_persona == p)
-        if of_p.size and not fraud_from_batch[of_p].any():
-            fraud_from_batch[of_p[0]] = True
-    fraud_region = home.column("region")
 
-    # --- pre-activated batches: dormant SIMs, SIMs bought and used, and the spam SIMs above ---------
-    n_preact = _scaled(n_home, 0.012, 20)
-    spam_slots = np.flatnonzero(fraud_from_batch)
+@dataclass
+class _FraudSims:
+    """The fraud operations' SIMs (entities ``0 .. count-1``), as the dealer batches see them."""
+
+    count: int
+    #: Which of them came out of a dealer batch.
+    from_batch: np.ndarray
+    #: Their home regions; a batch SIM's is moved away from its shop.
+    region: np.ndarray
+    #: Their first day with traffic.
+    alive_from: np.ndarray
+
+    @classmethod
+    def of(cls, home: _Block) -> _FraudSims:
+        """The fraud SIMs added to ``home`` so far. Every world has spam SIMs that came out of a
+        dealer batch (labelled twice), however small."""
+        from_batch = home.column("from_batch")
+        persona = home.column("persona")
+        for p in (Persona.VOICE_SPAM_BULK, Persona.SMS_SPAM_BULK):
+            of_p = np.flatnonzero(persona == p)
+            if of_p.size and not from_batch[of_p].any():
+                from_batch[of_p[0]] = True
+        return cls(persona.size, from_batch, home.column("region"), home.column("alive_from").astype(np.int64))
+
+
+@dataclass
+class _DealerBatches:
+    """Pre-activated batches: runs of SIMs a fraudulent dealer activated at once. A batch's slots
+    hold fresh SIMs (dormant, or bought and used) and some of the fraud SIMs."""
+
+    #: Slots per batch, in order.
+    sizes: list[int]
+    #: The entity in each slot.
+    slot_entity: np.ndarray
+    slot_activation: np.ndarray
+    slot_dealer: np.ndarray
+    slot_identity: np.ndarray
+    #: Fresh SIMs added (entities after the fraud SIMs).
+    n_fresh: int
+
+
+def _add_preactivated_batches(d: _Draft, fraud: _FraudSims) -> _DealerBatches:
+    """Pre-activated SIM batches (domain.md: "SIM kích hoạt sẵn"): each activated by a fraudulent
+    dealer within minutes on a few borrowed IDs. Most of their SIMs stay dormant, a quarter are
+    bought and used far from the shop, and the fraud SIMs from a batch sit among them."""
+    t, rng = d.t, d.rng
+    n_preact = _scaled(d.n_home, 0.012, 20)
+    spam_slots = np.flatnonzero(fraud.from_batch)
     batch_sizes = _batch_sizes(n_preact + spam_slots.size, t.dealer_batch_size, rng)
     n_slots = sum(batch_sizes)
     slot_entity = np.full(n_slots, -1, np.int64)  # which fraud SIM sits in a slot, -1 = a new SIM
@@ -371,41 +450,39 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     fresh = slot_entity < 0
     n_fresh = int(fresh.sum())
     used = rng.random(n_fresh) < 0.25
-    fresh_alive_from = np.where(used, rng.integers(min(1, days - 1), days, n_fresh), days)
-    fresh_region_dealer = np.zeros(n_fresh, np.int32)
+    fresh_alive_from = np.where(used, rng.integers(min(1, d.days - 1), d.days, n_fresh), d.days)
 
     slot_activation = np.zeros(n_slots, np.int64)
     slot_dealer = np.zeros(n_slots, np.int32)
     slot_identity = np.zeros(n_slots, np.int32)
     pos = 0
     for size in batch_sizes:
-        dealer = int(rng.choice(fraud_dealers))
+        dealer = int(rng.choice(d.fraud_dealers))
         span = rng.uniform(*t.dealer_span_s)
         start = -int(rng.uniform(3, 60) * SECONDS_PER_DAY) - int(span)
         slot_activation[pos : pos + size] = start + np.sort(rng.uniform(0, span, size)).astype(np.int64)
         slot_dealer[pos : pos + size] = dealer
         per_id = max(1, round(rng.uniform(*t.dealer_sims_per_id)))
-        ids = new_identities(math.ceil(size / per_id))
+        ids = d.new_identities(math.ceil(size / per_id))
         slot_identity[pos : pos + size] = ids[np.arange(size) // per_id]
         pos += size
-    fresh_region_dealer[:] = dealer_region[slot_dealer[fresh]]
+    fresh_region_dealer = d.dealer_region[slot_dealer[fresh]]
     # The spam SIMs among the slots are activated before they start calling.
-    fraud_alive_from = home.column("alive_from").astype(np.int64)
     taken = ~fresh
     slot_activation[taken] = np.minimum(
-        slot_activation[taken], fraud_alive_from[slot_entity[taken]] * SECONDS_PER_DAY - 3600
+        slot_activation[taken], fraud.alive_from[slot_entity[taken]] * SECONDS_PER_DAY - 3600
     )
-    fraud_region[slot_entity[taken]] = away_from(dealer_region[slot_dealer[taken]])
+    fraud.region[slot_entity[taken]] = d.away_from(d.dealer_region[slot_dealer[taken]])
 
-    fresh_region = np.where(used, away_from(fresh_region_dealer), fresh_region_dealer)
-    home.add(
+    fresh_region = np.where(used, d.away_from(fresh_region_dealer), fresh_region_dealer)
+    d.home.add(
         persona=np.where(used, Persona.PREACTIVATED_USED, Persona.PREACTIVATED_DORMANT),
         group=np.full(n_fresh, -1),
         alive_from=fresh_alive_from,
-        alive_to=np.full(n_fresh, days),
-        device=devices.new(n_fresh),
+        alive_to=np.full(n_fresh, d.days),
+        device=d.devices.new(n_fresh),
         region=fresh_region,
-        cell_local=rng.integers(0, cells.per_region, n_fresh),
+        cell_local=rng.integers(0, d.cells.per_region, n_fresh),
         cell_spread=rng.integers(1, 6, n_fresh),
         volume=np.zeros(n_fresh),
         answer_p=rng.uniform(0.7, 0.92, n_fresh),
@@ -414,21 +491,27 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         from_batch=np.ones(n_fresh, bool),
     )
     # Entity index of each slot, now that the fresh SIMs have entity indices too.
-    slot_entity[fresh] = n_fraud + np.arange(n_fresh)
+    slot_entity[fresh] = fraud.count + np.arange(n_fresh)
+    return _DealerBatches(batch_sizes, slot_entity, slot_activation, slot_dealer, slot_identity, n_fresh)
 
-    # --- enterprise bulk activations: consecutive postpaid SIMs on one business registration ------
-    companies: list[tuple[np.ndarray, int]] = []  # (entity indices, group)
-    first = n_fraud + n_fresh
-    for company in new_groups(max(1, round(n_home / 5000))):
-        k = int(rng.integers(max(5, round(20 * s)), max(6, round(60 * s)) + 1))
-        home.add(
+
+def _add_enterprise_batches(d: _Draft) -> list[np.ndarray]:
+    """The honest look-alike of a dealer batch: a company's postpaid SIMs, activated together on
+    one business registration with consecutive numbers, and used by its employees. Returns each
+    company's entity indices."""
+    rng = d.rng
+    companies: list[np.ndarray] = []
+    first = d.added
+    for company in d.new_groups(max(1, round(d.n_home / 5000))):
+        k = int(rng.integers(max(5, round(20 * d.scale)), max(6, round(60 * d.scale)) + 1))
+        d.home.add(
             persona=np.full(k, Persona.ENTERPRISE_EMPLOYEE),
             group=np.full(k, company),
             alive_from=np.zeros(k),
-            alive_to=np.full(k, days),
-            device=devices.new(k),
-            region=np.full(k, rng.integers(0, n_regions)),
-            cell_local=rng.integers(0, cells.per_region, k),
+            alive_to=np.full(k, d.days),
+            device=d.devices.new(k),
+            region=np.full(k, rng.integers(0, d.n_regions)),
+            cell_local=rng.integers(0, d.cells.per_region, k),
             cell_spread=rng.integers(1, 6, k),
             volume=np.zeros(k),
             answer_p=rng.uniform(0.75, 0.95, k),
@@ -436,10 +519,17 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             sequential=np.zeros(k, bool),
             from_batch=np.zeros(k, bool),
         )
-        companies.append((first + np.arange(k), int(company)))
+        companies.append(first + np.arange(k))
         first += k
+    return companies
 
-    # --- singles: everyone else, scattered over the home ranges -----------------------------------
+
+def _add_people(d: _Draft) -> None:
+    """Everyone else, who bought a SIM on their own and is scattered over the home ranges: the busy
+    honest look-alikes (call centres, delivery drivers, salespeople, taxi dispatchers, new
+    subscribers), families sharing one ID, and the ordinary population, at least half the world.
+    They are drawn together, one column at a time, so that their order in the draws is fixed."""
+    rng, n_home = d.rng, d.n_home
     counts = {
         Persona.CALL_CENTRE: _scaled(n_home, 0.0001, 3),
         Persona.DELIVERY_DRIVER: _scaled(n_home, 0.006, 8),
@@ -450,10 +540,9 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     n_families = _scaled(n_home, 0.008, 5)
     family_sizes = rng.integers(2, 4, n_families)
     n_single_fixed = sum(counts.values()) + int(family_sizes.sum())
-    n_ordinary = n_home - first - n_single_fixed
+    n_ordinary = n_home - d.added - n_single_fixed
     if n_ordinary < n_home // 2:
         raise ValueError(f"{n_home} subscribers is too few for every persona; use at least 100")
-    singles_start = first
     persona_single = np.concatenate(
         [
             np.repeat(np.array(list(counts), np.int64), list(counts.values())),
@@ -464,18 +553,18 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     k = persona_single.size
     family_group = np.full(k, -1, np.int32)
     fam_lo = sum(counts.values())
-    family_group[fam_lo : fam_lo + family_sizes.sum()] = np.repeat(new_groups(n_families), family_sizes)
+    family_group[fam_lo : fam_lo + family_sizes.sum()] = np.repeat(d.new_groups(n_families), family_sizes)
     is_worker = np.isin(persona_single, MOBILE_WORKERS)
     is_cc = persona_single == Persona.CALL_CENTRE
-    home.add(
+    d.home.add(
         persona=persona_single,
         group=family_group,
-        # New subscribers get their first day from the registry below.
+        # New subscribers get their first day from the registry (_draw_registry).
         alive_from=np.zeros(k),
-        alive_to=np.full(k, days),
-        device=devices.new(k),
+        alive_to=np.full(k, d.days),
+        device=d.devices.new(k),
         region=np.zeros(k, np.int32),
-        cell_local=rng.integers(0, cells.per_region, k),
+        cell_local=rng.integers(0, d.cells.per_region, k),
         cell_spread=np.where(is_worker, rng.integers(12, 31, k), np.where(is_cc, 1, rng.integers(1, 6, k))),
         volume=np.zeros(k),
         answer_p=rng.uniform(0.7, 0.92, k),
@@ -486,41 +575,73 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         from_batch=np.zeros(k, bool),
     )
 
-    persona = home.column("persona").astype(np.int8)
-    group = home.column("group").astype(np.int32)
-    preactivated = home.column("from_batch").astype(bool)
-    preactivated[:n_fraud] = fraud_from_batch
-    preactivated[n_fraud + n_fresh :] = False
-    region = home.column("region").astype(np.int32)
-    region[:n_fraud] = fraud_region
-    alive_from = home.column("alive_from").astype(np.int16)
-    alive_to = home.column("alive_to").astype(np.int16)
-    device = home.column("device").astype(np.int32)
 
-    # --- registry ------------------------------------------------------------------------------
+@dataclass
+class _HomeSims:
+    """Columns of every home SIM once all are added, aligned with entity indices; the registry,
+    numbers and behaviour are drawn on these."""
+
+    persona: np.ndarray
+    group: np.ndarray
+    preactivated: np.ndarray
+    region: np.ndarray
+    alive_from: np.ndarray
+    alive_to: np.ndarray
+    device: np.ndarray
+    #: First entity of the people of :func:`_add_people` (after the fraud, batches and companies).
+    people_start: int
+
+    @classmethod
+    def of(cls, home: _Block, fraud: _FraudSims, batches: _DealerBatches, people_start: int) -> _HomeSims:
+        """The columns of ``home``; the fraud SIMs take the batch flags and regions the dealer
+        batches gave them."""
+        preactivated = home.column("from_batch").astype(bool)
+        preactivated[: fraud.count] = fraud.from_batch
+        preactivated[fraud.count + batches.n_fresh :] = False
+        region = home.column("region").astype(np.int32)
+        region[: fraud.count] = fraud.region
+        return cls(
+            persona=home.column("persona").astype(np.int8),
+            group=home.column("group").astype(np.int32),
+            preactivated=preactivated,
+            region=region,
+            alive_from=home.column("alive_from").astype(np.int16),
+            alive_to=home.column("alive_to").astype(np.int16),
+            device=home.column("device").astype(np.int32),
+            people_start=people_start,
+        )
+
+
+def _draw_registry(d: _Draft, sims: _HomeSims, fraud: _FraudSims, batches: _DealerBatches,
+                   companies: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Activation time, dealer, identity and subscription type of every home SIM. People live
+    near the shop that sold them their SIM, and a new subscriber's first day follows its
+    activation: both are set in ``sims`` here."""
+    rng, n_home, days = d.rng, d.n_home, d.days
+    persona, group, region, alive_from = sims.persona, sims.group, sims.region, sims.alive_from
     activation = np.zeros(n_home, np.int64)
     dealer = np.zeros(n_home, np.int32)
     identity = np.zeros(n_home, np.int32)
     sub_type = np.zeros(n_home, np.int8)
-    activation[slot_entity] = slot_activation
-    dealer[slot_entity] = slot_dealer
-    identity[slot_entity] = slot_identity
+    activation[batches.slot_entity] = batches.slot_activation
+    dealer[batches.slot_entity] = batches.slot_dealer
+    identity[batches.slot_entity] = batches.slot_identity
     # Fraud SIMs not from a batch: bought singly a little before use, on their own (fake) ID.
-    loose = np.flatnonzero(~fraud_from_batch)
-    dealer[loose] = rng.integers(0, n_dealers, loose.size)
-    identity[loose] = new_identities(loose.size)
+    loose = np.flatnonzero(~fraud.from_batch)
+    dealer[loose] = rng.integers(0, d.n_dealers, loose.size)
+    identity[loose] = d.new_identities(loose.size)
     activation[loose] = (alive_from[loose].astype(np.int64) - rng.uniform(1, 120, loose.size)) * SECONDS_PER_DAY
-    for members, _company in companies:
+    for members in companies:
         burst = -int(rng.uniform(30, 700) * SECONDS_PER_DAY)
         activation[members] = burst + np.sort(rng.uniform(0, 2700, members.size)).astype(np.int64)
-        dealer[members] = rng.integers(0, n_dealers)
-        identity[members] = new_identities(1)[0]
+        dealer[members] = rng.integers(0, d.n_dealers)
+        identity[members] = d.new_identities(1)[0]
         sub_type[members] = ENTERPRISE
-    singles = np.arange(singles_start, n_home)
-    dealer[singles] = rng.integers(0, n_dealers, singles.size)
+    singles = np.arange(sims.people_start, n_home)
+    dealer[singles] = rng.integers(0, d.n_dealers, singles.size)
     # People live near the shop that sold them their SIM.
     near = rng.random(singles.size) < 0.85
-    region[singles] = np.where(near, dealer_region[dealer[singles]], rng.integers(0, n_regions, singles.size))
+    region[singles] = np.where(near, d.dealer_region[dealer[singles]], rng.integers(0, d.n_regions, singles.size))
     age_days = np.minimum(3650, 1 + rng.exponential(600, singles.size))
     new_single = persona[singles] == Persona.NEW_SUBSCRIBER
     age_days = np.where(new_single, -rng.uniform(-3, max(days - 1, 0.5), singles.size), age_days)
@@ -530,7 +651,7 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     # A new SIM starts being used the day after it is sold.
     alive_from[singles] = np.where(new_single, np.clip(act_day + 1, 0, days), 0)
     fam = group[singles] >= 0
-    identity[singles] = new_identities(singles.size)
+    identity[singles] = d.new_identities(singles.size)
     fam_idx = singles[fam]
     _, fam_first = np.unique(group[fam_idx], return_index=True)
     identity[fam_idx] = identity[fam_idx[fam_first]][np.searchsorted(group[fam_idx[fam_first]], group[fam_idx])]
@@ -543,13 +664,20 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     ).astype(np.int64)
     # Family members share a region, and buy their SIMs together on one day.
     region[fam_idx] = region[fam_idx[fam_first]][np.searchsorted(group[fam_idx[fam_first]], group[fam_idx])]
+    return activation, dealer, identity, sub_type
 
-    # --- numbers -------------------------------------------------------------------------------
+
+def _draw_numbers(d: _Draft, sims: _HomeSims, fraud: _FraudSims, batches: _DealerBatches,
+                  companies: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The home SIMs' numbers: dealer batches and companies get runs of (nearly) consecutive
+    numbers in one prefix; everyone else is scattered over blocks of the other prefixes. Returns
+    the numbers, the first number of each scattered block (where sweeps start) and the runs."""
+    rng, t, n_home = d.rng, d.t, d.n_home
     numbers_home = np.zeros(n_home, np.int64)
     run_prefix = int(rng.choice(HOME_PREFIXES))
     scatter_prefixes = np.array([p for p in HOME_PREFIXES if p != run_prefix], np.int64)
-    scatter = np.concatenate([np.arange(n_fraud), np.arange(singles_start, n_home)])
-    scatter = np.setdiff1d(scatter, slot_entity)
+    scatter = np.concatenate([np.arange(fraud.count), np.arange(sims.people_start, n_home)])
+    scatter = np.setdiff1d(scatter, batches.slot_entity)
     n_blocks = max(3, math.ceil(scatter.size / 3000))
     block_ids = rng.choice(scatter_prefixes.size * 1000, n_blocks, replace=False)
     block_national = scatter_prefixes[block_ids // 1000] * 10**7 + (block_ids % 1000) * BLOCK
@@ -558,10 +686,10 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     cursor = run_prefix * 10**7 + int(rng.integers(0, 10**6))
     runs: list[tuple[np.ndarray, float]] = []
     pos = 0
-    for size in batch_sizes:
-        runs.append((slot_entity[pos : pos + size], t.dealer_consecutive_p))
+    for size in batches.sizes:
+        runs.append((batches.slot_entity[pos : pos + size], t.dealer_consecutive_p))
         pos += size
-    runs += [(members, 1.0) for members, _ in companies]
+    runs += [(members, 1.0) for members in companies]
     run_order = rng.permutation(len(runs))
     for r in run_order:
         members, consecutive_p = runs[r]
@@ -570,15 +698,32 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         national = cursor + np.cumsum(steps)
         numbers_home[members] = VN + national
         cursor = int(national[-1])
+    return numbers_home, VN + block_national, [members for members, _ in runs]
 
-    # ICCIDs follow the numbers within a batch (cards come off one roll); IMSIs are random.
-    iccid = rng.choice(10**12, n_home, replace=False).astype(np.int64) + 10**12
-    for members, _ in runs:
-        iccid[members] = iccid[members[0]] + np.arange(members.size)
-    imsi = rng.choice(10**10, n_home, replace=False).astype(np.int64)
-    activation_cell = cells.cell(dealer_region[dealer], dealer_cell[dealer])
 
-    # --- per-entity behaviour parameters for home subscribers --------------------------------------
+@dataclass
+class _Behaviour:
+    """The stable parameters of each home SIM's behaviour (:class:`Population` says what each is)."""
+
+    cell_local: np.ndarray
+    cell_spread: np.ndarray
+    volume: np.ndarray
+    answer_p: np.ndarray
+    dur_median: np.ndarray
+    sequential: np.ndarray
+    degree0: np.ndarray
+    tie_weight: np.ndarray
+    voice_rate: np.ndarray
+    sms_rate: np.ndarray
+    skip_p: np.ndarray
+    device2: np.ndarray
+    change_day: np.ndarray
+
+
+def _draw_behaviour(d: _Draft, persona: np.ndarray) -> _Behaviour:
+    """How much each home SIM calls and texts, how many contacts it keeps, how often it is silent,
+    and who changes handsets during the window; the fraud operations' cover traffic too."""
+    rng, t, n_home, home = d.rng, d.t, d.n_home, d.home
     cell_local = home.column("cell_local").astype(np.int32)
     cell_spread = home.column("cell_spread").astype(np.int32)
     volume = home.column("volume").astype(np.float64)
@@ -632,18 +777,24 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
 
     # A few people change handsets during the window.
     device2 = np.full(n_home, -1, np.int32)
-    change_day = np.full(n_home, days, np.int16)
+    change_day = np.full(n_home, d.days, np.int16)
     changer = np.flatnonzero(social & (rng.random(n_home) < 0.015))
-    device2[changer] = devices.new(changer.size)
-    change_day[changer] = rng.integers(0, days, changer.size)
+    device2[changer] = d.devices.new(changer.size)
+    change_day[changer] = rng.integers(0, d.days, changer.size)
+    return _Behaviour(cell_local, cell_spread, volume, answer_p, dur_median, sequential, degree0, tie_weight,
+                      voice_rate, sms_rate, skip_p, device2, change_day)
 
-    # --- off-net and international numbers ----------------------------------------------------
+
+def _draw_outside_numbers(d: _Draft, degree0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Off-net Vietnamese numbers (about as many as the home subscribers' ties to other networks
+    need) and international numbers, each distinct."""
+    rng = d.rng
     expected_offnet_ties = float(degree0.sum()) * 0.14
     n_off = max(50, round(expected_offnet_ties / 1.8))
     offnet_prefix = np.asarray(OFFNET_PREFIXES, np.int64)[rng.integers(0, len(OFFNET_PREFIXES), n_off * 2)]
     offnet = np.unique(VN + offnet_prefix * 10**7 + rng.integers(0, 10**7, n_off * 2))
     offnet = rng.permutation(offnet)[:n_off]
-    n_intl = max(20, round(0.02 * n_home))
+    n_intl = max(20, round(0.02 * d.n_home))
     country = rng.integers(0, len(COUNTRIES), n_intl)
     intl = np.empty(n_intl, np.int64)
     for c, (cc, digits, lead) in enumerate(COUNTRIES):
@@ -651,16 +802,43 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         lead_digits = len(str(lead))
         rest = rng.integers(0, 10 ** (digits - lead_digits), int(m.sum()))
         intl[m] = (cc * 10**digits) + lead * 10 ** (digits - lead_digits) + rest
-    intl = np.unique(intl)
-    n_intl = intl.size
+    return offnet, np.unique(intl)
+
+
+def build_population(n_home: int, days: int, evasion: float, rng: np.random.Generator) -> Population:
+    """Draw the whole population of a world with ``n_home`` home subscribers.
+
+    Every persona is present even in small worlds (minimum counts scale down only below 1,000
+    subscribers); fraud positives are a few percent of home subscribers. The home SIMs are the
+    fraud operations', the pre-activated batches', the companies' and then everyone else's, in
+    that order of entity index; then come the off-net and international numbers.
+    """
+    d = _Draft.start(n_home, days, tactics(evasion), rng)
+    _add_fraud_operations(d)
+    fraud = _FraudSims.of(d.home)
+    batches = _add_preactivated_batches(d, fraud)
+    companies = _add_enterprise_batches(d)
+    people_start = d.added
+    _add_people(d)
+    sims = _HomeSims.of(d.home, fraud, batches, people_start)
+    activation, dealer, identity, sub_type = _draw_registry(d, sims, fraud, batches, companies)
+    numbers_home, sweep_starts, runs = _draw_numbers(d, sims, fraud, batches, companies)
+    # ICCIDs follow the numbers within a batch (cards come off one roll); IMSIs are random.
+    iccid = rng.choice(10**12, n_home, replace=False).astype(np.int64) + 10**12
+    for members in runs:
+        iccid[members] = iccid[members[0]] + np.arange(members.size)
+    imsi = rng.choice(10**10, n_home, replace=False).astype(np.int64)
+    activation_cell = d.cells.cell(d.dealer_region[dealer], d.dealer_cell[dealer])
+    b = _draw_behaviour(d, sims.persona)
+    offnet, intl = _draw_outside_numbers(d, b.degree0)
+    n_off, n_intl = offnet.size, intl.size
     n_ext = n_off + n_intl
 
     def ext(home_values: np.ndarray, value: float) -> np.ndarray:
         return np.concatenate([home_values, np.full(n_ext, value, dtype=home_values.dtype)])
 
-    numbers = np.concatenate([numbers_home, offnet, intl])
     persona_all = np.concatenate(
-        [persona, np.full(n_off, Persona.OFFNET, np.int8), np.full(n_intl, Persona.INTERNATIONAL, np.int8)]
+        [sims.persona, np.full(n_off, Persona.OFFNET, np.int8), np.full(n_intl, Persona.INTERNATIONAL, np.int8)]
     )
     ext_voice = np.concatenate([rng.uniform(0.2, 0.5, n_off), rng.uniform(0.1, 0.3, n_intl)])
     ext_sms = np.concatenate([rng.uniform(0.05, 0.25, n_off), np.zeros(n_intl)])
@@ -668,33 +846,34 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         np.isin(persona_all, (Persona.ORDINARY, Persona.FAMILY, Persona.ENTERPRISE_EMPLOYEE, Persona.OFFNET))
     )
 
+    # The draws below happen in the order of these arguments.
     return Population(
         n_home=n_home,
         days=days,
-        tactics=t,
-        cells=cells,
-        numbers=numbers,
+        tactics=d.t,
+        cells=d.cells,
+        numbers=np.concatenate([numbers_home, offnet, intl]),
         persona=persona_all,
-        group=ext(group, -1),
-        preactivated=ext(preactivated, False),
-        alive_from=ext(alive_from, 0),
-        alive_to=ext(alive_to, days),
-        skip_p=ext(skip_p, 0.1),
-        region=ext(region, -1),
-        cell_local=ext(cell_local, 0),
-        cell_spread=ext(cell_spread, 1),
-        device=ext(device, -1),
-        device2=ext(device2, -1),
-        device_change_day=ext(change_day, days),
-        degree0=ext(degree0, 0),
-        tie_weight=ext(tie_weight, 1.0),
-        voice_rate=np.concatenate([voice_rate, ext_voice]),
-        sms_rate=np.concatenate([sms_rate, ext_sms]),
-        volume=ext(volume, 0.0),
-        answer_p=np.concatenate([answer_p, rng.uniform(0.7, 0.9, n_ext)]),
-        dur_median=np.concatenate([dur_median, rng.uniform(60, 180, n_ext)]),
-        sequential=ext(sequential, False),
-        imei_values=devices.imeis(rng),
+        group=ext(sims.group, -1),
+        preactivated=ext(sims.preactivated, False),
+        alive_from=ext(sims.alive_from, 0),
+        alive_to=ext(sims.alive_to, days),
+        skip_p=ext(b.skip_p, 0.1),
+        region=ext(sims.region, -1),
+        cell_local=ext(b.cell_local, 0),
+        cell_spread=ext(b.cell_spread, 1),
+        device=ext(sims.device, -1),
+        device2=ext(b.device2, -1),
+        device_change_day=ext(b.change_day, days),
+        degree0=ext(b.degree0, 0),
+        tie_weight=ext(b.tie_weight, 1.0),
+        voice_rate=np.concatenate([b.voice_rate, ext_voice]),
+        sms_rate=np.concatenate([b.sms_rate, ext_sms]),
+        volume=ext(b.volume, 0.0),
+        answer_p=np.concatenate([b.answer_p, rng.uniform(0.7, 0.9, n_ext)]),
+        dur_median=np.concatenate([b.dur_median, rng.uniform(60, 180, n_ext)]),
+        sequential=ext(b.sequential, False),
+        imei_values=d.devices.imeis(rng),
         registry=Registry(
             activation_s=activation,
             dealer=dealer,
@@ -703,10 +882,10 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             iccid=iccid,
             imsi=imsi,
             activation_cell=activation_cell,
-            identity_hash=rng.integers(0, np.iinfo(np.uint64).max, next_identity, dtype=np.uint64, endpoint=True),
+            identity_hash=rng.integers(0, np.iinfo(np.uint64).max, d.identities, dtype=np.uint64, endpoint=True),
         ),
-        sweep_starts=VN + block_national,
+        sweep_starts=sweep_starts,
         target_pool=rng.permutation(pool).astype(np.int32),  # shuffled: a stretch is a random set
-        closed_numbers=np.sort(numbers_home[persona == Persona.SIMBOX]),
+        closed_numbers=np.sort(numbers_home[sims.persona == Persona.SIMBOX]),
         rates_per_contact=np.concatenate([np.zeros(n_home, bool), np.ones(n_ext, bool)]),
     )
