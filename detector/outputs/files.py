@@ -1,8 +1,8 @@
 """The files a scoring run leaves in ``--out`` (data-contract.md: outputs of ``detector score``).
 
-``flagged.csv``, ``scores.parquet``, ``rejects.csv`` and ``report.html``, each written atomically
-(:mod:`detector.atomic_writes`) and only once everything has been computed, so that a run that
-fails or is killed leaves the previous night's files, never a mix.
+``flagged.csv``, ``scores.parquet``, ``rejects.csv`` and ``report.html``, written only once
+everything has been computed, each atomically (:mod:`detector.atomic_writes`): a run that fails
+or is killed leaves every file whole, as it was or as it is now, never half-written.
 """
 
 from __future__ import annotations
