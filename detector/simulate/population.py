@@ -501,9 +501,9 @@ def _add_enterprise_batches(d: _Draft) -> list[np.ndarray]:
     company's entity indices."""
     rng = d.rng
     companies: list[np.ndarray] = []
-    first = d.added
     for company in d.new_groups(max(1, round(d.n_home / 5000))):
         k = int(rng.integers(max(5, round(20 * d.scale)), max(6, round(60 * d.scale)) + 1))
+        companies.append(d.added + np.arange(k))
         d.home.add(
             persona=np.full(k, Persona.ENTERPRISE_EMPLOYEE),
             group=np.full(k, company),
@@ -519,8 +519,6 @@ def _add_enterprise_batches(d: _Draft) -> list[np.ndarray]:
             sequential=np.zeros(k, bool),
             from_batch=np.zeros(k, bool),
         )
-        companies.append(first + np.arange(k))
-        first += k
     return companies
 
 
