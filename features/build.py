@@ -60,6 +60,9 @@ CALLEE_BLOCK = 1000
 VOICE, ANSWERED, HAS_CELL, HAS_IMEI = kernels.VOICE, kernels.ANSWERED, kernels.HAS_CELL, kernels.HAS_IMEI
 #: Event flag: the callee is not a number of the home country (international or a short code).
 ABROAD = 16
+#: Event flag: the row was read from an incoming leg (:data:`detector.inputs.cdr.LEG_SCHEMA`), to be
+#: matched with its call's outgoing leg where that was recorded too (:mod:`detector.inputs.legs`).
+INCOMING_LEG = 32
 #: Seed of the hash that assigns numbers to partitions (any fixed value; it must never vary by run).
 PARTITION_SEED = 20261125
 #: What a partition reads of the rows it holds only because they name one of its numbers as
@@ -369,6 +372,8 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     )
     if country_code is not None:
         flags = flags + (~pl.col("callee").str.starts_with(country_code)).cast(pl.Int8) * ABROAD
+    if "incoming_leg" in cdrs.columns:
+        flags = flags + pl.col("incoming_leg").cast(pl.Int8) * INCOMING_LEG
     ids = [pl.col(f"{c}_id") if f"{c}_id" in cdrs.columns else number_id(pl.col(c)).alias(f"{c}_id")
            for c in ("caller", "callee")]
     events = cdrs.lazy().select(

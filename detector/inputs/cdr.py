@@ -32,7 +32,8 @@ from detector.inputs.fields import (
     parse_timestamp_text,
     typed_timestamp,
 )
-from detector.inputs.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, Mapping
+from detector.inputs.legs import leg_pairs
+from detector.inputs.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, INCOMING_LEGS, Mapping
 from detector.inputs.numbers import normalise_columns
 
 EVENT_TYPE = pl.Enum(list(EVENT_TYPES))
@@ -50,6 +51,11 @@ CDR_SCHEMA = pl.Schema(
         "imei": pl.Utf8,
     }
 )
+#: Columns a batch has besides :data:`CDR_SCHEMA` when its mapping declares incoming legs
+#: (``voice_in``/``sms_in``): whether the row was read from an incoming leg (its parties swapped:
+#: ``cell_id`` and ``imei`` are then null, since they described the receiver), and the receiver's
+#: cell and handset, from an incoming leg (copied onto the outgoing leg it was matched with).
+LEG_SCHEMA = pl.Schema({"incoming_leg": pl.Boolean, "callee_cell_id": pl.Utf8, "callee_imei": pl.Utf8})
 REJECTS_SCHEMA = pl.Schema({"file": pl.Utf8, "row": pl.Int64, "reason": pl.Utf8, "raw": pl.Utf8})
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
@@ -86,6 +92,9 @@ class CdrBatch:
     rejects: pl.DataFrame
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0
+
+    #: Incoming legs matched with the outgoing leg of the same call, and counted once.
+    legs_matched: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -174,12 +183,20 @@ class FilePlan:
     raw: pl.LazyFrame
     parsed: pl.LazyFrame
     separator: str
+    #: The canonical columns it gives (:func:`cdr_schema`).
+    schema: pl.Schema = field(default_factory=lambda: CDR_SCHEMA)
 
     def parsed_columns(self) -> pl.LazyFrame:
         """Only what is kept of a row once parsed: ``_row``, canonical columns, ``_reason``,
         ``_drop`` (the export's own columns are re-read for rejected rows only)."""
-        canonical = [pl.col(f"__{name}").alias(name) for name in CDR_SCHEMA.names()]
+        canonical = [pl.col(f"__{name}").alias(name) for name in self.schema.names()]
         return self.parsed.select(_ROW, *canonical, _REASON, _DROP)
+
+
+def cdr_schema(mapping: Mapping) -> pl.Schema:
+    """The columns of the CDRs read with ``mapping``: :data:`CDR_SCHEMA`, and :data:`LEG_SCHEMA`
+    when it declares incoming legs."""
+    return pl.Schema({**CDR_SCHEMA, **LEG_SCHEMA}) if mapping.has_incoming_legs else CDR_SCHEMA
 
 
 def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
@@ -189,7 +206,7 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
     """
     lf, separator = scan_table(path, mapping.separator)
     return FilePlan(path=path, raw=lf, parsed=_parse(lf, lf.collect_schema(), mapping, path),
-                    separator=separator)
+                    separator=separator, schema=cdr_schema(mapping))
 
 
 def scan_table(path: Path, separator: str | None = None, what: str = "") -> tuple[pl.LazyFrame, str]:
@@ -309,25 +326,40 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         for name in ("cell_id", "imei")
     }
     others = [v for k, v in cols.items() if k != "caller"]
+    a_number = clean_text(src["caller"], dtype["caller"])
+    b_number = clean_text(src["callee"], dtype["callee"])
+    legs = mapping.has_incoming_legs
+    if legs:
+        # An incoming leg's A column is the served subscriber, who received it: the callee.
+        incoming = c("__event_kind").is_in(list(INCOMING_LEGS)).fill_null(False)
+        a_number, b_number = (pl.when(incoming).then(b_number).otherwise(a_number),
+                              pl.when(incoming).then(a_number).otherwise(b_number))
+        receiver = {name: pl.when(incoming).then(expr) for name, expr in optional.items()}
+        optional = {name: pl.when(~incoming).then(expr) for name, expr in optional.items()}
 
-    fields = lf.with_columns(
+    kinds = lf.with_columns(
+        parse_event_type(src["event_type"], dtype["event_type"], mapping).alias("__event_kind"),
+    ) if legs else lf
+    fields = kinds.with_columns(
         # Numbers are normalised once for all files in read_cdrs: far fewer distinct values.
-        clean_text(src["caller"], dtype["caller"]).alias("__caller"),
-        clean_text(src["callee"], dtype["callee"]).alias("__callee"),
+        a_number.alias("__caller"),
+        b_number.alias("__callee"),
         (ts_text if ts_text is not None else pl.lit(None, pl.Utf8)).alias("__ts_text"),
         src["start_time"].is_null().alias("__ts_null"),
-        parse_event_type(src["event_type"], dtype["event_type"], mapping).alias("__event_kind"),
+        *([] if legs else [parse_event_type(src["event_type"], dtype["event_type"], mapping).alias("__event_kind")]),
         duration.alias("__duration_raw"),
         duration_missing.alias("__duration_missing"),
         answered.alias("__answered_raw"),
         optional["cell_id"].alias("__cell_id"),
         optional["imei"].alias("__imei"),
+        *([incoming.alias("__incoming_leg"), receiver["cell_id"].alias("__callee_cell_id"),
+           receiver["imei"].alias("__callee_imei")] if legs else []),
         pl.all_horizontal([c(v).is_null() for v in others]).alias("__too_few_fields"),
     ).with_columns(
         start_time.alias("__start_time"),
     ).with_columns(
         # SMS rows often leave the duration blank: an SMS has no conversation time.
-        pl.when(c("__duration_missing") & (c("__event_kind") == "sms"))
+        pl.when(c("__duration_missing") & c("__event_kind").is_in(["sms", "sms_in"]))
         .then(pl.lit(0, pl.Int64))
         .otherwise(c("__duration_raw"))
         .alias("__duration_s"),
@@ -351,9 +383,15 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
     return fields.with_columns(
         reason.alias(_REASON),
         c("__answered_raw").fill_null(c("__duration_s") > 0).alias("__answered"),
-        pl.when(c(_DROP)).then(None).otherwise(c("__event_kind"))
-        .cast(EVENT_TYPE, strict=False).alias("__event_type"),
+        pl.when(c(_DROP)).then(None).otherwise(_event_type(c("__event_kind"), legs)).alias("__event_type"),
     )
+
+
+def _event_type(kind: pl.Expr, legs: bool) -> pl.Expr:
+    """The canonical event type of a parsed kind: an incoming leg's is that of its call."""
+    if legs:
+        kind = kind.cast(pl.Utf8).replace(INCOMING_LEGS)
+    return kind.cast(EVENT_TYPE, strict=False)
 
 
 def read_cdrs(
@@ -393,8 +431,28 @@ def read_cdrs(
     cdrs = pl.concat(kept_frames, how="vertical", rechunk=False)
     cdrs = normalise_columns(cdrs, ["caller", "callee"], mapping.country_code)
     cdrs, duplicates = drop_exact_duplicates(cdrs)
+    legs_matched = 0
+    if mapping.has_incoming_legs:
+        cdrs, legs_matched = merge_legs(cdrs, mapping.leg_tolerance_s)
     rejects = pl.concat(reject_frames, how="vertical") if reject_frames else REJECTS_SCHEMA.to_frame()
-    return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=duplicates)
+    return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=duplicates, legs_matched=legs_matched)
+
+
+def merge_legs(cdrs: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, int]:
+    """``cdrs`` (normalised, with :data:`LEG_SCHEMA`) with each incoming leg that is the twin of
+    an outgoing leg (:func:`~detector.inputs.legs.leg_pairs`) counted once: the outgoing leg stays
+    and takes the receiver's cell and handset from its twin. Returns the rows and how many legs
+    were matched."""
+    incoming, outgoing = leg_pairs(cdrs, ["caller", "callee", "event_type", "duration_s"],
+                                   pl.col("start_time").dt.epoch("us"), pl.col("incoming_leg"),
+                                   tolerance_s * 1_000_000)
+    if not incoming.size:
+        return cdrs, 0
+    twins = cdrs[pl.Series(incoming)].select("callee_cell_id", "callee_imei")
+    receiver = {name: cdrs[name].clone().scatter(outgoing, twins[name]) for name in twins.columns}
+    keep = np.ones(cdrs.height, dtype=np.bool_)
+    keep[incoming] = False
+    return cdrs.with_columns(*receiver.values()).filter(pl.Series(keep)), int(incoming.size)
 
 
 def drop_exact_duplicates(df: pl.DataFrame, hashes: pl.Series | None = None) -> tuple[pl.DataFrame, int]:

@@ -53,11 +53,12 @@ def _clean_series(text: pl.Series) -> pl.Series:
 
 
 #: What :func:`parse_event_type` gives: an event kind, or ``""`` for an empty field.
-EVENT_KINDS = pl.Enum(["voice", "sms", "drop", ""])
+EVENT_KINDS = pl.Enum(["voice", "sms", "voice_in", "sms_in", "drop", ""])
 
 
 def parse_event_type(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
-    """The event kind by the mapping (:data:`EVENT_KINDS`): ``voice``, ``sms`` or ``drop``;
+    """The event kind by the mapping (:data:`EVENT_KINDS`): ``voice``, ``sms``, an incoming leg
+    (``voice_in``, ``sms_in``) or ``drop``;
     ``""`` where the field is empty; null for a code the mapping does not know."""
     text = expr if dtype == pl.Utf8 else expr.cast(pl.Utf8)
     codes = dict(mapping.event_types)

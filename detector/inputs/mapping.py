@@ -13,10 +13,12 @@ already uses the canonical names". Example, for a mediation export with split da
     cell_id = "CELL"
     imei = "IMEI"
 
-    [values.event_type]       # export code = voice | sms | drop (drop: counted, not an event)
-    MOC = "voice"
-    MTC = "drop"
+    [values.event_type]       # export code = voice | sms | voice_in | sms_in | drop
+    MOC = "voice"             # an outgoing leg: A is the caller
+    MTC = "voice_in"          # an incoming leg: A is the served subscriber, who received it
     SMS_MO = "sms"
+    SMS_MT = "sms_in"
+    FWD = "drop"              # drop: counted, not an event
 
     [values.answered]         # export code = true | false
     ANS = true
@@ -29,6 +31,7 @@ already uses the canonical names". Example, for a mediation export with split da
     source_timezone = "UTC"          # zone of naive timestamps in the export, when not local
     country_code = "84"
     separator = ";"                  # CSV field separator; auto-detected when absent
+    leg_tolerance_s = 5              # two legs of one call start at most this far apart
 """
 
 from __future__ import annotations
@@ -59,7 +62,12 @@ CANONICAL_COLUMNS: dict[str, bool] = {
 _SPLIT_COLUMNS = ("start_date",)
 
 EVENT_TYPES = ("voice", "sms")
+#: Event types of a leg written from the receiving subscriber's side (data-contract.md, "Exports
+#: written from the served subscriber's side"), and the event type each is.
+INCOMING_LEGS = {"voice_in": "voice", "sms_in": "sms"}
 DROP = "drop"
+#: Two legs of one call whose start times differ by at most this many seconds are one event.
+DEFAULT_LEG_TOLERANCE_S = 5
 
 _DEFAULT_EVENT_TYPES = {"VOICE": "voice", "SMS": "sms"}
 _DEFAULT_ANSWERED = {
@@ -70,7 +78,8 @@ _DURATION_FORMATS = ("auto", "seconds", "hms")
 _KNOWN = {
     "columns": None,
     "values": {"event_type", "answered"},
-    "format": {"timestamp", "duration", "timezone", "source_timezone", "country_code", "separator"},
+    "format": {"timestamp", "duration", "timezone", "source_timezone", "country_code", "separator",
+               "leg_tolerance_s"},
 }
 
 
@@ -91,7 +100,14 @@ class Mapping:
     source_timezone: str | None = None
     country_code: str = DEFAULT_COUNTRY_CODE
     separator: str | None = None
+    leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
     source: str = "<default>"
+
+    @property
+    def has_incoming_legs(self) -> bool:
+        """Whether the export has incoming legs (``voice_in``/``sms_in`` codes), whose parties are
+        swapped and whose twins (the same call's outgoing leg) are matched."""
+        return any(kind in INCOMING_LEGS for kind in self.event_types.values())
 
     def source_column(self, canonical: str) -> str:
         """The export's name for a canonical column."""
@@ -149,8 +165,8 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
     values = raw.get("values", {})
     event_types = dict(_DEFAULT_EVENT_TYPES)
     for code, kind in values.get("event_type", {}).items():
-        if kind not in (*EVENT_TYPES, DROP):
-            raise bad(f"[values.event_type] {code} = {kind!r}: expected voice, sms or drop")
+        if kind not in (*EVENT_TYPES, *INCOMING_LEGS, DROP):
+            raise bad(f"[values.event_type] {code} = {kind!r}: expected voice, sms, voice_in, sms_in or drop")
         event_types[str(code).strip().upper()] = kind
     answered = dict(_DEFAULT_ANSWERED)
     for code, flag in values.get("answered", {}).items():
@@ -174,6 +190,9 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
     country_code = fmt.get("country_code", DEFAULT_COUNTRY_CODE)
     if not country_code.isdigit():
         raise bad(f"[format] country_code = {country_code!r} must be digits")
+    tolerance = fmt.get("leg_tolerance_s", DEFAULT_LEG_TOLERANCE_S)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
+        raise bad(f"[format] leg_tolerance_s = {tolerance!r} must be a whole number of seconds, 0 or more")
     separator = fmt.get("separator")
     if separator is not None and len(separator.encode()) != 1:
         raise bad(f"[format] separator = {separator!r} must be a single character")
@@ -188,5 +207,6 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
         source_timezone=fmt.get("source_timezone"),
         country_code=country_code,
         separator=separator,
+        leg_tolerance_s=tolerance,
         source=source,
     )

@@ -14,8 +14,9 @@ from detector.inputs.cdr import CdrBatch, FileReport
 class ValidationReport:
     """Counts describing one read of the input.
 
-    ``rows_read == rows_kept + rows_rejected + rows_dropped + duplicates`` always holds: every row
-    is accounted for.
+    ``rows_read == rows_kept + rows_rejected + rows_dropped + duplicates + legs_matched`` always
+    holds: every row is accounted for (``legs_matched``: incoming legs counted once with the
+    outgoing leg of the same call).
     """
 
     rows_read: int
@@ -23,6 +24,7 @@ class ValidationReport:
     rows_rejected: int
     rows_dropped: int
     duplicates: int
+    legs_matched: int
     rejects_by_reason: dict[str, int]
     first_event: datetime | None
     last_event: datetime | None
@@ -68,6 +70,7 @@ def summarise(batch: CdrBatch) -> ValidationReport:
         rows_rejected=batch.rejects.height,
         rows_dropped=batch.rows_dropped,
         duplicates=batch.duplicates,
+        legs_matched=batch.legs_matched,
         rejects_by_reason=dict(zip(by_reason["reason"].to_list(), by_reason["len"].to_list())),
         first_event=stats["first"],
         last_event=stats["last"],

@@ -177,7 +177,7 @@ def test_source_timezone_converts_naive_timestamps(tmp_path):
         ("[columns\n", "not valid TOML"),
         ("[colums]\n", "unknown section"),
         ('[columns]\nnumber = "A"\n', "unknown canonical column"),
-        ('[values.event_type]\nMOC = "call"\n', "expected voice, sms or drop"),
+        ('[values.event_type]\nMOC = "call"\n', "expected voice, sms, voice_in, sms_in or drop"),
         ('[format]\ntimezone = "Mars/Olympus"\n', "not a known time zone"),
         ('[format]\nduration = "minutes"\n', "duration"),
     ],

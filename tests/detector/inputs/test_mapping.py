@@ -47,20 +47,34 @@ def test_mediation_moc_mtc_round_trip(tmp_path, canonical_day):
         pl.col("cell_id").alias("CELL"),
         pl.col("imei").alias("IMEI"),
     )
-    # The called party's legs of the same events, which the mapping drops.
-    mtc = moc.head(500).with_columns(
+    # The called party's legs of 500 of the same events, written from its side (A is the
+    # receiver, with its own cell and handset) and stamped a second later by its switch.
+    received = moc.head(500)
+    mtc = received.select(
+        pl.col("B_NUMBER").alias("A_NUMBER"),
+        pl.col("A_NUMBER").alias("B_NUMBER"),
         pl.when(pl.col("CALL_TYPE") == "MOC").then(pl.lit("MTC")).otherwise(pl.lit("SMS_MT")).alias("CALL_TYPE"),
+        "START_DATE",
+        (pl.lit("2000-01-01 ") + pl.col("START_TIME")).str.to_datetime("%Y-%m-%d %H:%M:%S")
+        .dt.offset_by("1s").dt.strftime("%H:%M:%S").alias("START_TIME"),
+        "DURATION",
         pl.lit("99999-1").alias("CELL"),
+        pl.lit("35000000000001").alias("IMEI"),
     )
+    # Rows on the last second of the day would cross midnight: the date column is not shifted.
+    assert not received["START_TIME"].str.starts_with("23:59:59").any()
     path = tmp_path / "mediation.csv"
     pl.concat([moc, mtc]).write_csv(path, separator=";")
 
     batch = read_cdrs([path], load_mapping(MAPPINGS / "mediation_moc_mtc.toml"))
     assert batch.rejects.height == 0
-    assert batch.rows_dropped == 500
+    assert batch.legs_matched == 500
     # This layout has no answered column: the contract's default is duration_s > 0.
     expected = day.with_columns(answered=pl.col("duration_s") > 0)
-    assert canonical_sorted(batch.cdrs).equals(canonical_sorted(expected))
+    assert canonical_sorted(batch.cdrs.select(day.columns)).equals(canonical_sorted(expected))
+    # The receiver's cell and handset went to the kept outgoing legs, never to their callers.
+    assert batch.cdrs["callee_cell_id"].eq("99999-1").sum() == 500
+    assert not batch.cdrs["cell_id"].eq("99999-1").any()
 
 
 def test_switch_epoch_utc_round_trip(tmp_path, canonical_day):
