@@ -48,11 +48,14 @@ from detector.engine.row_hashes import row_hashes
 from detector.engine.sorted_output import cut_points, range_count, write_ranges
 from detector.engine.spill_files import read_ipc, write_ipc
 from detector.inputs.cdr import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, duplicate_rows, find_cdr_files
-from detector.inputs.mapping import Mapping
+from detector.inputs.legs import leg_pairs
+from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S, Mapping
 from features import kernels
 from features.build import (
     HAS_IMEI,
     INCOMING_COLUMNS,
+    INCOMING_LEG,
+    VOICE,
     FeatureContext,
     Partition,
     build_partition_features,
@@ -112,6 +115,10 @@ _OWN_FILES, _INCOMING_FILES = "own-", "in-"
 #: not. Rows with the same caller, callee and kind could only be confused by a 64-bit hash
 #: collision.
 _ROW_HASH = "_row"
+#: What the incoming rows of an export with incoming legs carry besides :data:`INCOMING_COLUMNS`:
+#: the two legs of a call between two home subscribers sit in the callee's partition too, and
+#: are matched there as in the caller's (:func:`_without_twins`).
+_LEG_COLUMNS = ("ts", "duration_s")
 
 
 class SpillError(RuntimeError):
@@ -226,6 +233,8 @@ class SpilledInput:
     #: How the files were written (:data:`~detector.engine.spill_files.COMPRESSIONS`); the partitions'
     #: own spilled files are written alike.
     compression: str = "none"
+    #: Two legs of one call start at most this many seconds apart (the mapping's ``leg_tolerance_s``).
+    leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
 
     def partition_files(self, index: int) -> tuple[list[Path], list[Path]]:
         """The spilled files of partition ``index``: its callers' rows, and the incoming rows."""
@@ -289,7 +298,8 @@ def spill_cdrs(
             events = event_columns(batch, mapping.country_code, imei_ids=True)
             if len(pending) == WRITERS:
                 pending.pop(0).result()
-            pending.append(writer.submit(_write_partitions, events, directory, count, chunk, files, compression))
+            pending.append(writer.submit(_write_partitions, events, directory, count, chunk, files, compression,
+                                         mapping.has_incoming_legs))
             days.update(_days(events["ts"]))
             last = batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
@@ -315,7 +325,7 @@ def spill_cdrs(
                         rejects=stream.rejects, rows=rows, callers=callers.len(),
                         caller_sample=callers.gather_every(SAMPLE_EVERY),
                         shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)),
-                        compression=compression)
+                        compression=compression, leg_tolerance_s=mapping.leg_tolerance_s)
 
 
 def _days(ts: pl.Series) -> set[int]:
@@ -425,10 +435,11 @@ class _DistinctRows:
 
 
 def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: int,
-                      files: ThreadPoolExecutor, compression: str) -> None:
+                      files: ThreadPoolExecutor, compression: str, legs: bool = False) -> None:
     """Append one batch to the partitions: every row to its caller's, and who called whom
-    (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`) to its callee's when that is
-    another one. The files are written on ``files``' threads."""
+    (:data:`~features.build.INCOMING_COLUMNS`, :data:`_ROW_HASH`, and with incoming ``legs``
+    :data:`_LEG_COLUMNS`) to its callee's when that is another one. The files are written on
+    ``files``' threads."""
     # One chunk a column (a batch has one per row group read): the gathers that group the rows
     # by partition look up a chunk per row otherwise (a batch's gathers: 180 CPU-ms against 110).
     events = events.rechunk()
@@ -437,7 +448,7 @@ def _write_partitions(events: pl.DataFrame, directory: Path, count: int, chunk: 
     caller, callee = parts["caller"].to_numpy(), parts["callee"].to_numpy()
     elsewhere = np.flatnonzero(caller != callee)
     row_hash = row_hashes(events).alias(_ROW_HASH)
-    incoming = events.select(*INCOMING_COLUMNS).with_columns(row_hash)
+    incoming = events.select(*INCOMING_COLUMNS, *(_LEG_COLUMNS if legs else ())).with_columns(row_hash)
     # A callee's key is its id wherever the id is the number: spilled as null there, which LZ4
     # compresses to nothing (it took 6 of the ~35 bytes of a compressed row). :func:`_read_own` fills it.
     events = events.with_columns(pl.when(pl.col("callee_key") != pl.col("callee_id")).then(pl.col("callee_key"))
@@ -518,6 +529,8 @@ class PartitionResult:
     index: int
     duplicates: int
     features: pl.DataFrame | None = None
+    #: Incoming legs of its callers matched with their call's outgoing leg (:func:`_without_twins`).
+    legs_matched: int = 0
     scores: pl.DataFrame | None = None
     flagged: pl.DataFrame | None = None
 
@@ -546,24 +559,51 @@ class PartitionJob:
     thresholds: dict[str, float] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     allowlist: pl.Series | None = None
+    #: Two legs of one call start at most this many seconds apart.
+    leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
 
 
 def run_partition(job: PartitionJob) -> PartitionResult:
     """Read one partition's rows, de-duplicate them, and compute its numbers' features (and with
     a model, their scores and flags). The same function runs locally and on Dask workers."""
-    return finish_partition(job, *partition_features(job))
+    table, duplicates, legs = partition_features(job)
+    result = finish_partition(job, table, duplicates)
+    result.legs_matched = legs
+    return result
 
 
-def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int]:
-    """The first half of :func:`run_partition`: the partition's feature table, and how many
-    exact duplicates its callers' rows held."""
+def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int, int]:
+    """The first half of :func:`run_partition`: the partition's feature table, how many exact
+    duplicates its callers' rows held, and how many of their incoming legs were matched."""
     events, duplicates = (_own_by_caller(_read_own(job.files)) if job.files
                           else (event_columns(CDR_SCHEMA.to_frame()), 0))
-    # Duplicates of incoming rows were counted where their caller is; here they only must not count twice.
-    incoming = (_without_duplicates(read_ipc(job.incoming_files)) if job.incoming_files
-                else pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS}))
+    events, legs = _without_twins(events, job.leg_tolerance_s)
+    # Duplicates and twins of incoming rows were counted where their caller is; here they only
+    # must not count twice.
+    if job.incoming_files:
+        incoming = _without_twins(_without_duplicates(read_ipc(job.incoming_files)), job.leg_tolerance_s)[0]
+        incoming = incoming.select(INCOMING_COLUMNS)
+    else:
+        incoming = pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS})
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
-                                    core_only=job.core_only), duplicates
+                                    core_only=job.core_only), duplicates, legs
+
+
+def _without_twins(rows: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, int]:
+    """``rows`` (:func:`~features.build.event_columns`, at least :data:`INCOMING_COLUMNS` and
+    :data:`_LEG_COLUMNS`) without the incoming legs that are the twin of an outgoing leg there
+    (:func:`~detector.inputs.legs.leg_pairs`, on ids as the in-memory engine matches on the
+    numbers' text: the same pairs), in their order; and how many went."""
+    leg = (pl.col("flags") & INCOMING_LEG) != 0
+    if not rows.height or not rows.select(leg.any()).item():
+        return rows, 0
+    twins, _ = leg_pairs(rows, ["caller_id", "callee_id", pl.col("flags") & VOICE, "duration_s"], pl.col("ts"), leg,
+                         tolerance_s * 1_000_000)
+    if not twins.size:
+        return rows, 0
+    keep = np.ones(rows.height, dtype=np.bool_)
+    keep[twins] = False
+    return rows.filter(pl.Series(keep)), int(twins.size)
 
 
 def _read_own(files: Sequence[Path]) -> pl.DataFrame:
@@ -612,7 +652,8 @@ def partition_jobs(spilled: SpilledInput, **options: object) -> list[PartitionJo
     for i in range(spilled.count):
         own, incoming = spilled.partition_files(i)
         jobs.append(PartitionJob(files=tuple(own), incoming_files=tuple(incoming), partition=Partition(i, spilled.count),
-                                 context=spilled.context, compression=spilled.compression, **options))  # type: ignore[arg-type]
+                                 context=spilled.context, compression=spilled.compression,
+                                 leg_tolerance_s=spilled.leg_tolerance_s, **options))  # type: ignore[arg-type]
     return jobs
 
 

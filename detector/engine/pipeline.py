@@ -205,13 +205,16 @@ class PartitionedRun:
     cdr_rejects: pl.DataFrame
     registry: Registry | None
     duplicates: int
+    #: Incoming legs matched with the outgoing leg of the same call (counted once).
+    legs_matched: int = 0
 
     @classmethod
     def of(cls, spilled: SpilledInput, registry: Registry | None, results: Sequence[PartitionResult]) -> PartitionedRun:
         """The run that spilled ``spilled`` and computed ``results``. Holds none of the
         :class:`~features.build.FeatureContext`: for a carrier's tens of millions of subscribers,
         the registry's features in it take GBs the outputs need once the partitions are done."""
-        return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results))
+        return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results),
+                   sum(r.legs_matched for r in results))
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -220,8 +223,8 @@ class PartitionedRun:
 
     @property
     def events(self) -> int:
-        """CDR rows kept: read and parsed, less the exact duplicates."""
-        return self.rows - self.duplicates
+        """CDR rows kept: read and parsed, less the exact duplicates and the matched legs."""
+        return self.rows - self.duplicates - self.legs_matched
 
 
 def partitioned_features(
