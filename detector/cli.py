@@ -222,6 +222,11 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
+class ExportKind(str, Enum):
+    canonical = "canonical"
+    two_legs = "two-legs"
+
+
 CdrOption = Annotated[
     list[str],
     typer.Option("--cdr", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable."),
@@ -249,6 +254,11 @@ def generate(
     start_date: Annotated[
         dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day of traffic.")
     ] = dt.datetime(2026, 11, 2),
+    export: Annotated[
+        ExportKind,
+        typer.Option("--export", help="canonical: one row per event; two-legs: a mediation export, one "
+                     "record per leg (MOC/MTC, SMS_MO/SMS_MT), read with sample_data/mappings/two_legs.toml."),
+    ] = ExportKind.canonical,
 ) -> None:
     """Write a synthetic carrier: daily CDR files, registry, labels, allowlist.
 
@@ -258,6 +268,7 @@ def generate(
     \b
     Example:
         detector generate --out sample_data/demo --subscribers 10000 --days 7 --seed 1 --format csv
+        detector generate --out /tmp/legs --subscribers 2000 --export two-legs
     """
     from detector.simulate import generate_world
 
@@ -271,6 +282,7 @@ def generate(
             evasion=evasion,
             noise=noise,
             start_date=start_date.date(),
+            export=export.value,
             progress=lambda _msg: advance(1),
         )
     stdout.print(
@@ -597,6 +609,7 @@ def _print_validation(report: Any, rejects: Path) -> None:
         ("rows kept", f"{report.rows_kept:,}"),
         ("rows rejected", f"{report.rows_rejected:,}"),
         ("duplicate rows dropped", f"{report.duplicates:,}"),
+        ("two legs of one call counted once", f"{report.legs_matched:,}"),
         ("rows dropped by mapping", f"{report.rows_dropped:,}"),
         ("voice / sms events", f"{report.voice_events:,} / {report.sms_events:,}"),
         ("first event", str(report.first_event)),

@@ -91,14 +91,20 @@ def _mask(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
     return rng.random(n) < min(1.0, rate)
 
 
+#: Column :func:`dress` adds when asked: the index into its events of the event each row is.
+EVENT_INDEX = "_event"
+
+
 def dress(
-    events: Events, rng: np.random.Generator, noise: float, day0: dt.date, lookups: Lookups
+    events: Events, rng: np.random.Generator, noise: float, day0: dt.date, lookups: Lookups,
+    *, event_index: bool = False,
 ) -> tuple[pl.DataFrame, int]:
     """Turn one day of events into the rows of a CDR file; returns the frame and duplicates added.
 
     The frame has the canonical columns, typed (``start_time`` naive Datetime, ``duration_s``
     Int64, ``answered`` Boolean, text otherwise), rows ordered by start time except for a few
-    late-arriving ones.
+    late-arriving ones; with ``event_index``, also :data:`EVENT_INDEX` (a duplicate has its
+    original's). The same random draws either way.
     """
     n = len(events)
     form_a = _forms(rng, n, noise)
@@ -140,6 +146,8 @@ def dress(
         pl.when(pl.col("_cell_null")).then(None).otherwise(pl.col("cell_id")).alias("cell_id"),
         pl.when(pl.col("_imei_null")).then(None).otherwise(pl.col("imei")).alias("imei"),
     )
+    if event_index:
+        frame = frame.with_columns(pl.Series(EVENT_INDEX, order, dtype=pl.Int64))
     return frame, int(dup.size)
 
 

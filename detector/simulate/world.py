@@ -12,6 +12,7 @@ import polars as pl
 
 from detector.simulate import noise as export_noise
 from detector.simulate.behaviours import Day, Events, day_events
+from detector.simulate.legs import TWO_LEG_COLUMNS, two_leg_rows
 from detector.simulate.population import SECONDS_PER_DAY, build_population
 from detector.simulate.social import build_graph
 from detector.simulate.writer import (
@@ -23,6 +24,9 @@ from detector.simulate.writer import (
 )
 
 FORMATS = ("parquet", "csv")
+#: How the CDR files are written: one canonical row per event, or one mediation record per leg
+#: (:mod:`detector.simulate.legs`).
+EXPORTS = ("canonical", "two-legs")
 # Independent random streams, so that e.g. the noise level never changes the underlying traffic.
 _POPULATION, _TRAFFIC, _NOISE = 0, 1, 2
 
@@ -45,13 +49,23 @@ class WorldSummary:
     days: int
 
 
-def _check(subscribers: int, days: int, fmt: str, evasion: float, noise: float) -> None:
+def _entity_of(numbers: np.ndarray, by_number: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The entity index of each of ``wanted``'s numbers (``numbers`` sorted by ``by_number``),
+    or ``len(numbers)`` for a number that is nobody's (a swept range's numbers): never a home SIM."""
+    at = np.minimum(np.searchsorted(numbers, wanted, sorter=by_number), len(numbers) - 1)
+    entity = by_number[at]
+    return np.where(numbers[entity] == wanted, entity, len(numbers))
+
+
+def _check(subscribers: int, days: int, fmt: str, evasion: float, noise: float, export: str) -> None:
     if subscribers < 100:
         raise ValueError(f"subscribers must be at least 100, got {subscribers}")
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if export not in EXPORTS:
+        raise ValueError(f"export must be one of {', '.join(EXPORTS)}, got {export!r}")
     if not 0.0 <= evasion <= 1.0:
         raise ValueError(f"evasion must be in [0, 1], got {evasion}")
     if noise < 0.0:
@@ -68,6 +82,7 @@ def generate_world(
     evasion: float = 0.0,
     noise: float = 1.0,
     start_date: dt.date = dt.date(2026, 11, 2),
+    export: str = "canonical",
     progress: Callable[[str], None] | None = None,
 ) -> WorldSummary:
     """Write a synthetic carrier with ground truth to ``out``.
@@ -92,6 +107,10 @@ def generate_world(
     noise:
         Multiplier on export-noise rates (number forms, duplicates, disorder, nulls, garbage rows);
         0 gives clean canonical output. The traffic itself does not depend on it.
+    export:
+        ``"canonical"`` (one row per event, canonical columns) or ``"two-legs"`` (a mediation
+        export of outgoing and incoming legs, :mod:`detector.simulate.legs`; read it with
+        ``sample_data/mappings/two_legs.toml``). The same world and noise either way.
     progress:
         Called with a short message once after the population is written and once per day.
 
@@ -100,7 +119,7 @@ def generate_world(
     WorldSummary
         Rows per file, duplicates and garbage rows injected, counts per persona and per label.
     """
-    _check(subscribers, days, fmt, evasion, noise)
+    _check(subscribers, days, fmt, evasion, noise, export)
     report = progress or (lambda _msg: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,6 +135,7 @@ def generate_world(
         imeis=pl.Series(pop.imei_values).cast(pl.Utf8),
     )
     per_persona, per_label = write_side_files(out, pop, epoch_s, lookups.cell_names)
+    by_number = np.argsort(pop.numbers)
     report(f"population: {subscribers:,} subscribers, {pop.numbers.size - subscribers:,} off-net numbers")
 
     rows_per_file: dict[str, int] = {}
@@ -136,13 +156,21 @@ def generate_world(
         today = events.t < (d + 1) * SECONDS_PER_DAY
         carry = events.take(~today & (events.t < days * SECONDS_PER_DAY))
         noise_rng = np.random.default_rng([seed, _NOISE, d])
-        frame, dups = export_noise.dress(events.take(today), noise_rng, noise, start_date, lookups)
+        today_events = events.take(today)
+        legs = export == "two-legs"
+        frame, dups = export_noise.dress(today_events, noise_rng, noise, start_date, lookups, event_index=legs)
+        if legs:
+            caller, callee = (_entity_of(pop.numbers, by_number, numbers)
+                              for numbers in (today_events.caller, today_events.callee))
+            frame = two_leg_rows(frame, caller, callee, pop, d, lookups)
         k = export_noise.garbage_count(noise_rng, noise)
         name = f"cdr_{date.isoformat()}.{fmt}"
+        columns = TWO_LEG_COLUMNS if legs else {}
         if fmt == "csv":
-            rows = write_cdr_csv(cdr_dir / name, frame, export_noise.csv_garbage(frame, k, noise_rng))
+            garbage_lines = export_noise.csv_garbage(frame, k, noise_rng)
+            rows = write_cdr_csv(cdr_dir / name, frame.rename(columns), garbage_lines)
         else:
-            rows = write_cdr_parquet(cdr_dir / name, export_noise.parquet_garbage(frame, k, noise_rng))
+            rows = write_cdr_parquet(cdr_dir / name, export_noise.parquet_garbage(frame, k, noise_rng).rename(columns))
         k = rows - frame.height
         rows_per_file[f"cdr/{name}"] = rows
         duplicates += dups
@@ -169,5 +197,7 @@ def generate_world(
         "start_date": start_date.isoformat(),
         "timezone": "Asia/Ho_Chi_Minh",
     }
+    if export != "canonical":  # the canonical world's manifest stays as it was
+        parameters["export"] = export
     write_manifest(out / "manifest.json", parameters, asdict(summary))
     return summary
