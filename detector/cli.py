@@ -643,10 +643,22 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+#: Options of the ``detector`` group itself, accepted after the command name too (cli.md).
+GLOBAL_FLAGS = frozenset({"--quiet", "-q", "--debug"})
+
+
+def global_flags_first(argv: list[str]) -> list[str]:
+    """``argv`` with the global flags moved before the command name, where Click parses them:
+    ``features … -q`` is ``-q features …``. Nothing after a ``--`` is moved (it is an argument)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    return [*flags, *(a for a in argv[:end] if a not in GLOBAL_FLAGS), *argv[end:]]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app(args=argv, prog_name="detector")
+        app(args=global_flags_first(sys.argv[1:] if argv is None else list(argv)), prog_name="detector")
     except SystemExit as exc:
         sys.exit(exc.code)

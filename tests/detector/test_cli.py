@@ -111,6 +111,24 @@ def test_debug_shows_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
+def test_global_options_after_the_command(tmp_path):
+    result = detector("validate", "--cdr", tmp_path / "missing.csv", "--debug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    f = tmp_path / "d.csv"
+    f.write_text(HEADER + ROW)
+    result = detector("validate", "--cdr", f, "--rejects", tmp_path / "rej.csv", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_global_flags_move_before_the_command_but_not_past_a_double_dash():
+    from detector.cli import global_flags_first
+
+    assert global_flags_first(["features", "--cdr", "x", "-q"]) == ["-q", "features", "--cdr", "x"]
+    assert global_flags_first(["--debug", "score", "--quiet"]) == ["--debug", "--quiet", "score"]
+    assert global_flags_first(["validate", "--", "-q"]) == ["validate", "--", "-q"]
+
+
 def test_validate_a_week_from_a_different_simulator(tmp_path):
     from tests.detector.foreign import write_foreign_week
 
