@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import InputError
+from detector.inputs.dialling_plan import dialling_plan
 from detector.inputs.numbers import DEFAULT_COUNTRY_CODE
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -190,6 +191,10 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
     country_code = fmt.get("country_code", DEFAULT_COUNTRY_CODE)
     if not country_code.isdigit():
         raise bad(f"[format] country_code = {country_code!r} must be digits")
+    try:
+        dialling_plan(country_code)
+    except ValueError:
+        raise bad(f"[format] country_code = {country_code!r} is no country's calling code") from None
     tolerance = fmt.get("leg_tolerance_s", DEFAULT_LEG_TOLERANCE_S)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
         raise bad(f"[format] leg_tolerance_s = {tolerance!r} must be a whole number of seconds, 0 or more")

@@ -3,27 +3,40 @@
 Everything here is a Polars expression, so a billion rows are normalised by Polars' vectorised
 string kernels, never by a Python loop per row.
 
-Rules, applied in order to the text of a number:
+Rules, applied in order to the text of a number, by the configured country's dialling plan
+(:mod:`detector.inputs.dialling_plan`: its international and trunk prefixes, national lengths
+and pattern, from ``phonenumbers``' metadata):
 
 1. Surrounding white space is trimmed. A value containing a letter (an alphanumeric SMS sender
    such as ``VIETTEL`` or ``Shopee``) is kept as it is, trimmed.
 2. Spaces, dots, dashes, slashes and brackets are dropped, then a leading ``+``.
-3. ``00`` + country code (international prefix) loses the ``00``; a national ``0…`` number gets
-   the country code instead of its trunk ``0``; ``<cc>0…`` (``+84 (0) 912…`` written out) loses
-   the stray ``0``. ``<cc>…`` of 11-12 digits is already canonical.
-4. Vietnam's retired 11-digit mobile prefixes (``84162…`` -> ``8432…``, the whole 2018 table) are
+3. A number written with ``+`` or the international prefix (``00``; North America ``011``) is
+   international: the prefix goes. ``<cc><trunk>…`` (``+84 (0) 912…`` written out) loses the
+   stray trunk prefix when a national length is left.
+4. Otherwise it is national: the trunk prefix (``0``; North America ``1``) with a national
+   length after it becomes the country code; ``<cc>`` and a national length is already
+   canonical; where national numbers are written bare (North America's ``650 555 1234``) one
+   matching the national pattern gets the country code. A Vietnamese ``912345678`` is kept: a
+   trunk-prefix country's bare digits are as likely a short code or a foreign number.
+5. Vietnam's retired 11-digit mobile prefixes (``84162…`` -> ``8432…``, the whole 2018 table) are
    converted to their 10-digit successors.
-5. Anything else (short codes like ``1900…`` or ``9029``, foreign numbers) is kept as its digits.
+6. Anything else (short codes like ``1900…`` or ``9029``, what the plan does not recognise) is
+   kept as its digits; an international number that rule 4 would read as national (a 10-digit
+   foreign number in North America) keeps its ``+``, so that it stays itself.
 
 Normalising is idempotent: a normalised number normalises to itself.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
+from numba import njit
 
-from detector.inputs.digit_views import plain_digits
+from detector.inputs.dialling_plan import DiallingPlan, dialling_plan
+from detector.inputs.digit_views import MAX_DIGITS, plain_digits
 
 DEFAULT_COUNTRY_CODE = "84"
 
@@ -140,10 +153,6 @@ def number_ids(numbers: pl.Series) -> pl.Series:
     return as_int.scatter(other.arg_true(), hashed.to_series())
 
 
-#: 10**k for k = 0..18: the bounds of a number with k + 1 digits.
-_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
-
-
 def plain_integers(numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Each value as an integer where it is exactly that integer's digits (no sign, no leading
     zero, nothing else, at most 18 digits), so that the text is recovered from the integer, and
@@ -153,51 +162,120 @@ def plain_integers(numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
     return pl.Series(numbers.name, value), pl.Series(numbers.name, digits > 0)
 
 
+@njit(cache=True, nogil=True)
+def _rules_may_apply(value: np.ndarray, digits: np.ndarray, prefixes: np.ndarray, prefix_digits: np.ndarray,
+                     fires_at: np.ndarray, bare_at: np.ndarray, pow10: np.ndarray) -> np.ndarray:
+    """Where a rule of a plan may change a value (:func:`_plain_number_rules`).
+
+    ``value``, ``digits``: each value's plain integer and digit count (0 digits: not a plain
+    number); ``prefixes``, ``prefix_digits``: the prefixes whose rules apply to plain numbers, as
+    integers, and their lengths; ``fires_at[j, d]``: prefix ``j``'s rule applies to a number of
+    ``d`` digits; ``bare_at[d]``: a number of ``d`` digits may be a bare national number;
+    ``pow10[k] = 10**k``. Returns bool per value: not plain, or a rule may apply.
+    """
+    n, m = value.shape[0], prefixes.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        d = np.int64(digits[i])
+        if d <= 0:
+            out[i] = True
+            continue
+        fire = bare_at[d]
+        j = 0
+        while not fire and j < m:
+            k = prefix_digits[j]
+            fire = d > k and fires_at[j, d] and value[i] // pow10[d - k] == prefixes[j]
+            j += 1
+        out[i] = fire
+    return out
+
+
+#: 10**k for k = 0..18.
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def _plain_number_rules(cc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The arguments of :func:`_rules_may_apply` for ``cc``'s plan: the rules of
+    :func:`_normalise_values` that can change a plain number (digits, no leading zero), each a
+    prefix and the digit counts it applies at. ``None`` when the plan's international prefix is
+    a pattern that might match one (then every value goes through the rules)."""
+    plan = dialling_plan(cc)
+    counts = range(MAX_DIGITS + 1)
+    lengths = set(plan.national_lengths)
+    rules: list[tuple[str, set[int]]] = []
+    idd = plan.international_prefix
+    if idd is not None and not (idd.isdigit() and idd.startswith("0")):
+        if not idd.isdigit():
+            return None
+        rules.append((idd, {d for d in counts if d > len(idd)}))
+    trunk = plan.trunk_prefix
+    if trunk is not None:
+        if trunk != plan.country_code:  # the trunk prefix replaced by the country code
+            rules.append((trunk, {len(trunk) + n for n in lengths}))
+        stray = plan.country_code + trunk
+        rules.append((stray, {len(stray) + n for n in lengths}))
+    if cc == DEFAULT_COUNTRY_CODE:  # a retired 12-digit 841… number
+        rules.append((cc + "1", {len(cc) + 10}))
+    rules = [(p, at) for p, at in rules if not p.startswith("0")]  # no plain number starts so
+    fires_at = np.zeros((len(rules), MAX_DIGITS + 1), dtype=np.bool_)
+    for j, (_, at) in enumerate(rules):
+        fires_at[j, [d for d in at if d <= MAX_DIGITS]] = True
+    bare_at = np.zeros(MAX_DIGITS + 1, dtype=np.bool_)
+    if plan.bare_national:
+        bare_at[[d for d in plan.bare_lengths if d <= MAX_DIGITS]] = True
+    return (np.array([int(p) for p, _ in rules], dtype=np.int64), np.array([len(p) for p, _ in rules], dtype=np.int64),
+            fires_at, bare_at)
+
+
 def _already_normal(value: np.ndarray, digits: np.ndarray, cc: str) -> np.ndarray:
     """True where the rules would leave a value unchanged, by checks much cheaper than the rules,
-    on its parse (:func:`~detector.inputs.digit_views.plain_digits`): plain digits with no leading zero or
-    sign, and neither ``<cc>0…`` (a stray trunk zero) nor a retired 12-digit ``841…`` number.
-    False only means "run the rules"."""
-    k = len(cc)
-    # The first k + 1 digits of a plain number, as an integer: <cc>0 and <cc>1 are prefixes to fix.
-    head = value // _POW10[np.clip(digits.astype(np.int64) - (k + 1), 0, 18)]
-    ok = (digits > 0) & ~((head == int(cc) * 10) & (digits >= k + 10))
-    if cc == DEFAULT_COUNTRY_CODE:
-        ok = ok & ~((head == int(cc) * 10 + 1) & (digits == k + 10))
-    return ok
+    on its parse (:func:`~detector.inputs.digit_views.plain_digits`): plain digits with no leading
+    zero or sign that no rule of the plan (:func:`_normalise_values`) applies to. False only
+    means "run the rules"."""
+    rules = _plain_number_rules(cc)
+    if rules is None:
+        return np.zeros(value.shape, dtype=bool)
+    return ~_rules_may_apply(value, digits, *rules, _POW10)
 
 
 def _normalise_values(numbers: pl.Series, country_code: str) -> pl.Series:
     """The rules, value by value. Each step is materialised once as a column: written as one
     nested expression, Polars would re-evaluate the shared sub-expressions (the regex clean-up
     above all) in every branch."""
-    cc = country_code
+    plan = dialling_plan(country_code)
+    cc = plan.country_code
     c = pl.col
+    idd = plan.international_prefix
+    # After the international prefix comes a country code, which never starts with 0.
+    def after_idd(digits: pl.Expr) -> pl.Expr:
+        if not idd:
+            return pl.lit(None, pl.Utf8)
+        if idd.isdigit():  # most plans: a literal prefix, cheaper than a pattern
+            rest = digits.str.slice(len(idd))
+            return pl.when((digits.str.len_chars() > 4) & digits.str.starts_with(idd)
+                           & rest.str.contains("^[1-9][0-9]*$")).then(rest)
+        return pl.when(digits.str.len_chars() > 4).then(digits.str.extract(rf"^(?:{idd})([1-9][0-9]*)$", 1))
+
     steps = (
         pl.DataFrame({"text": numbers.str.strip_chars()})
-        .with_columns(digits=c("text").str.replace_all(_SEPARATORS, "").str.strip_prefix("+"))
-        # International prefix first ("0084…", "001…"); "000…" is left alone so that no result
-        # starts with a prefix again, which keeps normalising idempotent.
+        .with_columns(cleaned=c("text").str.replace_all(_SEPARATORS, ""))
+        .with_columns(digits=c("cleaned").str.strip_prefix("+"))
+        # "+" and a country code; a "+" before a zero is a slip, read as if it were not there.
+        .with_columns(plus=c("cleaned").str.starts_with("+") & c("digits").str.contains("^[1-9]"))
+        .with_columns(after_idd=pl.when(~c("plus")).then(after_idd(c("digits"))))
         .with_columns(
-            d1=pl.when(
-                c("digits").str.starts_with("00")
-                & ~c("digits").str.starts_with("000")
-                & (c("digits").str.len_chars() > 4)
-            )
-            .then(c("digits").str.slice(2))
-            .otherwise(c("digits"))
+            international=c("plus") | c("after_idd").is_not_null(),
+            number=_without_stray_trunk(pl.coalesce("after_idd", "digits"), plan),
         )
-        .with_columns(n1=c("d1").str.len_chars())
+        .with_columns(national=_national(c("number"), plan))
+        # An international number that the rules would read otherwise without its "+" (a 10-digit
+        # foreign number in North America, Russia's 810… behind its international prefix 810)
+        # keeps it: without it, it is not the same number, and normalising again would change it.
         .with_columns(
-            canonical=pl.when(
-                c("d1").str.starts_with(cc + "0")
-                & ~c("d1").str.starts_with(cc + "00")
-                & (c("n1") >= len(cc) + 10)
-            )
-            .then(pl.lit(cc) + c("d1").str.slice(len(cc) + 1))
-            .when(c("d1").str.starts_with("0") & ~c("d1").str.starts_with("00") & (c("n1") >= 9))
-            .then(pl.lit(cc) + c("d1").str.slice(1))
-            .otherwise(c("d1"))
+            canonical=pl.when(~c("international")).then(c("national"))
+            .when((c("national") == c("number")) & after_idd(c("number")).is_null()).then(c("number"))
+            .otherwise("+" + c("number"))
         )
     )
     if cc == DEFAULT_COUNTRY_CODE:
@@ -211,6 +289,43 @@ def _normalise_values(numbers: pl.Series, country_code: str) -> pl.Series:
         .otherwise(c("canonical"))
         .alias(numbers.name)
     ).to_series()
+
+
+def _rest_is(number: pl.Expr, prefix: str, lengths: tuple[int, ...], not_after: tuple[str, ...]) -> pl.Expr:
+    """``number`` starts with ``prefix``, and what follows has a national length and does not
+    start with any of ``not_after`` (a second trunk prefix: removing one must not leave another)."""
+    rest = number.str.slice(len(prefix))
+    ok = number.str.starts_with(prefix) & (number.str.len_chars() - len(prefix)).is_in(list(lengths))
+    for p in not_after:
+        ok = ok & ~rest.str.starts_with(p)
+    return ok
+
+
+def _without_stray_trunk(number: pl.Expr, plan: DiallingPlan) -> pl.Expr:
+    """``<cc><trunk>…`` (``+84 (0) 912…`` written out) without the trunk prefix."""
+    trunk = plan.trunk_prefix
+    if trunk is None:
+        return number
+    stray = plan.country_code + trunk
+    return (pl.when(_rest_is(number, stray, plan.national_lengths, ("0", trunk)))
+            .then(pl.lit(plan.country_code) + number.str.slice(len(stray))).otherwise(number))
+
+
+def _national(number: pl.Expr, plan: DiallingPlan) -> pl.Expr:
+    """A number written without an international prefix, in E.164 digits: the trunk prefix
+    replaced by the country code; ``<cc>`` + a national length kept; in a plan where national
+    numbers go bare (:attr:`~detector.inputs.dialling_plan.DiallingPlan.bare_national`), one
+    matching the national pattern given the country code; anything else kept as written."""
+    cc, trunk = plan.country_code, plan.trunk_prefix
+    out = pl.when(pl.lit(False)).then(number)
+    if trunk is not None:
+        out = out.when(_rest_is(number, trunk, plan.national_lengths, ("0", trunk))).then(
+            pl.lit(cc) + number.str.slice(len(trunk)))
+    out = out.when(_rest_is(number, cc, plan.national_lengths, ())).then(number)
+    if plan.bare_national:
+        out = out.when(number.str.len_chars().is_in(list(plan.bare_lengths))
+                       & number.str.contains(f"^(?:{plan.national_pattern})$")).then(pl.lit(cc) + number)
+    return out.otherwise(number)
 
 
 def _convert_retired(steps: pl.DataFrame, cc: str) -> pl.DataFrame:

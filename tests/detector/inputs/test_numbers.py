@@ -1,3 +1,4 @@
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -130,3 +131,153 @@ def test_plain_integers_is_exactly_the_digit_rule(values):
     want = [v is not None and v.isdigit() and not v.startswith("0") and len(v) <= 18 for v in values]
     assert plain.to_list() == want
     assert [int(v) for v, p in zip(values, want) if p] == as_int.filter(plain).to_list()
+
+
+# Other countries' plans (data-contract.md: the configured country's dialling plan).
+COUNTRY_FORMS = {
+    "1": [  # North America: IDD 011, trunk 1 (the country code), 10-digit national numbers
+        ("(650) 555-1234", "16505551234"),  # national, written bare
+        ("650.555.1234", "16505551234"),
+        ("1 650 555 1234", "16505551234"),  # with the trunk prefix
+        ("+1 650 555 1234", "16505551234"),
+        ("011 84 912 345 678", "84912345678"),  # another country's number via 011
+        ("+84 912 345 678", "84912345678"),
+        ("10234567890", "10234567890"),  # "10…": no trunk 0 here, nothing is stripped
+        ("0012015550123", "0012015550123"),  # 00 is not this plan's international prefix
+        ("911", "911"),
+        ("+65 9123 4567", "+6591234567"),  # a 10-digit foreign number keeps its +
+        ("garbage-12", "garbage-12"),
+    ],
+    "213": [  # Algeria: 00, trunk 0, 8-9 digit national numbers
+        ("0551 23 45 67", "213551234567"),
+        ("021 12 34 56", "21321123456"),
+        ("+213 551 23 45 67", "213551234567"),
+        ("00213551234567", "213551234567"),
+        ("213551234567", "213551234567"),
+        ("+213 (0) 551 23 45 67", "213551234567"),
+        ("1548", "1548"),
+        ("0033612345678", "33612345678"),
+        ("0", "0"),
+    ],
+    "44": [  # the UK: 00, trunk 0, 7/9/10-digit national numbers
+        ("07400 123456", "447400123456"),
+        ("020 7946 0958", "442079460958"),
+        ("+44 20 7946 0958", "442079460958"),
+        ("0044 20 7946 0958", "442079460958"),
+        ("+44 (0)20 7946 0958", "442079460958"),
+        ("447400123456", "447400123456"),
+        ("999", "999"),
+        ("0800 00 1066", "44800001066"),
+        ("07400 12345678901", "0740012345678901"),  # too long for a national number: kept
+    ],
+    "91": [  # India: 00, trunk 0
+        ("098765 43210", "919876543210"),
+        ("+91 98765 43210", "919876543210"),
+        ("0091 98765 43210", "919876543210"),
+        ("919876543210", "919876543210"),
+        ("011 2345 6789", "911123456789"),  # Delhi landline
+        ("100", "100"),
+        ("+91-(0)98765-43210", "919876543210"),
+    ],
+    "84": [
+        ("0912345678", "84912345678"),
+        ("+84912345678", "84912345678"),
+        ("0084912345678", "84912345678"),
+        ("01621234567", "84321234567"),
+        ("1900 1234", "19001234"),
+        ("912345678", "912345678"),  # bare digits in a trunk-0 country: kept as written
+        ("VIETTEL", "VIETTEL"),
+    ],
+}
+
+
+@pytest.mark.parametrize("country_code, raw, expected",
+                         [(cc, raw, want) for cc, forms in COUNTRY_FORMS.items() for raw, want in forms])
+def test_country_forms(country_code, raw, expected):
+    assert norm([raw], country_code) == [expected]
+
+
+COUNTRIES = {"84": "VN", "1": "US", "213": "DZ", "44": "GB", "91": "IN"}
+
+
+def _reference(text: str, region: str) -> str | None:
+    """E.164 digits of ``text`` by ``phonenumbers``, one number at a time (slow, independent)."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+
+
+def _national_numbers(region: str) -> st.SearchStrategy[str]:
+    from phonenumbers import PhoneMetadata
+
+    meta = PhoneMetadata.metadata_for_region(region)
+    return st.one_of(*(st.from_regex(f"^(?:{desc.national_number_pattern})$", fullmatch=True, alphabet="0123456789")
+                       for desc in (meta.mobile, meta.fixed_line)))
+
+
+@pytest.mark.parametrize("country_code", sorted(COUNTRIES))
+def test_every_written_form_of_a_national_number_agrees_with_phonenumbers(country_code):
+    from detector.inputs.dialling_plan import dialling_plan
+
+    plan, region = dialling_plan(country_code), COUNTRIES[country_code]
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(_national_numbers(region))
+    def check(nsn):
+        cc = country_code
+        forms = [f"+{cc} {nsn}", cc + nsn, f"{plan.international_prefix}{cc}{nsn}",
+                 f"+{cc} ({plan.trunk_prefix}) {nsn}", plan.trunk_prefix + nsn]
+        if plan.bare_national:
+            forms.append(nsn)
+        want = [_reference(f, region) for f in forms]
+        assert norm(forms, cc) == want == [cc + nsn] * len(forms)
+
+    check()
+
+
+country_text = st.one_of(
+    number_text,
+    st.from_regex(r"(\+|00|011|0|1)?[ ]?(1|44|91|213|84)?[ ]?\(?0?\)?[0-9 ]{3,14}", fullmatch=True),
+)
+
+
+@pytest.mark.parametrize("country_code", sorted(COUNTRIES))
+def test_every_plan_is_idempotent_never_raises_and_its_fast_path_agrees(country_code):
+    from detector.inputs.numbers import _normalise_values, normalise_series
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.one_of(st.none(), country_text), max_size=30))
+    def check(values):
+        once = norm(values, country_code)
+        assert norm(once, country_code) == once
+        s = pl.Series("n", values, dtype=pl.Utf8)
+        assert normalise_series(s, country_code).to_list() == _normalise_values(s, country_code).to_list() == once
+
+    check()
+
+
+def test_a_code_no_country_has_is_refused(tmp_path):
+    from detector.errors import InputError
+    from detector.inputs.mapping import load_mapping
+
+    (tmp_path / "m.toml").write_text('[format]\ncountry_code = "999"\n')
+    with pytest.raises(InputError, match="no country's calling code"):
+        load_mapping(tmp_path / "m.toml")
+
+
+@pytest.mark.parametrize("country_code", sorted(COUNTRIES))
+def test_fast_path_kernel_on_empty_and_single_values(country_code):
+    from detector.inputs.digit_views import plain_digits
+    from detector.inputs.numbers import _already_normal, _normalise_values
+
+    empty = np.zeros(0, dtype=np.int64)
+    assert _already_normal(empty, empty.astype(np.int8), country_code).shape == (0,)
+    for text in ["", "7", country_code + "912345678", "6505551234", "0912345678", None]:
+        s = pl.Series([text], dtype=pl.Utf8)
+        normal = _already_normal(*plain_digits(s), country_code)
+        # "already normal" must never be said of a value the rules change
+        assert not normal[0] or _normalise_values(s, country_code).to_list() == [text]
