@@ -2,7 +2,8 @@
 
 A thin layer: each command parses its options and calls library functions. Results go to stdout;
 progress and errors go to stderr. Exit codes: 0 success, 1 run-time failure, 2 bad usage or bad
-input, each error as one line (a traceback only with ``--debug``).
+input, 130 interrupted (Ctrl-C or SIGTERM), each error as one line (a traceback only with
+``--debug``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import datetime as dt
 import functools
 import gc
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -33,15 +35,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
+    # Click's own help: paragraphs re-flowed whole, \b blocks (examples) kept as written, and
+    # switches without a type; rich's panels re-wrapped sentences mid-line and typed flags <bool>.
+    rich_markup_mode=None,
 )
 # Piped into a file or another program, tables get room for their columns rather than 80 characters.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
+#: Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
 class _State:
     debug = False
     quiet = False
+    signalled = False  # a SIGINT or SIGTERM reached this run
+    said_interrupted = False
 
 
 @app.callback()
@@ -62,6 +73,7 @@ def _options(
 
 
 def _fail(message: str, code: int) -> typer.Exit:
+    _State.said_interrupted |= code == INTERRUPTED
     stderr.print(f"Error: {message}", markup=False, highlight=False)
     return typer.Exit(code)
 
@@ -84,13 +96,30 @@ def _reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise _fail(str(exc), 1) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
+            raise _fail("interrupted", INTERRUPTED) from None
         except Exception as exc:  # a bug or an environment failure: say so in one line
+            if _interrupted(exc):
+                raise _fail("interrupted", INTERRUPTED) from None
             if _State.debug:
                 raise
             raise _fail(f"{type(exc).__name__}: {exc} (run with --debug for details)", 1) from None
 
     return wrapper
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is how a Ctrl-C or SIGTERM surfaced. A signal that lands inside compiled code
+    (a numba kernel, a Polars thread) does not always come back as KeyboardInterrupt: numba's
+    dispatcher reports it as ``SystemError: ... returned a result with an exception set`` with the
+    interrupt as its cause. So: the interrupt anywhere in the chain, or a signal seen by this run."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return _State.signalled
 
 
 def _start_up_unscanned(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,6 +167,27 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextmanager
+def _steps(description: str) -> Iterator[Callable[[str], None]]:
+    """Progress of a long job in named steps (``step("fold 2 of 4")``): a spinner line on a
+    terminal; elsewhere (a log, a cron job) one timestamped line per step, so that a run of
+    minutes shows it is alive."""
+    if _State.quiet:
+        yield lambda _step: None
+        return
+    started = dt.datetime.now()
+    if not stderr.is_terminal:
+        def line(step: str) -> None:
+            elapsed = (dt.datetime.now() - started).total_seconds()
+            stderr.print(f"{description}: {step} ({elapsed:,.0f} s)", markup=False, highlight=False)
+
+        yield line
+        return
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda step: bar.update(task, description=f"{description}: {step}")
 
 
 @contextmanager
@@ -229,7 +279,7 @@ class ExportKind(str, Enum):
 
 CdrOption = Annotated[
     list[str],
-    typer.Option("--cdr", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable."),
+    typer.Option("--cdr", metavar="<path>", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable."),
 ]
 MappingOption = Annotated[
     Path | None,
@@ -252,8 +302,8 @@ def generate(
         float, typer.Option(min=0.0, help="Export noise (mixed number forms, duplicates, garbage); 0 = clean.")
     ] = 1.0,
     start_date: Annotated[
-        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day of traffic.")
-    ] = dt.datetime(2026, 11, 2),
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], metavar="<YYYY-MM-DD>", help="First day of traffic.")
+    ] = "2026-11-02",  # type: ignore[assignment]  # click parses it with the option's format (shown as given)
     export: Annotated[
         ExportKind,
         typer.Option("--export", help="canonical: one row per event; two-legs: a mediation export, one "
@@ -312,12 +362,12 @@ def validate(
         detector validate --cdr exports/2026-11-02/ --mapping sample_data/mappings/mediation_moc_mtc.toml
     """
     from detector.atomic_writes import write_csv
-    from detector.inputs.cdr import find_cdr_files, read_cdrs
+    from detector.inputs.cdr import read_cdrs
     from detector.inputs.mapping import load_mapping
     from detector.inputs.validate import summarise
 
     mapping_ = load_mapping(mapping)
-    n_files = len(find_cdr_files(cdr))
+    n_files = _cdr_file_count(cdr)
     with _progress("reading", total=n_files) as advance:
         batch = read_cdrs(cdr, mapping_, progress=lambda _p, _r: advance(1))
     write_csv(batch.rejects, rejects)
@@ -363,6 +413,7 @@ def features(
 
     engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
+    n_files = _cdr_file_count(cdr)
     count = engine_.partitions_for(cdr)
     if count > 1:
         from detector.inputs.mapping import load_mapping
@@ -374,7 +425,7 @@ def features(
         count = run.partitions
         events, rejected, numbers = run.events, run.rejects.height, rows
     else:
-        inputs = _read_with_progress(cdr, subscribers, mapping)
+        inputs = _read_with_progress(cdr, subscribers, mapping, n_files)
         table = feature_table(inputs)
         write_parquet(table, out)
         write_csv(inputs.rejects, rejects_path)
@@ -399,14 +450,32 @@ PrecisionOption = Annotated[
 ]
 
 
-def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
+def _note(message: str) -> None:
+    """One line on stderr about what the run could not do, even with --quiet (it is not progress)."""
+    stderr.print(f"Note: {message}", markup=False, highlight=False)
+
+
+def _cdr_file_count(cdr: list[str]) -> int:
+    """How many CDR files ``--cdr`` names, after saying on stderr which files it skipped."""
+    from detector.inputs.cdr import find_cdr_files
+
+    skipped: list[Path] = []
+    files = find_cdr_files(cdr, skipped)
+    if skipped:
+        names = ", ".join(str(p) for p in skipped[:3]) + (f" and {len(skipped) - 3:,} more" if len(skipped) > 3 else "")
+        _note(f"skipped {len(skipped):,} file{'s' * (len(skipped) > 1)} that "
+              f"{'are' if len(skipped) > 1 else 'is'} not CSV (.csv, .csv.gz) or Parquet: {names}")
+    return len(files)
+
+
+def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None,
+                        n_files: int | None = None) -> Any:
     """Read the inputs of a run (:func:`detector.engine.pipeline.read_inputs`) with a bar over the files."""
     from detector.engine.pipeline import read_inputs
-    from detector.inputs.cdr import find_cdr_files
     from detector.inputs.mapping import load_mapping
 
     mapping_ = load_mapping(mapping)
-    n_files = len(find_cdr_files(cdr))
+    n_files = _cdr_file_count(cdr) if n_files is None else n_files
     with _progress("reading", total=n_files) as advance:
         return read_inputs(cdr, subscribers, mapping_, progress=lambda _p, _r: advance(1))
 
@@ -440,10 +509,11 @@ def train(
     inputs = _read_with_progress(cdr, subscribers, mapping)
     table = feature_table(inputs)
     known = read_labels(labels)
-    with _progress("training", total=None):
+    with _steps("training") as step:
         try:
             fitted = train_model(table, known, precision=precision, params={"max_iter": max_iter},
-                                 random_state=seed, summary={"cdr_rows": inputs.batch.cdrs.height})
+                                 random_state=seed, summary={"cdr_rows": inputs.batch.cdrs.height},
+                                 progress=step)
         except ValueError as exc:
             raise InputError(f"cannot train on {labels}: {exc}") from None
     save_model(fitted, model)
@@ -485,7 +555,7 @@ def score(
         detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
         detector score --cdr exports/ --out run --engine dask --scheduler tcp://10.0.0.5:8786 --tmp-dir /shared/spill
     """
-    from detector.engine.pipeline import partitioned_scores, score_inputs, write_score_outputs
+    from detector.engine.pipeline import NO_REGISTRY_NOTE, partitioned_scores, run_facts, score_inputs, write_score_outputs
     from detector.inputs.labels import read_allowlist
     from detector.outputs.files import write_run_outputs
     from models.model_file import SHIPPED_MODEL, load_model
@@ -505,6 +575,7 @@ def score(
         "model": "shipped default" if model is None else str(model),
         "target precision": precision if precision is not None else detector_model.precision,
     }
+    n_files = _cdr_file_count(cdr)
     count = engine_.partitions_for(cdr)
     if count > 1:
         from detector.inputs.mapping import load_mapping
@@ -517,26 +588,38 @@ def score(
         count = done.partitions
         run |= {"CDR rows": done.events, "rejected rows": done.rejects.height,
                 "numbers scored": result.scores.height, "partitions": count}
+        run |= run_facts(window=done.window, duplicates=done.duplicates, legs_matched=done.legs_matched,
+                         registry=subscribers is not None)
         paths = write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
-                                  rejects=done.rejects, imeis=imeis, run=run)
+                                  rejects=done.rejects, imeis=imeis, run=run, thresholds=result.thresholds,
+                                  allowlisted=result.allowlisted)
     else:
-        inputs = _read_with_progress(cdr, subscribers, mapping)
+        inputs = _read_with_progress(cdr, subscribers, mapping, n_files)
         result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
         run |= {"CDR rows": inputs.batch.cdrs.height, "rejected rows": inputs.rejects.height,
                 "numbers scored": result.scores.height}
+        run |= run_facts(window=inputs.window, duplicates=inputs.batch.duplicates,
+                         legs_matched=inputs.batch.legs_matched, registry=subscribers is not None)
         paths = write_score_outputs(out, result, inputs, run)
     _print_flagged(result.flagged, top)
+    if subscribers is None:
+        _note(NO_REGISTRY_NOTE)
     per = result.flagged.group_by("category").len().sort("category").iter_rows()
     counts = ", ".join(f"{c} {n:,}" for c, n in per) or "none"
     split = f" in {count} partitions" if count > 1 else ""
+    flags = result.flagged.height
     stdout.print(f"flagged {result.flagged['msisdn'].n_unique():,} of {result.scores.height:,} numbers{split} "
-                 f"({counts}); report: {paths['report.html']}", highlight=False)
+                 f"({flags:,} flag{'s' * (flags != 1)}: {counts}); report: {paths['report.html']}", highlight=False)
 
 
 def _print_flagged(flagged: Any, top: int) -> None:
     if not top or flagged.is_empty():
         return
-    table = Table(title=f"Top {min(top, flagged.height)} of {flagged.height:,} flagged", title_justify="left")
+    # Flags, not numbers: a number flagged in two categories is two rows (the summary line after
+    # the table counts both).
+    numbers = flagged["msisdn"].n_unique()
+    table = Table(title=f"Top {min(top, flagged.height)} of {flagged.height:,} flags "
+                        f"({numbers:,} number{'s' * (numbers != 1)})", title_justify="left")
     for col in ("msisdn", "category", "score", "source", "reasons"):
         table.add_column(col, justify="right" if col == "score" else "left")
     for row in flagged.head(top).iter_rows(named=True):
@@ -638,8 +721,10 @@ def _print_validation(report: Any, rejects: Path) -> None:
 
 
 def _terminated(signum: int, frame: object) -> None:
-    # A run stopped by SIGTERM (a scheduler's kill, a timeout) unwinds like Ctrl-C: temporary
-    # files are removed and no output is half-written.
+    # A run stopped by Ctrl-C or SIGTERM (a scheduler's kill, a timeout) unwinds the same way:
+    # temporary files are removed, no output is half-written, and the run ends "interrupted", 130,
+    # whatever exception the signal turned into on its way out (see _interrupted).
+    _State.signalled = True
     raise KeyboardInterrupt
 
 
@@ -656,9 +741,32 @@ def global_flags_first(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Run the CLI on ``argv`` (default: the command line) and exit with its code."""
     signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGINT, _terminated)
     try:
         app(args=global_flags_first(sys.argv[1:] if argv is None else list(argv)), prog_name="detector")
+        code: int | str | None = 0
     except SystemExit as exc:
-        sys.exit(exc.code)
+        code = exc.code
+    except KeyboardInterrupt:  # outside a command: while Click parsed the options
+        code = INTERRUPTED
+    if _State.signalled:
+        # Wherever the signal landed (parsing, a command, its clean-up), the run says so once,
+        # and a second Ctrl-C cannot turn the exit into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not _State.said_interrupted:
+            _fail("interrupted", INTERRUPTED)
+        exit_interrupted()
+    sys.exit(code)
+
+
+def exit_interrupted() -> NoReturn:
+    """End the process with :data:`INTERRUPTED` now. The run has unwound (its spill removed, its
+    outputs whole or absent); skipping the interpreter's finalisation keeps a KeyboardInterrupt
+    still pending in it (numba and Polars let one surface late) from ending the process by
+    SIGINT instead (exit -2, a traceback)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)

@@ -213,6 +213,23 @@ _SIMBOX_FALLBACK = (
 )
 
 _REGISTERED = _c("dealer_burst_1h").is_not_null() | _c("sims_per_id").is_not_null()
+#: The activation falls inside the traffic given (``activation_age_days`` runs to its end), so
+#: what the SIM did since activation is all in the input.
+_ACTIVATED_IN_INPUT = _c("activation_age_days") <= _c("window_days")
+#: What an unused SIM's input covers: the time since activation when that is shorter than the
+#: input, else the input's days and how long ago the SIM was activated (it may have been used
+#: before them).
+_UNUSED = (
+    pl.when(_ACTIVATED_IN_INPUT & (_c("activation_age_days") < 1))
+    .then(_text("unused in the ", _plural((_c("activation_age_days") * 24).clip(lower_bound=1), "hour", "hours"),
+                " since activation"))
+    .when(_ACTIVATED_IN_INPUT)
+    .then(_text("unused in the ", _plural(_c("activation_age_days"), "day", "days"), " since activation"))
+    .when(_c("activation_age_days").is_not_null())
+    .then(_text("no traffic in the ", _plural(_c("window_days"), "day", "days"), " given; activated ",
+                _plural(_c("activation_age_days").floor(), "day", "days"), " ago"))
+    .otherwise(_text("no traffic in the ", _plural(_c("window_days"), "day", "days"), " given"))
+)
 _PREACTIVATED = (
     Evidence(
         ("sims_per_id",), _c("sims_per_id") > 3,
@@ -227,15 +244,17 @@ _PREACTIVATED = (
         _text("one of ", count(_c("msisdn_run_length")), " consecutive numbers"),
     ),
     Evidence(
-        ("days_to_first_use", "voice_out", "sms_out", "window_days", "dealer_burst_1h", "sims_per_id"),
+        ("days_to_first_use", "voice_out", "sms_out", "window_days", "activation_age_days", "dealer_burst_1h",
+         "sims_per_id"),
         _c("days_to_first_use").is_null() & _REGISTERED & (_c("voice_out") + _c("sms_out") == 0)
         & (_c("window_days") > 0),
-        _text("unused in ", _plural(_c("window_days"), "day", "days"), " of traffic"),
+        _UNUSED,
     ),
-    # A SIM activated long before the input window also has a large days_to_first_use (the days
-    # to its first call *in the window*), so only a plausible dormancy is stated.
+    # days_to_first_use counts the days to the first call *in the input*: it is a dormancy only
+    # when the activation is inside the input too, else the SIM may have called before it.
     Evidence(
-        ("days_to_first_use",), (_c("days_to_first_use") >= 7) & (_c("days_to_first_use") <= 90),
+        ("days_to_first_use", "activation_age_days", "window_days"),
+        (_c("days_to_first_use") >= 7) & _ACTIVATED_IN_INPUT,
         _text("dormant for ", _plural(_c("days_to_first_use"), "day", "days"), " after activation"),
     ),
     Evidence(
@@ -258,7 +277,7 @@ _PREACTIVATED = (
 _PREACTIVATED_FALLBACK = (
     (("sims_per_id",), _text(_plural(_c("sims_per_id"), "SIM", "SIMs"), " on this ID")),
     (("dealer_burst_1h",), _text("dealer activated ", count(_c("dealer_burst_1h")), " SIMs within the hour")),
-    (("days_to_first_use",), _text("first used ", _plural(_c("days_to_first_use"), "day", "days"),
+    (("days_to_first_use",), _text("first call in the input ", _plural(_c("days_to_first_use"), "day", "days"),
                                    " after activation")),
 )
 
@@ -275,6 +294,22 @@ FALLBACK: dict[str, tuple[tuple[tuple[str, ...], pl.Expr], ...]] = {
     "simbox": _SIMBOX_FALLBACK,
     "preactivated_sim": _PREACTIVATED_FALLBACK,
 }
+#: Evidence against the category, stated after the rest when it is strong (``in its favour: …``),
+#: so that whoever reads the flag sees both sides: an enterprise batch is many SIMs on one
+#: business registration, each in an employee's daily use.
+IN_FAVOUR: dict[str, tuple[Evidence, ...]] = {
+    "preactivated_sim": (
+        Evidence(("prepaid",), _c("prepaid") == 0, pl.lit("postpaid or enterprise contract")),
+        Evidence(
+            ("voice_out", "sms_out", "voice_in", "sms_in"),
+            (_c("voice_out") + _c("sms_out") >= 10) & (_c("voice_in") + _c("sms_in") >= 10),
+            _text("in use (", count(_c("voice_out") + _c("sms_out")), " calls and SMS out, ",
+                  count(_c("voice_in") + _c("sms_in")), " in)"),
+        ),
+    ),
+}
+#: Introduces the :data:`IN_FAVOUR` statements.
+IN_FAVOUR_PREFIX = "in its favour: "
 #: The last resort, when even the fallback values are missing.
 NO_EVIDENCE = "no evidence in the features"
 
@@ -347,6 +382,15 @@ def explain(features: pl.DataFrame, category: str, max_parts: int = 4) -> pl.Ser
     # Each statement once, as a column; then the reason reads those columns.
     names = {"noteworthy": [f"noteworthy_{i}" for i in range(len(noteworthy))],
              "fallback": [f"fallback_{i}" for i in range(len(fallback))]}
+    favour = [pl.when(e.when.fill_null(False)).then(e.text) for e in IN_FAVOUR.get(category, ())
+              if set(e.needs) <= set(features.columns)]
+    names["favour"] = [f"favour_{i}" for i in range(len(favour))]
     texts = features.select(*(text.cast(pl.String).alias(name) for name, text in
-                              zip(names["noteworthy"] + names["fallback"], noteworthy + fallback, strict=True)))
-    return texts.select(_reason(names["noteworthy"], names["fallback"], max_parts).alias("reasons")).to_series()
+                              zip(names["noteworthy"] + names["fallback"] + names["favour"],
+                                  noteworthy + fallback + favour, strict=True)))
+    reason = _reason(names["noteworthy"], names["fallback"], max_parts)
+    if favour:
+        said = pl.concat_str([pl.col(n) for n in names["favour"]], separator=", ", ignore_nulls=True)
+        reason = pl.when(said != "").then(pl.concat_str(reason, pl.lit(SEPARATOR + IN_FAVOUR_PREFIX), said)
+                                          ).otherwise(reason)
+    return texts.select(reason.alias("reasons")).to_series()

@@ -8,6 +8,7 @@ says which raised it (``model``, ``rule`` or ``both``) and why, in the carrier's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -29,10 +30,23 @@ MINIMUM_ACTIVITY: dict[str, tuple[str, float]] = {
     "sms_spam": ("sms_out_per_day_max", 10),
     "simbox": ("voice_out_per_day_max", 10),
 }
-#: Columns of the flagged list (data-contract.md), plus who raised the flag.
+#: Columns of the flagged list (data-contract.md), plus who raised the flag and the rules that
+#: fired (empty when the model alone did).
 FLAGGED_SCHEMA = pl.Schema(
-    {"msisdn": pl.Utf8, "category": pl.Utf8, "score": pl.Float64, "reasons": pl.Utf8, "source": pl.Utf8}
+    {"msisdn": pl.Utf8, "category": pl.Utf8, "score": pl.Float64, "reasons": pl.Utf8, "source": pl.Utf8,
+     "rules": pl.Utf8}
 )
+
+
+class Flags(NamedTuple):
+    """What :func:`flag_numbers` decides."""
+
+    #: The scores with their ``flagged`` column (bool: flagged in any category).
+    scores: pl.DataFrame
+    #: One row per (number, category) flagged, highest score first (:data:`FLAGGED_SCHEMA`).
+    flagged: pl.DataFrame
+    #: Per category, the flags the allowlist removed (the report says how many).
+    allowlisted: dict[str, int]
 
 
 def score_numbers(model: DetectorModel, features: pl.DataFrame) -> pl.DataFrame:
@@ -60,8 +74,8 @@ def flag_numbers(
     thresholds: Mapping[str, float],
     rules: Sequence[Rule] = (),
     allowlist: pl.Series | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The flagged list and the scores with their ``flagged`` column.
+) -> Flags:
+    """The flagged list, the scores with their ``flagged`` column, and what the allowlist removed.
 
     Parameters
     ----------
@@ -76,10 +90,7 @@ def flag_numbers(
 
     Returns
     -------
-    scores:
-        ``scores`` plus ``flagged`` (bool: flagged in any category).
-    flagged:
-        One row per (number, category) flagged, highest score first (:data:`FLAGGED_SCHEMA`).
+    Flags
     """
     fired = apply_rules(features, rules)
     allowed = (pl.col("msisdn").is_in(allowlist.implode()) if allowlist is not None and allowlist.len()
@@ -88,22 +99,26 @@ def flag_numbers(
         allowed.alias("allowed"),
         *[pl.Series(f"enough_{c}", _activity_share(features, c) >= 1.0) for c in CATEGORIES],
     )
-    parts = []
+    parts, allowlisted = [], {}
     for category in CATEGORIES:
         by_model = (pl.col(f"score_{category}") >= thresholds[category]) & pl.col(f"enough_{category}")
         by_rule = pl.col(f"rule_{category}")
-        hits = table.with_row_index("row").filter((by_model | by_rule) & ~pl.col("allowed")).select(
+        hits = table.with_row_index("row").filter(by_model | by_rule)
+        allowlisted[category] = hits.select(pl.col("allowed").sum()).item()
+        hits = hits.filter(~pl.col("allowed")).select(
             "row",
             "msisdn",
             pl.lit(category).alias("category"),
             pl.col(f"score_{category}").alias("score"),
             pl.when(by_model & by_rule).then(pl.lit("both")).when(by_model).then(pl.lit("model"))
             .otherwise(pl.lit("rule")).alias("source"),
+            pl.col(f"rules_{category}").alias("rules"),
         )
         reasons = explain(features[hits["row"]], category)
         parts.append(hits.with_columns(reasons.alias("reasons")).select(FLAGGED_SCHEMA.names()))
     flagged = pl.concat(parts).cast(dict(FLAGGED_SCHEMA)).sort(["score", "msisdn"], descending=[True, False])
-    return scores.with_columns(pl.col("msisdn").is_in(flagged["msisdn"].implode()).alias("flagged")), flagged
+    return Flags(scores.with_columns(pl.col("msisdn").is_in(flagged["msisdn"].implode()).alias("flagged")), flagged,
+                 allowlisted)
 
 
 def _activity_share(features: pl.DataFrame, category: str) -> np.ndarray:

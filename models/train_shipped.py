@@ -101,7 +101,7 @@ def check(model: DetectorModel, root: Path) -> pl.DataFrame:
         features, labels, allowlist = world_tables(world, root)
         personas = pl.read_csv(root / f"world_{world.seed}" / "personas.csv", schema_overrides={"msisdn": pl.Utf8})
         look_alikes = personas.filter(pl.col("persona").is_in(["delivery_driver", "call_centre"]))
-        scores, flagged = flag_numbers(score_numbers(model, features), features, model.thresholds, load_rules(),
+        scores, flagged, _ = flag_numbers(score_numbers(model, features), features, model.thresholds, load_rules(),
                                        allowlist)
         metrics = evaluate(scores, labels, flagged).with_columns(
             pl.lit(world.evasion).alias("evasion"), pl.lit(world.days).alias("days"),

@@ -13,7 +13,7 @@ each category's threshold is the lowest one whose held-out precision reaches the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -112,6 +112,7 @@ def train_model(
     summary: Mapping[str, object] | None = None,
     grouped: bool = True,
     sources: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> DetectorModel:
     """Fit the classifier on every labelled row and pick each category's threshold for
     ``precision`` from out-of-fold scores.
@@ -137,6 +138,10 @@ def train_model(
         Average each category's full model with one model per kind of evidence
         (:data:`FEATURE_GROUPS`), so fraud that hides one giveaway is still found by the others.
 
+    progress:
+        Called with a short line as each of the ``folds + 1`` fits starts (``fold 2 of 4``,
+        ``final model``): training takes minutes on a carrier's numbers.
+
     Raises ``ValueError`` when a category has too few positives to hold some out.
     """
     missing = [n for n in MODEL_FEATURES if n not in features.columns]
@@ -156,11 +161,14 @@ def train_model(
     make.setdefault("linear", grouped)
     make.setdefault("mixup", MIXUP)
 
-    held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state, sources)
+    held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state, sources,
+                                   progress)
     curves, thresholds, pr_auc = {}, {}, {}
     for k, category in enumerate(CATEGORIES):
         curves[category] = _thin_curve(*precision_recall_curve(Y[:, k], held_out[:, k]))
         pr_auc[category] = float(average_precision_score(Y[:, k], held_out[:, k]))
+    if progress is not None:
+        progress("final model")
     estimator = CategoryClassifier(sets, **make).fit(X, Y)
     model = DetectorModel(
         estimator=estimator,
@@ -202,7 +210,8 @@ def _thin_curve(precision: np.ndarray, recall: np.ndarray, threshold: np.ndarray
 
 
 def _out_of_fold_scores(make, X: np.ndarray, Y: np.ndarray, folds: int, random_state: int,
-                        sources: np.ndarray | None = None) -> np.ndarray:
+                        sources: np.ndarray | None = None,
+                        progress: Callable[[str], None] | None = None) -> np.ndarray:
     """Each row's scores from the fold model that did not see it. Folds are stratified on the
     row's first category, so every fold holds some of each kind of fraud; with ``sources``, whole
     sources are held out together."""
@@ -210,6 +219,8 @@ def _out_of_fold_scores(make, X: np.ndarray, Y: np.ndarray, folds: int, random_s
     scores = np.zeros(Y.shape, dtype=np.float64)
     splitter = (StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, strata) if sources is None
                 else StratifiedGroupKFold(folds, shuffle=True, random_state=random_state).split(X, strata, sources))
-    for fit_rows, test_rows in splitter:
+    for fold, (fit_rows, test_rows) in enumerate(splitter, 1):
+        if progress is not None:
+            progress(f"fold {fold} of {folds}")
         scores[test_rows] = make().fit(X[fit_rows], Y[fit_rows]).predict_proba(X[test_rows])
     return scores

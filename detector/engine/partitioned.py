@@ -27,6 +27,7 @@ whether it succeeds or fails.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import gzip
 import math
@@ -235,6 +236,8 @@ class SpilledInput:
     compression: str = "none"
     #: Two legs of one call start at most this many seconds apart (the mapping's ``leg_tolerance_s``).
     leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
+    #: The first event's start time (the last one's is the context's ``end``).
+    start: dt.datetime | None = None
 
     def partition_files(self, index: int) -> tuple[list[Path], list[Path]]:
         """The spilled files of partition ``index``: its callers' rows, and the incoming rows."""
@@ -284,7 +287,7 @@ def spill_cdrs(
     mapping = mapping or Mapping()
     stream = CdrStream(paths, mapping, batch_rows)
     days: set[int] = set()
-    end = None
+    start = end = None
     names, imei_names = _DistinctRows(batch_rows), _DistinctRows(batch_rows)
     rows = 0
     # Threads write batches' partitions (hashing, grouping and writing them, the longer side of
@@ -301,8 +304,9 @@ def spill_cdrs(
             pending.append(writer.submit(_write_partitions, events, directory, count, chunk, files, compression,
                                          mapping.has_incoming_legs))
             days.update(_days(events["ts"]))
-            last = batch["start_time"].max()
+            first, last = batch["start_time"].min(), batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
+            start = first if start is None or (first is not None and first < start) else start
             names.add(text_names(events["caller_id"], batch["caller"]))
             imei_names.add(text_names(events["imei"], batch["imei"]))
             if on_rows is not None:
@@ -325,7 +329,7 @@ def spill_cdrs(
                         rejects=stream.rejects, rows=rows, callers=callers.len(),
                         caller_sample=callers.gather_every(SAMPLE_EVERY),
                         shared_imeis=_shared_imei_pairs(pairs, context, imei_names.distinct(_NAMES_SCHEMA)),
-                        compression=compression, leg_tolerance_s=mapping.leg_tolerance_s)
+                        compression=compression, leg_tolerance_s=mapping.leg_tolerance_s, start=start)
 
 
 def _days(ts: pl.Series) -> set[int]:
@@ -533,6 +537,8 @@ class PartitionResult:
     legs_matched: int = 0
     scores: pl.DataFrame | None = None
     flagged: pl.DataFrame | None = None
+    #: Per category, the flags its allowlisted numbers would have had.
+    allowlisted: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -640,9 +646,9 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
         return PartitionResult(job.partition.index, duplicates)
     from models.scoring import flag_numbers, score_numbers
 
-    scores, flagged = flag_numbers(score_numbers(job.model, table), table, job.thresholds, job.rules,
-                                   job.allowlist)
-    return PartitionResult(job.partition.index, duplicates, scores=scores, flagged=flagged)
+    flags = flag_numbers(score_numbers(job.model, table), table, job.thresholds, job.rules, job.allowlist)
+    return PartitionResult(job.partition.index, duplicates, scores=flags.scores, flagged=flags.flagged,
+                           allowlisted=flags.allowlisted)
 
 
 def partition_jobs(spilled: SpilledInput, **options: object) -> list[PartitionJob]:

@@ -8,9 +8,10 @@ spilled to hash partitions and computed partition by partition (:func:`partition
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,34 @@ class Inputs:
     def rejects(self) -> pl.DataFrame:
         """Rejected CDR and registry rows together (file, row, reason, raw)."""
         return _all_rejects(self.batch.rejects, self.registry)
+
+    @property
+    def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The first and the last event's start time."""
+        times = self.batch.cdrs["start_time"]
+        return times.min(), times.max()  # type: ignore[return-value]
+
+
+def run_facts(*, window: tuple[dt.datetime | None, dt.datetime | None], duplicates: int, legs_matched: int,
+              registry: bool) -> dict[str, object]:
+    """What the report's header says about the input beyond its row counts: the traffic window
+    (every "in N days" of a reason is measured on it), what was dropped, and what the input cannot
+    tell (without a registry there is no pre-activation evidence at all)."""
+    first, last = window
+    facts: dict[str, object] = {
+        "traffic window": f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}" if first and last else "no events",
+        "duplicate rows dropped": duplicates,
+    }
+    if legs_matched:
+        facts["second legs of calls counted once"] = legs_matched
+    if not registry:
+        facts["note"] = NO_REGISTRY_NOTE
+    return facts
+
+
+#: Said on stderr and in the report of a run without a subscriber registry.
+NO_REGISTRY_NOTE = ("no subscriber registry (--subscribers): preactivated_sim lacks its evidence "
+                    "(activations, dealers, IDs)")
 
 
 def _all_rejects(cdr_rejects: pl.DataFrame, registry: Registry | None) -> pl.DataFrame:
@@ -155,6 +184,10 @@ class ScoreResult:
     features: pl.DataFrame | None
     scores: pl.DataFrame
     flagged: pl.DataFrame
+    #: The thresholds the model flagged at, per category.
+    thresholds: dict[str, float] = field(default_factory=dict)
+    #: Per category, the flags the allowlist removed.
+    allowlisted: dict[str, int] = field(default_factory=dict)
 
 
 def score_inputs(
@@ -172,8 +205,9 @@ def score_inputs(
 
     table = feature_table(inputs)
     thresholds = _thresholds(model, precision)
-    scores, flagged = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
-    return ScoreResult(features=table, scores=scores, flagged=flagged)
+    flags = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
+    return ScoreResult(features=table, scores=flags.scores, flagged=flags.flagged, thresholds=thresholds,
+                       allowlisted=flags.allowlisted)
 
 
 def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, float]:
@@ -191,7 +225,8 @@ def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, ru
 
     registry = inputs.registry.subscribers if inputs.registry is not None else None
     return write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
-                             rejects=inputs.rejects, imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run)
+                             rejects=inputs.rejects, imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run,
+                             thresholds=result.thresholds, allowlisted=result.allowlisted)
 
 
 @dataclass
@@ -207,6 +242,8 @@ class PartitionedRun:
     duplicates: int
     #: Incoming legs matched with the outgoing leg of the same call (counted once).
     legs_matched: int = 0
+    #: The first and the last event's start time.
+    window: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
 
     @classmethod
     def of(cls, spilled: SpilledInput, registry: Registry | None, results: Sequence[PartitionResult]) -> PartitionedRun:
@@ -214,7 +251,7 @@ class PartitionedRun:
         :class:`~features.build.FeatureContext`: for a carrier's tens of millions of subscribers,
         the registry's features in it take GBs the outputs need once the partitions are done."""
         return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results),
-                   sum(r.legs_matched for r in results))
+                   sum(r.legs_matched for r in results), (spilled.start, spilled.context.end))
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -286,7 +323,8 @@ def partitioned_scores(
     scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
     flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
         ["score", "msisdn"], descending=[True, False])
-    result = ScoreResult(features=None, scores=scores, flagged=flagged)
+    allowlisted = {c: sum(r.allowlisted.get(c, 0) for r in results) for c in thresholds}
+    result = ScoreResult(features=None, scores=scores, flagged=flagged, thresholds=thresholds, allowlisted=allowlisted)
     return run, result, shared_imeis(handsets, flagged)
 
 

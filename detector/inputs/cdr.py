@@ -58,7 +58,7 @@ CDR_SCHEMA = pl.Schema(
 LEG_SCHEMA = pl.Schema({"incoming_leg": pl.Boolean, "callee_cell_id": pl.Utf8, "callee_imei": pl.Utf8})
 REJECTS_SCHEMA = pl.Schema({"file": pl.Utf8, "row": pl.Int64, "reason": pl.Utf8, "raw": pl.Utf8})
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -105,8 +105,13 @@ class CdrBatch:
         return sum(f.rows_dropped for f in self.files)
 
 
-def find_cdr_files(paths: Sequence[str | Path]) -> list[Path]:
+def find_cdr_files(paths: Sequence[str | Path], skipped: list[Path] | None = None) -> list[Path]:
     """Expand files, directories (searched recursively) and globs into a sorted list of files.
+
+    A file named explicitly is read whatever its name; a directory or a glob yields only CDR
+    names (:data:`CSV_SUFFIXES`, :data:`PARQUET_SUFFIXES`), so that a ``README.txt`` or a
+    checksum file beside the exports is not read as CDRs. The other files they held are appended
+    to ``skipped`` (hidden files are not: they are nobody's export) for the caller to name.
 
     Raises :class:`InputError` for a path that does not exist, a glob that matches nothing, or a
     directory holding no CSV/Parquet file.
@@ -114,6 +119,7 @@ def find_cdr_files(paths: Sequence[str | Path]) -> list[Path]:
     if not paths:
         raise InputError("no CDR input given (use --cdr PATH)")
     found: list[Path] = []
+    passed: list[Path] = []
     for raw in paths:
         text = str(raw)
         if glob.has_magic(text):
@@ -121,30 +127,34 @@ def find_cdr_files(paths: Sequence[str | Path]) -> list[Path]:
             if not matches:
                 raise InputError(f"no file matches {text}")
             for m in matches:
-                found.extend(_expand(m))
+                found.extend(_expand(m, passed))
             continue
         p = Path(text)
         if not p.exists():
             raise InputError(f"no such file or directory: {p}")
-        found.extend(_expand(p, explicit=True))
+        found.extend(_expand(p, passed, explicit=True))
     # A file named twice (a glob and its directory) is read once.
     unique = list(dict.fromkeys(found))
+    if skipped is not None:
+        skipped.extend(p for p in dict.fromkeys(passed) if p not in set(unique))
     if not unique:
         raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in {', '.join(map(str, paths))}")
     return unique
 
 
-def _expand(p: Path, explicit: bool = False) -> list[Path]:
+def _expand(p: Path, passed: list[Path], explicit: bool = False) -> list[Path]:
     if p.is_dir():
-        files = sorted(
-            f for f in p.rglob("*")
-            if f.is_file() and not f.name.startswith(".") and _is_cdr_name(f)
-        )
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        passed.extend(f for f in files if not _is_cdr_name(f))
+        files = [f for f in files if _is_cdr_name(f)]
         if not files and explicit:
             raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in directory {p}")
         return files
-    # A file named explicitly is read whatever its name; one matched by a glob must look like CDRs.
-    return [p] if explicit or _is_cdr_name(p) else []
+    if explicit or _is_cdr_name(p):
+        return [p]
+    if p.is_file() and not p.name.startswith("."):
+        passed.append(p)
+    return []
 
 
 def _is_cdr_name(p: Path) -> bool:

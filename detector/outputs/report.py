@@ -144,17 +144,21 @@ def render_report(
     registry: pl.DataFrame | None,
     imeis: pl.DataFrame | None,
     run: dict[str, object],
+    thresholds: Mapping[str, float] | None = None,
+    allowlisted: Mapping[str, int] | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string.
 
     ``flagged`` is the flagged list (``msisdn, category, score, reasons, source``, highest score
     first, possibly empty); ``scores`` has one row per scored number with a ``score_<category>``
     column per category; ``registry`` (optional) enables the dealer section; ``imeis`` (optional)
-    is the output of :func:`shared_imeis`; ``run`` holds free-form facts shown in the header.
+    is the output of :func:`shared_imeis`; ``run`` holds free-form facts shown in the header;
+    ``thresholds`` (the model's, per category) and ``allowlisted`` (flags the allowlist removed,
+    per category) join the counts when given.
     """
     categories = _categories(flagged)
     sections = [
-        _counts_section(flagged, scores.height, categories),
+        _counts_section(flagged, scores.height, categories, thresholds, allowlisted),
         _histogram_section(scores, flagged, categories),
         _flagged_section(flagged),
         _dealer_section(flagged, registry),
@@ -217,8 +221,11 @@ def _header(flagged: pl.DataFrame, n_scored: int, run: dict[str, object]) -> str
     )
 
 
-def _counts_section(flagged: pl.DataFrame, n_scored: int, categories: list[str]) -> _Section:
-    """Flagged rows per category, split by source (model / rule / both)."""
+def _counts_section(flagged: pl.DataFrame, n_scored: int, categories: list[str],
+                    thresholds: Mapping[str, float] | None = None,
+                    allowlisted: Mapping[str, int] | None = None) -> _Section:
+    """Flagged rows per category, split by source (model / rule / both), with the model's
+    threshold and the flags the allowlist removed when known, and which rules fired."""
     by_source = [(pl.col("source") == s).sum().cast(pl.Int64).alias(s) for s in SOURCES]
     counted = flagged.group_by("category").agg(pl.len().cast(pl.Int64).alias("flagged"), *by_source)
     table = (
@@ -227,17 +234,36 @@ def _counts_section(flagged: pl.DataFrame, n_scored: int, categories: list[str])
         .with_columns(pl.exclude("category").fill_null(0))
         .with_columns(share=pl.col("flagged") / max(n_scored, 1))
     )
+    columns = [_Column("category", "category"), _Column("flagged", "int"),
+               *(_Column(f"by {s}", "int") for s in SOURCES), _Column("share of scored numbers", "share")]
+    if allowlisted is not None:
+        table = table.with_columns(pl.col("category").replace_strict(dict(allowlisted), default=0,
+                                                                      return_dtype=pl.Int64).alias("allowlisted"))
+        columns.append(_Column("removed by the allowlist", "int"))
     # The share is left blank on the total row: a number flagged twice would be counted twice.
     total = table.select(pl.lit("all categories").alias("category"), pl.exclude("category", "share").sum(),
                          share=pl.lit(None, pl.Float64))
-    columns = [_Column("category", "category"), _Column("flagged", "int"),
-               *(_Column(f"by {s}", "int") for s in SOURCES), _Column("share of scored numbers", "share")]
+    total = total.select(table.columns)
+    if thresholds is not None:
+        table = table.with_columns(pl.col("category").replace_strict(dict(thresholds), default=None,
+                                                                      return_dtype=pl.Float64).alias("threshold"))
+        total = total.with_columns(threshold=pl.lit(None, pl.Float64))
+        columns.append(_Column("model threshold", "score"))
     body = _table(columns, table.iter_rows(), sortable=False, foot=total.row(0), css_class="counts")
+    if "rules" in flagged.columns:
+        fired = (flagged.select("category", pl.col("rules").str.split("; ").alias("rule")).explode("rule")
+                 .filter(pl.col("rule").is_not_null() & (pl.col("rule") != ""))
+                 .group_by("category", "rule").len().sort("len", "rule", descending=[True, False]))
+        if fired.height:
+            body += "<h3>Rules that fired</h3>" + _table(
+                [_Column("category", "category"), _Column("rule"), _Column("flags", "int")], fired.iter_rows(),
+                sortable=False, css_class="counts")
     return _Section(
         "counts", "Flagged numbers by category",
         "One row per category; a number can be flagged in several. “By model” means the trained "
         "model's score crossed the category's threshold, “by rule” that a hand-written rule fired, "
-        "“by both” that both agreed: those are the surest.",
+        "“by both” that both agreed: those are the surest. A reason may cite a rule's evidence "
+        "(an ID over the cap) when the model flagged alone; the rules that fired are listed below.",
         body,
     )
 
@@ -271,12 +297,11 @@ def _flagged_section(flagged: pl.DataFrame) -> _Section:
            "Check the reasons against the CDRs before barring a number.")
     if flagged.is_empty():
         return _Section("flagged", "Flagged numbers", how, '<p class="empty">No numbers were flagged.</p>')
+    rules = ["rules"] if "rules" in flagged.columns else []
     shown = flagged.head(MAX_FLAGGED_ROWS).select(
-        rank=pl.int_range(1, pl.len() + 1), msisdn="msisdn", category="category", score="score",
-        source="source", reasons="reasons",
-    )
+        pl.int_range(1, pl.len() + 1).alias("rank"), "msisdn", "category", "score", "source", *rules, "reasons")
     columns = [_Column("#", "int"), _Column("number"), _Column("category", "category"),
-               _Column("score", "score"), _Column("source"), _Column("reasons")]
+               _Column("score", "score"), _Column("source"), *(_Column("rules") for _ in rules), _Column("reasons")]
     note = ""
     if flagged.height > MAX_FLAGGED_ROWS:
         note = (f'<p class="note">Showing the {MAX_FLAGGED_ROWS:,} highest-scoring of {flagged.height:,} '
@@ -515,6 +540,13 @@ svg.hist .axis{stroke:var(--muted);stroke-width:1}
 svg.hist text{font-size:11px;fill:var(--muted)}
 svg.hist .ytick{text-anchor:end}
 svg.hist .xtick{text-anchor:middle}
+h3{font-size:15px;margin:14px 0 6px}
+table.facts td{overflow-wrap:anywhere}
+#flagged-table td:last-child{min-width:18ch}
+/* A phone: tables scroll sideways inside their box, the page itself never does. */
+@media (max-width:640px){header,main{padding:0 8px}section{padding:10px;margin:10px 0}
+table{display:block;overflow-x:auto;max-width:100%}th,td{padding:4px 5px}
+.charts{grid-template-columns:1fr}nav a{display:inline-block;margin:0 12px 4px 0}}
 @media print{body{background:#fff}section{break-inside:avoid;border:none}.scroll{max-height:none;overflow:visible}}
 """
 

@@ -143,3 +143,97 @@ def test_validate_a_week_from_a_different_simulator(tmp_path):
     assert report["rows_kept"] + report["duplicates"] == rows
     assert report["days"] == 7
     assert len(report["files"]) == 7
+
+
+def test_a_readme_beside_the_exports_is_skipped_and_named(tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "day.csv").write_text(HEADER + ROW)
+    (exports / "README.txt").write_text("Exports of 2026-11-02, one file per switch.\n")
+    (exports / ".checksums").write_text("x")
+    result = detector("validate", "--cdr", exports, "--rejects", tmp_path / "rej.csv")
+    assert result.returncode == 0, result.stderr
+    assert "Note: skipped 1 file that is not CSV (.csv, .csv.gz) or Parquet:" in result.stderr
+    assert "README.txt" in result.stderr and ".checksums" not in result.stderr
+    assert "rejected" not in result.stderr
+    # Named explicitly, a file is read whatever its name (and is no CDR file here).
+    assert_one_line_error(detector("validate", "--cdr", exports / "README.txt"), "README.txt", "required column")
+
+
+def test_score_says_what_it_flagged_and_what_it_lacks(tmp_path):
+    world = tmp_path / "world"
+    assert detector("generate", "--out", world, "--subscribers", 300, "--days", 2, "--seed", 3).returncode == 0
+    result = detector("score", "--cdr", world / "cdr", "--out", tmp_path / "run", "--top", 3)
+    assert result.returncode == 0, result.stderr
+    # Without a registry pre-activation cannot be judged: said once on stderr and in the report.
+    assert result.stderr.count("Note: no subscriber registry (--subscribers)") == 1
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "no subscriber registry (--subscribers)" in report
+    assert "traffic window" in report and "duplicate rows dropped" in report
+    import polars as pl
+
+    flagged = pl.read_csv(tmp_path / "run" / "flagged.csv", schema_overrides={"msisdn": pl.Utf8})
+    assert flagged.height
+    numbers = flagged["msisdn"].n_unique()
+    # The table's title and the summary count the same things, and say which.
+    assert f"of {flagged.height:,} flags ({numbers:,} number" in result.stdout
+    assert f"flagged {numbers:,} of " in result.stdout and f"({flagged.height:,} flag" in result.stdout
+
+
+def test_an_interrupt_inside_compiled_code_is_interrupted_exit_130(monkeypatch, capsys):
+    """numba's dispatcher reports a Ctrl-C that lands in a kernel as a SystemError whose cause is
+    the KeyboardInterrupt; either way the run says "interrupted" and exits 130."""
+    import detector.cli as cli
+
+    def kernel_interrupted(*_args, **_kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher(<function _distinct_per_day>) returned a result with an "
+                              "exception set") from exc
+
+    monkeypatch.setattr(cli, "_cdr_file_count", kernel_interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["validate", "--cdr", "x.csv"])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "Error: interrupted"
+
+
+def test_ctrl_c_during_a_run_is_interrupted_exit_130(tmp_path):
+    import signal
+    import time
+
+    world = tmp_path / "world"
+    assert detector("generate", "--out", world, "--subscribers", 3000, "--days", 3, "--format", "csv").returncode == 0
+    interrupted = 0
+    for delay in (0.3, 0.9, 1.6, 2.4):  # while importing, reading, scoring
+        proc = subprocess.Popen([sys.executable, "-m", "detector", "score", "--cdr", str(world / "cdr"),
+                                 "--out", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # finished before the signal: nothing to check at this delay
+            continue
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "Error: interrupted", err
+        assert "Traceback" not in err
+        interrupted += 1
+    assert interrupted  # the run outlived at least one of the delays, or the test checked nothing
+
+
+@pytest.mark.parametrize("command", ["generate", "validate", "features", "train", "score", "evaluate"])
+def test_help_keeps_examples_whole_and_switches_untyped(command):
+    import inspect
+
+    import detector.cli as cli
+
+    result = detector(command, "--help")
+    assert result.returncode == 0
+    assert "<bool>" not in result.stdout and "00:00:00" not in result.stdout
+    doc = inspect.getdoc(getattr(cli, command))
+    examples = [line.strip() for line in doc.split("Example:")[1].splitlines() if line.strip()]
+    for line in examples:  # an example is copied into a shell: it must not be re-wrapped
+        assert line in result.stdout, line
+    if command == "generate":
+        assert "[default: 2026-11-02]" in result.stdout

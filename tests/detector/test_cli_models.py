@@ -27,11 +27,11 @@ def run(tmp_path_factory):
     scored = detector("score", "--cdr", base / "new" / "cdr", "--subscribers", base / "new" / "subscribers.csv",
                       "--allowlist", base / "new" / "allowlist.csv", "--model", model, "--out", out)
     assert scored.returncode == 0, scored.stderr
-    return base, model, out, scored
+    return base, model, out, scored, trained
 
 
 def test_score_writes_the_contract_outputs(run):
-    base, _, out, scored = run
+    base, _, out, scored, _ = run
     assert sorted(p.name for p in out.iterdir()) == ["flagged.csv", "rejects.csv", "report.html", "scores.parquet"]
     flagged = pl.read_csv(out / "flagged.csv", schema_overrides={"msisdn": pl.Utf8})
     assert flagged.columns[:4] == ["msisdn", "category", "score", "reasons"]
@@ -53,7 +53,7 @@ def test_score_writes_the_contract_outputs(run):
 
 
 def test_evaluate_reports_every_category(run):
-    base, _, out, _ = run
+    base, _, out, _, _ = run
     result = detector("evaluate", "--scores", out / "scores.parquet", "--labels", base / "new" / "labels.csv", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -64,7 +64,7 @@ def test_evaluate_reports_every_category(run):
 
 
 def test_precision_option_re_picks_thresholds(run):
-    base, model, out, _ = run
+    base, model, out, _, _ = run
     strict = base / "strict"
     result = detector("score", "--cdr", base / "new" / "cdr", "--model", model, "--out", strict, "--precision", "1.0",
                       "--top", "0")
@@ -74,7 +74,7 @@ def test_precision_option_re_picks_thresholds(run):
 
 
 def test_a_pickle_is_refused_with_one_line(run, tmp_path):
-    base, _, _, _ = run
+    base, _, _, _, _ = run
     bad = tmp_path / "model.skops"
     bad.write_bytes(pickle.dumps({"estimator": "not really"}))
     result = detector("score", "--cdr", base / "new" / "cdr", "--model", bad, "--out", tmp_path / "out")
@@ -83,7 +83,7 @@ def test_a_pickle_is_refused_with_one_line(run, tmp_path):
 
 
 def test_a_model_reading_unknown_features_is_refused(run, tmp_path):
-    base, model, _, _ = run
+    base, model, _, _, _ = run
     other = load_model(model)
     other.features = ["no_such_feature", *other.features[1:]]
     path = tmp_path / "other.skops"
@@ -93,7 +93,7 @@ def test_a_model_reading_unknown_features_is_refused(run, tmp_path):
 
 
 def test_unknown_label_is_exit_2(run, tmp_path):
-    base, _, out, _ = run
+    base, _, out, _, _ = run
     labels = tmp_path / "labels.csv"
     labels.write_text("msisdn,label\n84912345678,spam\n")
     result = detector("evaluate", "--scores", out / "scores.parquet", "--labels", labels)
@@ -109,7 +109,7 @@ def test_a_score_run_leaves_the_garbage_collector_as_it_found_it(run, tmp_path, 
     import models.model_file
     from detector.cli import main
 
-    base, model, _, _ = run
+    base, model, _, _, _ = run
     seen = []
 
     def observed(function):
@@ -131,3 +131,12 @@ def test_a_score_run_leaves_the_garbage_collector_as_it_found_it(run, tmp_path, 
             assert (exc.code or 0) == code
         assert gc.isenabled() and gc.get_freeze_count() == 0
     assert seen == [("load_model", False, False), ("score_inputs", True, True), ("load_model", False, False)]
+
+
+def test_train_shows_progress_lines_when_not_on_a_terminal(run):
+    """A cron job's log shows that a training of minutes is alive: one line per fit."""
+    *_, trained = run
+    lines = [line for line in trained.stderr.splitlines() if line.startswith("training: ")]
+    assert [line.split(" (")[0] for line in lines] == [
+        "training: fold 1 of 4", "training: fold 2 of 4", "training: fold 3 of 4", "training: fold 4 of 4",
+        "training: final model"]

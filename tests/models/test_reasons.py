@@ -50,7 +50,7 @@ def test_unrelated_ratio_replaces_reciprocity_when_present():
 def test_preactivated_exact():
     row = {
         "sims_per_id": 12, "dealer_burst_1h": 48, "msisdn_run_length": 40, "days_to_first_use": 23.4,
-        "voice_out": 5, "sms_out": 1, "window_days": 7, "dealer_dormant_share": 0.2,
+        "voice_out": 5, "sms_out": 1, "window_days": 30, "activation_age_days": 29.5, "dealer_dormant_share": 0.2,
         "first_use_away_from_activation": 1.0,
     }
     assert explain(frame(row), "preactivated_sim", max_parts=5).to_list() == [
@@ -59,8 +59,38 @@ def test_preactivated_exact():
     ]
     dormant = row | {"days_to_first_use": None, "voice_out": 0, "sms_out": 0, "msisdn_run_length": 1}
     assert explain(frame(dormant), "preactivated_sim", max_parts=3).to_list() == [
-        "12 SIMs on one ID (legal cap 3); dealer activated 48 SIMs within the hour; unused in 7 days of traffic"
+        "12 SIMs on one ID (legal cap 3); dealer activated 48 SIMs within the hour; unused in the 30 days since activation"
     ]
+
+
+def test_preactivated_reasons_claim_only_what_the_input_covers():
+    """One night scored alone: a SIM activated 49 days ago that first calls tonight is not
+    "dormant for 49 days" (it may have called last week), and one activated 7 hours before the
+    input ends is not "unused in 1 day"."""
+    base = {"sims_per_id": 5, "dealer_burst_1h": None, "voice_out": 0, "sms_out": 0, "window_days": 1}
+    rows = frame(
+        base | {"days_to_first_use": 49.2, "activation_age_days": 49.6, "voice_out": 3},
+        base | {"days_to_first_use": None, "activation_age_days": 49.6},
+        base | {"days_to_first_use": None, "activation_age_days": 7 / 24},
+        base | {"days_to_first_use": None, "activation_age_days": None},
+    )
+    assert explain(rows, "preactivated_sim", max_parts=2).to_list() == [
+        "5 SIMs on one ID (legal cap 3)",
+        "5 SIMs on one ID (legal cap 3); no traffic in the 1 day given; activated 49 days ago",
+        "5 SIMs on one ID (legal cap 3); unused in the 7 hours since activation",
+        "5 SIMs on one ID (legal cap 3); no traffic in the 1 day given",
+    ]
+
+
+def test_preactivated_reasons_show_the_evidence_in_its_favour():
+    """An enterprise batch: many SIMs on one business registration, each in use."""
+    row = {"sims_per_id": 31, "prepaid": 0.0, "voice_out": 16, "sms_out": 0, "voice_in": 26, "sms_in": 0}
+    assert explain(frame(row), "preactivated_sim").to_list() == [
+        "31 SIMs on one ID (legal cap 3); in its favour: postpaid or enterprise contract, "
+        "in use (16 calls and SMS out, 26 in)"
+    ]
+    quiet = row | {"prepaid": 1.0, "voice_out": 1, "voice_in": 0}
+    assert explain(frame(quiet), "preactivated_sim").to_list() == ["31 SIMs on one ID (legal cap 3)"]
 
 
 def test_sms_spam_and_simbox():

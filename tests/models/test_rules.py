@@ -58,11 +58,17 @@ PEOPLE = {
         "voice_out": 0, "sms_out": 0, "voice_in": 0, "sms_in": 0, "voice_out_per_day_mean": None,
         "in_out_ratio": None, "reciprocity": None, "voice_answered_ratio": None, "days_to_first_use": None,
         "sims_per_id": 12, "dealer_burst_1h": 64, "msisdn_run_length": 43, "dealer_dormant_share": 0.2,
-        "dealer_over_id_cap_share": 0.3,
+        "dealer_over_id_cap_share": 0.3, "prepaid": 1.0,
     },
     "enterprise": {  # 50 SIMs on one business registration, consecutive, one dealer; all in use
         "sims_per_id": 50, "dealer_burst_1h": 50, "msisdn_run_length": 50, "dealer_dormant_share": 0.0,
-        "dealer_over_id_cap_share": 0.1,
+        "dealer_over_id_cap_share": 0.1, "prepaid": 0.0,
+    },
+    # The same batch at a dealer whose other SIMs lie unused: the ID cap is a person's, not a
+    # business registration's, and these SIMs are in use.
+    "enterprise_at_a_dormant_dealer": {
+        "sims_per_id": 31, "dealer_burst_1h": 31, "msisdn_run_length": 31, "dealer_dormant_share": 0.4,
+        "dealer_over_id_cap_share": 0.5, "prepaid": 0.0, "voice_out": 16, "voice_in": 26, "days_to_first_use": 2.0,
     },
     "family": {"sims_per_id": 3},
 }
@@ -216,7 +222,7 @@ def test_shipped_rules_on_hand_made_people():
         assert result.filter(pl.col(f"rule_{category}"))["msisdn"].to_list() == list(got)
 
 
-@pytest.mark.parametrize("person", ["driver", "call_centre", "enterprise", "family"])
+@pytest.mark.parametrize("person", ["driver", "call_centre", "enterprise", "enterprise_at_a_dormant_dealer", "family"])
 def test_honest_look_alikes_fire_nothing(person):
     result = apply_rules(table(**{person: PEOPLE[person]}), load_rules())
     assert not any(result[f"rule_{c}"].any() for c in CATEGORIES)

@@ -378,3 +378,32 @@ def test_chromium_check_catches_errors(chromium, page, tmp_path, script, message
     assert any(message in e for e in errors), errors
     _, errors = render_in_chromium(chromium, click_on_load(page, script), tmp_path)
     assert any(message in e for e in errors), errors
+
+
+def test_report_fits_a_phone_in_chromium(chromium, page, tmp_path):
+    """At 420 px wide nothing makes the page itself scroll sideways: wide tables scroll in their box."""
+    js = ("document.body.setAttribute('data-overflow', String(document.documentElement.scrollWidth - "
+          "document.documentElement.clientWidth));")
+    path = tmp_path / "phone.html"
+    path.write_text(click_on_load(page, js), encoding="utf-8")
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=420,900",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    overflow = re.search(r'data-overflow="(-?\d+)"', result.stdout)
+    assert overflow is not None and int(overflow.group(1)) <= 0, overflow
+
+
+def test_counts_show_thresholds_allowlist_and_rules(data):
+    flagged = data["flagged"].with_columns(
+        rules=pl.when(pl.col("source") == "model").then(pl.lit("")).otherwise(pl.lit("mass calls to strangers")))
+    page = render_report(flagged=flagged, scores=data["scores"], registry=None, imeis=None, run=RUN,
+                         thresholds={c: 0.5 for c in CATEGORIES}, allowlisted={"voice_spam": 3})
+    counts = page.split('id="counts"')[1].split("</section>")[0]
+    assert "model threshold" in counts and "0.500" in counts
+    assert "removed by the allowlist" in counts
+    ruled = flagged.filter((pl.col("rules") != "") & (pl.col("category") == "voice_spam")).height
+    assert (f'voice_spam</span></td><td>mass calls to strangers</td><td class="n">{ruled:,}</td>') in counts
+    assert "<th>rules</th>" in page.split('id="flagged-table"')[1]
