@@ -285,6 +285,62 @@ MappingOption = Annotated[
     Path | None,
     typer.Option("--mapping", help="TOML file mapping the export's columns and codes (see README)."),
 ]
+#: ``--cdr`` where a call graph may be given instead (``--graph``): one of the two is required.
+CdrOrGraphOption = Annotated[
+    list[str] | None,
+    typer.Option("--cdr", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable. "
+                               "Or give --graph."),
+]
+GraphOption = Annotated[
+    list[str] | None,
+    typer.Option("--graph", help="Instead of --cdr: call-graph edge lists caller,callee,calls [voice_calls,sms,"
+                                 "answered_calls,duration_s_total,first_time,last_time]; features the graph "
+                                 "cannot give are null."),
+]
+
+
+def _one_input(cdr: list[str] | None, graph: list[str] | None) -> None:
+    """Exactly one of ``--cdr`` and ``--graph`` (cli.md)."""
+    if cdr and graph:
+        raise InputError("give --cdr (call records) or --graph (a call graph), not both")
+    if not cdr and not graph:
+        raise InputError("no input given: use --cdr PATH (call records) or --graph PATH (a call graph)")
+
+
+def _in_memory_only(engine: EngineKind, partitions: int | None) -> None:
+    """A call graph is read whole: it has one row per pair of numbers, not per call."""
+    if engine is not EngineKind.local or (partitions is not None and partitions > 1):
+        raise InputError("--graph is read in memory: --engine dask and --partitions do not apply to it")
+
+
+def _read_graph_with_progress(graph: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
+    """Read a call graph's inputs (:func:`detector.engine.pipeline.read_graph_inputs`) with a bar over the files."""
+    from detector.engine.pipeline import read_graph_inputs
+    from detector.inputs.graph import find_graph_files
+    from detector.inputs.mapping import load_mapping
+
+    mapping_ = load_mapping(mapping)
+    with _progress("reading", total=len(find_graph_files(graph))) as advance:
+        return read_graph_inputs(graph, subscribers, mapping_, progress=lambda _p: advance(1))
+
+
+def _read_either(cdr: list[str] | None, graph: list[str] | None, subscribers: Path | None,
+                 mapping: Path | None, n_files: int | None = None) -> Any:
+    """The inputs of an in-memory run, from call records or a call graph (``n_files``: the CDR
+    files', if counted already)."""
+    _one_input(cdr, graph)
+    if graph:
+        return _read_graph_with_progress(graph, subscribers, mapping)
+    return _read_with_progress(cdr or [], subscribers, mapping, n_files)
+
+
+def _what_was_read(inputs: Any) -> tuple[str, int]:
+    """What a run's rows were (``CDR rows`` or ``graph edges``) and how many were kept."""
+    from detector.engine.pipeline import GraphInputs
+
+    if isinstance(inputs, GraphInputs):
+        return "graph edges", inputs.graph.edges.height
+    return "CDR rows", inputs.batch.cdrs.height
 
 
 @app.command()
@@ -383,8 +439,9 @@ def validate(
 @app.command()
 @_reports_errors
 def features(
-    cdr: CdrOption,
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write the feature table to.")],
+    cdr: CdrOrGraphOption = None,
+    graph: GraphOption = None,
     subscribers: Annotated[
         Path | None, typer.Option("--subscribers", help="Subscriber registry (CSV or Parquet).")
     ] = None,
@@ -407,14 +464,19 @@ def features(
     Example:
         detector features --cdr sample_data/demo/cdr --subscribers sample_data/demo/subscribers.csv --out features.parquet
         detector features --cdr exports/ --out features.parquet --memory-limit 4GiB --tmp-dir /scratch
+        detector features --graph honeypot/edges.csv --out features.parquet
     """
     from detector.atomic_writes import write_csv, write_parquet
     from detector.engine.pipeline import feature_table, partitioned_features
 
+    _one_input(cdr, graph)
     engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     rejects_path = rejects if rejects is not None else out.parent / "rejects.csv"
-    n_files = _cdr_file_count(cdr)
-    count = engine_.partitions_for(cdr)
+    if graph:
+        _in_memory_only(engine, partitions)
+    n_files = 0 if graph else _cdr_file_count(cdr)
+    count = 1 if graph else engine_.partitions_for(cdr)
+    rows_are = "events"
     if count > 1:
         from detector.inputs.mapping import load_mapping
 
@@ -425,16 +487,18 @@ def features(
         count = run.partitions
         events, rejected, numbers = run.events, run.rejects.height, rows
     else:
-        inputs = _read_with_progress(cdr, subscribers, mapping, n_files)
+        inputs = _read_either(cdr, graph, subscribers, mapping, n_files)
         table = feature_table(inputs)
         write_parquet(table, out)
         write_csv(inputs.rejects, rejects_path)
-        events, rejected, numbers = inputs.batch.cdrs.height, inputs.rejects.height, table.height
+        what, events = _what_was_read(inputs)
+        rows_are = "events" if what == "CDR rows" else "edges"
+        rejected, numbers = inputs.rejects.height, table.height
     from features.catalogue import FEATURES
 
     stdout.print(
         f"wrote {numbers:,} numbers x {len(FEATURES)} features to {out} "
-        f"({events:,} events; {rejected:,} rejected rows in {rejects_path})"
+        f"({events:,} {rows_are}; {rejected:,} rejected rows in {rejects_path})"
         + (f"; {count} partitions" if count > 1 else ""),
         highlight=False,
     )
@@ -483,9 +547,10 @@ def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path 
 @app.command()
 @_reports_errors
 def train(
-    cdr: CdrOption,
     labels: Annotated[Path, typer.Option("--labels", help="CSV msisdn,label (one row per number and label).")],
     model: Annotated[Path, typer.Option("--model", help="Model file to write (skops).")],
+    cdr: CdrOrGraphOption = None,
+    graph: GraphOption = None,
     subscribers: SubscribersOption = None,
     mapping: MappingOption = None,
     precision: Annotated[
@@ -500,19 +565,21 @@ def train(
     \b
     Example:
         detector train --cdr world/cdr --subscribers world/subscribers.csv --labels world/labels.csv --model my.skops
+        detector train --graph honeypot/edges.parquet --labels honeypot/labels.csv --model graph.skops
     """
     from detector.engine.pipeline import feature_table
     from detector.inputs.labels import read_labels
     from models.model_file import save_model
     from models.training import train_model
 
-    inputs = _read_with_progress(cdr, subscribers, mapping)
+    inputs = _read_either(cdr, graph, subscribers, mapping)
     table = feature_table(inputs)
     known = read_labels(labels)
+    what, rows = _what_was_read(inputs)
     with _steps("training") as step:
         try:
             fitted = train_model(table, known, precision=precision, params={"max_iter": max_iter},
-                                 random_state=seed, summary={"cdr_rows": inputs.batch.cdrs.height},
+                                 random_state=seed, summary={what.replace(" ", "_").lower(): rows},
                                  progress=step)
         except ValueError as exc:
             raise InputError(f"cannot train on {labels}: {exc}") from None
@@ -525,8 +592,9 @@ def train(
 @_reports_errors
 @_start_up_unscanned
 def score(
-    cdr: CdrOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for flagged.csv, scores.parquet, report.html, rejects.csv.")],
+    cdr: CdrOrGraphOption = None,
+    graph: GraphOption = None,
     subscribers: SubscribersOption = None,
     allowlist: Annotated[
         Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
@@ -554,6 +622,7 @@ def score(
     Example:
         detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
         detector score --cdr exports/ --out run --engine dask --scheduler tcp://10.0.0.5:8786 --tmp-dir /shared/spill
+        detector score --graph honeypot/edges.csv --out run
     """
     from detector.engine.pipeline import NO_REGISTRY_NOTE, partitioned_scores, run_facts, score_inputs, write_score_outputs
     from detector.inputs.labels import read_allowlist
@@ -561,7 +630,10 @@ def score(
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
+    _one_input(cdr, graph)
     engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
+    if graph:
+        _in_memory_only(engine, partitions)
     model_path = model if model is not None else SHIPPED_MODEL
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)
@@ -575,8 +647,8 @@ def score(
         "model": "shipped default" if model is None else str(model),
         "target precision": precision if precision is not None else detector_model.precision,
     }
-    n_files = _cdr_file_count(cdr)
-    count = engine_.partitions_for(cdr)
+    n_files = 0 if graph else _cdr_file_count(cdr)
+    count = 1 if graph else engine_.partitions_for(cdr)
     if count > 1:
         from detector.inputs.mapping import load_mapping
 
@@ -594,12 +666,16 @@ def score(
                                   rejects=done.rejects, imeis=imeis, run=run, thresholds=result.thresholds,
                                   allowlisted=result.allowlisted)
     else:
-        inputs = _read_with_progress(cdr, subscribers, mapping, n_files)
+        inputs = _read_either(cdr, graph, subscribers, mapping, n_files)
         result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
-        run |= {"CDR rows": inputs.batch.cdrs.height, "rejected rows": inputs.rejects.height,
-                "numbers scored": result.scores.height}
-        run |= run_facts(window=inputs.window, duplicates=inputs.batch.duplicates,
-                         legs_matched=inputs.batch.legs_matched, registry=subscribers is not None)
+        what, rows = _what_was_read(inputs)
+        run = {what if k == "CDR rows" else k: v for k, v in run.items()}
+        run |= {what: rows, "rejected rows": inputs.rejects.height, "numbers scored": result.scores.height}
+        if not graph:
+            run |= run_facts(window=inputs.window, duplicates=inputs.batch.duplicates,
+                             legs_matched=inputs.batch.legs_matched, registry=subscribers is not None)
+        elif subscribers is None:
+            run["note"] = NO_REGISTRY_NOTE
         paths = write_score_outputs(out, result, inputs, run)
     _print_flagged(result.flagged, top)
     if subscribers is None:

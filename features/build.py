@@ -281,33 +281,33 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
               "imei_max_sims", "n_out", "answered_n", "short_n", "night_n", "reciprocated_n"]
     table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts).filter(keep)
     table = table.with_columns(
-        _ratio("answered_n", "voice_out").alias("voice_answered_ratio"),
-        _ratio("short_n", "answered_n").alias("voice_short_ratio"),
-        _ratio("reciprocated_n", "voice_out_distinct").alias("reciprocity"),
-        _ratio("night_n", "n_out").alias("night_ratio"),
+        ratio("answered_n", "voice_out").alias("voice_answered_ratio"),
+        ratio("short_n", "answered_n").alias("voice_short_ratio"),
+        ratio("reciprocated_n", "voice_out_distinct").alias("reciprocity"),
+        ratio("night_n", "n_out").alias("night_ratio"),
         pl.lit(context.days, pl.Int64).alias("window_days"),
     )
     columns = CORE_FEATURES
     if not core_only:
         table = table.with_columns(
             pl.lit(context.end, pl.Datetime("us")).dt.epoch("us").alias("window_end_us"),
-        ).with_columns(_registry_behaviour(has_registry))
+        ).with_columns(registry_behaviour(has_registry))
         table = table.with_columns(
-            _ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
-            _ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
-            _ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
-            _ratio("voice_distinct_days_n", "days_active").alias("voice_out_distinct_per_day_mean"),
-            _ratio("sms_out", "days_active").alias("sms_out_per_day_mean"),
-            _ratio("sms_distinct_days_n", "days_active").alias("sms_out_distinct_per_day_mean"),
-            _ratio("sms_reciprocated_n", "sms_out_distinct").alias("sms_reciprocity"),
-            _ratio("sms_in", "sms_out").alias("sms_reply_ratio"),
+            ratio("voice_out", "days_active").alias("voice_out_per_day_mean"),
+            ratio("very_short_n", "answered_n").alias("voice_very_short_ratio"),
+            ratio_of(pl.col("voice_in") + pl.col("sms_in"), "n_out").alias("in_out_ratio"),
+            ratio("voice_distinct_days_n", "days_active").alias("voice_out_distinct_per_day_mean"),
+            ratio("sms_out", "days_active").alias("sms_out_per_day_mean"),
+            ratio("sms_distinct_days_n", "days_active").alias("sms_out_distinct_per_day_mean"),
+            ratio("sms_reciprocated_n", "sms_out_distinct").alias("sms_reciprocity"),
+            ratio("sms_in", "sms_out").alias("sms_reply_ratio"),
             (pl.col("voice_in") / pl.col("window_days")).alias("voice_in_per_day_mean"),
             (pl.col("sms_in") / pl.col("window_days")).alias("sms_in_per_day_mean"),
             (pl.col("days_active").fill_null(0) / pl.col("window_days")).alias("active_day_share"),
-            _ratio("voice_out_distinct", "voice_out").alias("voice_out_new_callee_ratio"),
-            _ratio("unrelated_n", "voice_out_distinct").alias("voice_unrelated_ratio"),
-            _ratio("callee_blocks_n", "integer_callees_n").alias("voice_callee_block_ratio"),
-            _ratio("abroad_n", "n_out").alias("intl_out_ratio"),
+            ratio("voice_out_distinct", "voice_out").alias("voice_out_new_callee_ratio"),
+            ratio("unrelated_n", "voice_out_distinct").alias("voice_unrelated_ratio"),
+            ratio("callee_blocks_n", "integer_callees_n").alias("voice_callee_block_ratio"),
+            ratio("abroad_n", "n_out").alias("intl_out_ratio"),
             ((pl.col("last_out_us") - pl.col("first_out_us")) / kernels.US_PER_DAY).alias("active_span_days"),
             pl.from_epoch("first_out_us", "us").alias("first_out_time"),
             pl.from_epoch("last_out_us", "us").alias("last_out_time"),
@@ -318,9 +318,11 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
     return table.select("msisdn", *columns).sort("msisdn")
 
 
-def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
+def registry_behaviour(has_registry: bool) -> list[pl.Expr]:
     """Features joining a SIM's registration with its traffic: how long it slept before its first
-    call, whether it was first used away from the shop, and how its dealer's SIMs behave."""
+    call, whether it was first used away from the shop, and how its dealer's SIMs behave. They read
+    ``n_out``, ``first_out_us``, ``window_end_us``, ``has_first_cell`` and ``first_cell`` beside the
+    registry's columns (:func:`registry_features`)."""
     if not has_registry:
         return [pl.lit(None, pl.Float64).alias(c) for c in REGISTRY_BEHAVIOUR]
     used = pl.col("n_out") > 0
@@ -340,11 +342,14 @@ def _registry_behaviour(has_registry: bool) -> list[pl.Expr]:
     ]
 
 
-def _ratio(num: str, den: str) -> pl.Expr:
-    return _ratio_of(pl.col(num), den)
+def ratio(num: str, den: str) -> pl.Expr:
+    """Column ``num`` over column ``den``; null where ``den`` is not positive (features.md: a ratio
+    whose denominator is zero is null)."""
+    return ratio_of(pl.col(num), den)
 
 
-def _ratio_of(num: pl.Expr, den: str) -> pl.Expr:
+def ratio_of(num: pl.Expr, den: str) -> pl.Expr:
+    """:func:`ratio` of an expression over column ``den``."""
     return pl.when(pl.col(den) > 0).then(num / pl.col(den)).otherwise(None)
 
 
@@ -544,17 +549,27 @@ def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, day: np.ndarra
     voice = (flags & VOICE) != 0
     distinct_days_n, distinct_day_max = kernels.distinct_per_day(starts, day, col["callee_id"], voice)
     # From the distinct voice callees already at hand, not another pass over every event.
-    integer_callee = voice_callees > 0
     return [
         pl.Series("voice_distinct_days_n", distinct_days_n),
         pl.Series("voice_out_distinct_per_day_max", distinct_day_max),
-        pl.Series("callee_blocks_n",
-                  np.diff(kernels.distinct_sorted(voice_starts, voice_callees // CALLEE_BLOCK, integer_callee)[0])),
-        pl.Series("integer_callees_n", kernels.masked_counts(voice_starts, integer_callee)),
+        *callee_blocks(voice_starts, voice_callees),
         pl.Series("abroad_n", kernels.masked_counts(starts, (flags & ABROAD) != 0)),
         pl.Series("voice_dur_entropy", kernels.histogram_entropy(starts, col["duration_s"],
                                                                  voice & ((flags & ANSWERED) != 0), DURATION_EDGES)
                   ).fill_nan(None),
+    ]
+
+
+def callee_blocks(voice_starts: np.ndarray, voice_callees: np.ndarray) -> list[pl.Series]:
+    """Per number, from its distinct voice callees (ids, sorted within each segment at
+    ``voice_starts``): ``callee_blocks_n``, the distinct blocks of :data:`CALLEE_BLOCK` consecutive
+    numbers they fall in, and ``integer_callees_n``, how many are plain numbers (only those have a
+    block): ``voice_callee_block_ratio`` is the one over the other."""
+    integer_callee = voice_callees > 0
+    return [
+        pl.Series("callee_blocks_n",
+                  np.diff(kernels.distinct_sorted(voice_starts, voice_callees // CALLEE_BLOCK, integer_callee)[0])),
+        pl.Series("integer_callees_n", kernels.masked_counts(voice_starts, integer_callee)),
     ]
 
 

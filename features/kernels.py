@@ -578,6 +578,24 @@ def histogram_entropy(starts: np.ndarray, values: np.ndarray, mask: np.ndarray, 
                               _int64(edges))
 
 
+@njit(cache=True, nogil=True)
+def _segment_sums(starts, values):
+    n_seg = starts.shape[0] - 1
+    out = np.zeros(n_seg, dtype=np.int64)
+    for s in range(n_seg):
+        total = 0
+        for i in range(starts[s], starts[s + 1]):
+            total += values[i]
+        out[s] = total
+    return out
+
+
+def segment_sums(starts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per segment, the sum of its int64 ``values`` (0 for an empty segment): a call graph's
+    counts per edge added up per number."""
+    return _segment_sums(_int64(starts), _int64(values))
+
+
 def masked_counts(starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per segment, how many rows have ``mask`` set."""
     return np.diff(_masked_starts(_int64(starts), np.ascontiguousarray(mask, dtype=np.bool_)))

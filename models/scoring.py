@@ -30,6 +30,11 @@ MINIMUM_ACTIVITY: dict[str, tuple[str, float]] = {
     "sms_spam": ("sms_out_per_day_max", 10),
     "simbox": ("voice_out_per_day_max", 10),
 }
+#: Where a table has no per-day counts (a call graph: features.graph), the floor of
+#: :data:`MINIMUM_ACTIVITY` reads the whole window's count instead. It bounds the busiest day from
+#: above, so a number below the floor on it is below it on every day; one above it may be judged.
+#: CDR tables always have the per-day counts (0, not null), so they never fall back.
+WINDOW_TOTAL: dict[str, str] = {"voice_out_per_day_max": "voice_out", "sms_out_per_day_max": "sms_out"}
 #: Columns of the flagged list (data-contract.md), plus who raised the flag and the rules that
 #: fired (empty when the model alone did).
 FLAGGED_SCHEMA = pl.Schema(
@@ -123,8 +128,13 @@ def flag_numbers(
 
 def _activity_share(features: pl.DataFrame, category: str) -> np.ndarray:
     """Per row, the busiest day's traffic as a share of :data:`MINIMUM_ACTIVITY` (capped at 1;
-    all ones for a category without a floor, or a table without the column)."""
+    all ones for a category without a floor, or a table without the column); where it is null,
+    the window's total (:data:`WINDOW_TOTAL`) if the table has it."""
     if category not in MINIMUM_ACTIVITY or MINIMUM_ACTIVITY[category][0] not in features.columns:
         return np.ones(features.height)
     column, least = MINIMUM_ACTIVITY[category]
-    return np.clip(features[column].fill_null(0).to_numpy() / least, 0.0, 1.0)
+    activity = features[column]
+    total = WINDOW_TOTAL.get(column)
+    if total in features.columns and activity.has_nulls():
+        activity = activity.fill_null(features[total])
+    return np.clip(activity.fill_null(0).to_numpy() / least, 0.0, 1.0)

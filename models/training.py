@@ -152,8 +152,12 @@ def train_model(
     for k, category in enumerate(CATEGORIES):
         if Y[:, k].sum() < folds:
             raise ValueError(f"too few {category} numbers to train on ({int(Y[:, k].sum())}; need at least {folds})")
-    sets = {c: [MODEL_FEATURES.index(n) for n in FEATURE_SETS[c]] for c in CATEGORIES}
-    groups = ({c: [[MODEL_FEATURES.index(n) for n in g] for g in FEATURE_GROUPS[c]] for c in CATEGORIES}
+    # A column with no value in any row (a call graph has no per-day or handset features) says
+    # nothing to learn from, and the trees cannot bin it: the model reads the others.
+    known = {n for k, n in enumerate(MODEL_FEATURES) if not np.isnan(X[:, k]).all()}
+    sets = {c: [MODEL_FEATURES.index(n) for n in FEATURE_SETS[c] if n in known] for c in CATEGORIES}
+    groups = ({c: [g for g in ([MODEL_FEATURES.index(n) for n in group if n in known] for group in FEATURE_GROUPS[c])
+                   if g] for c in CATEGORIES}
               if grouped else None)
     make = dict(params or {})
     make.setdefault("random_state", random_state)

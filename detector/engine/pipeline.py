@@ -35,11 +35,14 @@ from detector.engine.partitioned import (
     spill_directory,
 )
 from detector.engine.sorted_output import sink_ranges
-from detector.inputs.cdr import CdrBatch, FileReport, read_cdrs
+from detector.inputs.cdr import CDR_SCHEMA, CdrBatch, FileReport, read_cdrs
+from detector.inputs.graph import GraphBatch, read_graph
 from detector.inputs.mapping import Mapping
 from detector.inputs.numbers import DEFAULT_COUNTRY_CODE
 from detector.inputs.registry import Registry, read_registry
 from features.build import build_features
+from features.catalogue import CORE_FEATURES
+from features.graph import graph_features
 
 if TYPE_CHECKING:
     from models.model_file import DetectorModel
@@ -88,6 +91,20 @@ NO_REGISTRY_NOTE = ("no subscriber registry (--subscribers): preactivated_sim la
                     "(activations, dealers, IDs)")
 
 
+@dataclass
+class GraphInputs:
+    """Everything read for a run on a call graph (cli.md, ``--graph``) instead of CDRs."""
+
+    graph: GraphBatch
+    registry: Registry | None
+    country_code: str = DEFAULT_COUNTRY_CODE
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """Rejected edge and registry rows together (file, row, reason, raw)."""
+        return _all_rejects(self.graph.rejects, self.registry)
+
+
 def _all_rejects(cdr_rejects: pl.DataFrame, registry: Registry | None) -> pl.DataFrame:
     return cdr_rejects if registry is None else pl.concat([cdr_rejects, registry.rejects])
 
@@ -105,9 +122,26 @@ def read_inputs(
     return Inputs(batch=batch, registry=registry, country_code=country_code)
 
 
-def feature_table(inputs: Inputs, core_only: bool = False) -> pl.DataFrame:
-    """The feature table (features.md, and unless ``core_only`` the engine's own features)."""
+def read_graph_inputs(
+    graph: Sequence[str | Path],
+    subscribers: str | Path | None = None,
+    mapping: Mapping | None = None,
+    progress: Callable[[Path], None] | None = None,
+) -> GraphInputs:
+    """Read call-graph edge lists (:mod:`detector.inputs.graph`) and, if given, the registry."""
+    edges = read_graph(graph, mapping, progress=progress)
+    registry = read_registry(subscribers, mapping) if subscribers is not None else None
+    country_code = mapping.country_code if mapping is not None else DEFAULT_COUNTRY_CODE
+    return GraphInputs(graph=edges, registry=registry, country_code=country_code)
+
+
+def feature_table(inputs: Inputs | GraphInputs, core_only: bool = False) -> pl.DataFrame:
+    """The feature table (features.md, and unless ``core_only`` the engine's own features); of a
+    call graph, with what it cannot tell null (:mod:`features.graph`)."""
     registry = inputs.registry.subscribers if inputs.registry is not None else None
+    if isinstance(inputs, GraphInputs):
+        table = graph_features(inputs.graph, registry, country_code=inputs.country_code)
+        return table.select("msisdn", *CORE_FEATURES) if core_only else table
     return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code)
 
 
@@ -191,7 +225,7 @@ class ScoreResult:
 
 
 def score_inputs(
-    inputs: Inputs,
+    inputs: Inputs | GraphInputs,
     model: DetectorModel,
     *,
     rules: Sequence[Rule] = (),
@@ -217,15 +251,17 @@ def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, floa
     return {c: model.threshold_for(c, precision) for c in model.thresholds}
 
 
-def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs, run: dict[str, object]) -> dict[str, Path]:
+def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs | GraphInputs,
+                        run: dict[str, object]) -> dict[str, Path]:
     """Write the outputs of an in-memory run into ``out`` (:func:`detector.outputs.files.write_run_outputs`);
-    return their paths."""
+    return their paths. A call graph names no handsets: its report has no shared IMEIs."""
     from detector.outputs.files import write_run_outputs
     from detector.outputs.report import shared_imeis
 
     registry = inputs.registry.subscribers if inputs.registry is not None else None
+    cdrs = inputs.batch.cdrs if isinstance(inputs, Inputs) else CDR_SCHEMA.to_frame()
     return write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
-                             rejects=inputs.rejects, imeis=shared_imeis(inputs.batch.cdrs, result.flagged), run=run,
+                             rejects=inputs.rejects, imeis=shared_imeis(cdrs, result.flagged), run=run,
                              thresholds=result.thresholds, allowlisted=result.allowlisted)
 
 

@@ -105,7 +105,8 @@ class CdrBatch:
         return sum(f.rows_dropped for f in self.files)
 
 
-def find_cdr_files(paths: Sequence[str | Path], skipped: list[Path] | None = None) -> list[Path]:
+def find_cdr_files(paths: Sequence[str | Path], skipped: list[Path] | None = None, what: str = "CDR",
+                   option: str = "--cdr") -> list[Path]:
     """Expand files, directories (searched recursively) and globs into a sorted list of files.
 
     A file named explicitly is read whatever its name; a directory or a glob yields only CDR
@@ -114,10 +115,11 @@ def find_cdr_files(paths: Sequence[str | Path], skipped: list[Path] | None = Non
     to ``skipped`` (hidden files are not: they are nobody's export) for the caller to name.
 
     Raises :class:`InputError` for a path that does not exist, a glob that matches nothing, or a
-    directory holding no CSV/Parquet file.
+    directory holding no CSV/Parquet file. ``what`` and ``option`` name the input in messages
+    (a call graph's edge lists are found the same way: :mod:`detector.inputs.graph`).
     """
     if not paths:
-        raise InputError("no CDR input given (use --cdr PATH)")
+        raise InputError(f"no {what} input given (use {option} PATH)")
     found: list[Path] = []
     passed: list[Path] = []
     for raw in paths:
@@ -127,28 +129,28 @@ def find_cdr_files(paths: Sequence[str | Path], skipped: list[Path] | None = Non
             if not matches:
                 raise InputError(f"no file matches {text}")
             for m in matches:
-                found.extend(_expand(m, passed))
+                found.extend(_expand(m, passed, what=what))
             continue
         p = Path(text)
         if not p.exists():
             raise InputError(f"no such file or directory: {p}")
-        found.extend(_expand(p, passed, explicit=True))
+        found.extend(_expand(p, passed, explicit=True, what=what))
     # A file named twice (a glob and its directory) is read once.
     unique = list(dict.fromkeys(found))
     if skipped is not None:
         skipped.extend(p for p in dict.fromkeys(passed) if p not in set(unique))
     if not unique:
-        raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in {', '.join(map(str, paths))}")
+        raise InputError(f"no {what} files (CSV, .csv.gz or Parquet) in {', '.join(map(str, paths))}")
     return unique
 
 
-def _expand(p: Path, passed: list[Path], explicit: bool = False) -> list[Path]:
+def _expand(p: Path, passed: list[Path], explicit: bool = False, what: str = "CDR") -> list[Path]:
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
         passed.extend(f for f in files if not _is_cdr_name(f))
         files = [f for f in files if _is_cdr_name(f)]
         if not files and explicit:
-            raise InputError(f"no CDR files (CSV, .csv.gz or Parquet) in directory {p}")
+            raise InputError(f"no {what} files (CSV, .csv.gz or Parquet) in directory {p}")
         return files
     if explicit or _is_cdr_name(p):
         return [p]

@@ -184,3 +184,7 @@ def histogram_entropy(starts, values, mask, edges):
 
 def masked_counts(starts, mask):
     return np.array([int(np.sum(mask[lo:hi])) for lo, hi in segments(starts)], dtype=np.int64)
+
+
+def segment_sums(starts, values):
+    return np.array([int(sum(int(v) for v in values[lo:hi])) for lo, hi in segments(starts)], dtype=np.int64)

@@ -277,3 +277,16 @@ def test_stable_argsort(values):
 def test_stable_argsort_empty_single_and_all_equal():
     for keys in (np.empty(0, np.int64), np.array([5]), np.full(9, 84912345678)):
         np.testing.assert_array_equal(kernels.stable_argsort(keys), np.arange(keys.size))
+
+
+@settings(max_examples=200, deadline=None)
+@given(segmented(st.integers(0, 10**9)))
+def test_segment_sums(data):
+    starts, values = data
+    np.testing.assert_array_equal(kernels.segment_sums(starts, values), naive.segment_sums(starts, values))
+
+
+def test_segment_sums_empty_single_and_empty_segments():
+    assert kernels.segment_sums(np.zeros(1, np.int64), np.zeros(0, np.int64)).shape == (0,)
+    assert kernels.segment_sums(np.array([0, 1]), np.array([7])).tolist() == [7]
+    assert kernels.segment_sums(np.array([0, 0, 2, 2]), np.array([3, 4])).tolist() == [0, 7, 0]
