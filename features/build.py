@@ -35,7 +35,7 @@ only the partition's own numbers. How each cross-subscriber feature stays exact:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +63,11 @@ ABROAD = 16
 #: Event flag: the row was read from an incoming leg (:data:`detector.inputs.cdr.LEG_SCHEMA`), to be
 #: matched with its call's outgoing leg where that was recorded too (:mod:`detector.inputs.legs`).
 INCOMING_LEG = 32
+#: Event flags: the callee is a number of the home country on another network; whether the row
+#: tells :data:`ABROAD` at all (the export's ``callee_network``, or a callee that is a number:
+#: an anonymised one is not known to be anywhere); whether it tells :data:`OFFNET` (the export's
+#: ``callee_network``, or the carrier's ``home_prefixes``). Shares are over the rows that tell.
+OFFNET, ABROAD_KNOWN, OFFNET_KNOWN = 64, 128, 256
 #: Seed of the hash that assigns numbers to partitions (any fixed value; it must never vary by run).
 PARTITION_SEED = 20261125
 #: What a partition reads of the rows it holds only because they name one of its numbers as
@@ -208,6 +213,7 @@ def build_features(
     *,
     core_only: bool = False,
     country_code: str = DEFAULT_COUNTRY_CODE,
+    home_prefixes: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The feature table: one row per number that originated an event, plus one per registry
     subscriber. Column ``msisdn``, the core features of features.md in that order, then (unless
@@ -222,11 +228,12 @@ def build_features(
         Optional registry (:data:`detector.inputs.registry.REGISTRY_SCHEMA`), one row per msisdn.
     core_only:
         Only the core features (what the DuckDB benchmark peer computes too).
-    country_code:
-        The home country's code: callees outside it count as international.
+    country_code, home_prefixes:
+        The home country's code and the carrier's own number ranges: where a callee is when the
+        export's ``callee_network`` does not say (:func:`network_flags`).
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
-    events = event_columns(cdrs, None if core_only else country_code)
+    events = event_columns(cdrs, None if core_only else country_code, home_prefixes=home_prefixes)
     context = feature_context(
         days=cdrs["start_time"].dt.date().n_unique(),
         end=cdrs["start_time"].max(),
@@ -307,7 +314,8 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
             ratio("voice_out_distinct", "voice_out").alias("voice_out_new_callee_ratio"),
             ratio("unrelated_n", "voice_out_distinct").alias("voice_unrelated_ratio"),
             ratio("callee_blocks_n", "integer_callees_n").alias("voice_callee_block_ratio"),
-            ratio("abroad_n", "n_out").alias("intl_out_ratio"),
+            ratio("abroad_n", "abroad_known_n").alias("intl_out_ratio"),
+            ratio("offnet_n", "offnet_known_n").alias("offnet_out_ratio"),
             ((pl.col("last_out_us") - pl.col("first_out_us")) / kernels.US_PER_DAY).alias("active_span_days"),
             pl.from_epoch("first_out_us", "us").alias("first_out_time"),
             pl.from_epoch("last_out_us", "us").alias("last_out_time"),
@@ -353,9 +361,11 @@ def ratio_of(num: pl.Expr, den: str) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(num / pl.col(den)).otherwise(None)
 
 
-def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_ids: bool = False) -> pl.DataFrame:
+def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_ids: bool = False,
+                  home_prefixes: Sequence[str] = ()) -> pl.DataFrame:
     """The columns the features need, all integers (booleans packed as bit flags), row for row
-    with ``cdrs``. With a ``country_code``, callees outside it are flagged :data:`ABROAD`.
+    with ``cdrs``. With a ``country_code``, where each callee is (:func:`network_flags`: the
+    export's ``callee_network``, else the number and the carrier's ``home_prefixes``).
 
     Cells and IMEIs are only counted and matched, so they become 64-bit hashes: two different
     ones could only be confused by a hash collision (odds ~1e-9 for a million IMEIs). Two rows
@@ -369,20 +379,24 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     ``cdrs`` may hold the ids of its numbers already, as ``caller_id`` and ``callee_id``
     (:func:`~detector.inputs.numbers.normalise_columns` with ``ids``): they are used, not parsed again.
     """
-    flags = (
-        (pl.col("event_type") == "voice").cast(pl.Int8) * VOICE
-        + pl.col("answered").cast(pl.Int8) * ANSWERED
-        + pl.col("cell_id").is_not_null().cast(pl.Int8) * HAS_CELL
-        + pl.col("imei").is_not_null().cast(pl.Int8) * HAS_IMEI
-    )
-    if country_code is not None:
-        flags = flags + (~pl.col("callee").str.starts_with(country_code)).cast(pl.Int8) * ABROAD
-    if "incoming_leg" in cdrs.columns:
-        flags = flags + pl.col("incoming_leg").cast(pl.Int8) * INCOMING_LEG
     ids = [pl.col(f"{c}_id") if f"{c}_id" in cdrs.columns else number_id(pl.col(c)).alias(f"{c}_id")
            for c in ("caller", "callee")]
-    events = cdrs.lazy().select(
-        *ids,
+    flags = (
+        (pl.col("event_type") == "voice").cast(pl.Int16) * VOICE
+        + pl.col("answered").cast(pl.Int16) * ANSWERED
+        + pl.col("cell_id").is_not_null().cast(pl.Int16) * HAS_CELL
+        + pl.col("imei").is_not_null().cast(pl.Int16) * HAS_IMEI
+    )
+    if country_code is not None:
+        network = pl.col("callee_network") if "callee_network" in cdrs.columns else None
+        where = network_flags(pl.col("callee"), pl.col("callee_id"), network, country_code, home_prefixes)
+        flags = flags + sum(where[name].cast(pl.Int16) * value for name, value in
+                            (("abroad", ABROAD), ("abroad_known", ABROAD_KNOWN), ("offnet", OFFNET),
+                             ("offnet_known", OFFNET_KNOWN)))
+    if "incoming_leg" in cdrs.columns:
+        flags = flags + pl.col("incoming_leg").cast(pl.Int16) * INCOMING_LEG
+    events = cdrs.lazy().with_columns(ids).select(
+        "caller_id", "callee_id",
         pl.col("start_time").dt.epoch("us").alias("ts"),
         pl.col("duration_s"),
         flags.alias("flags"),
@@ -395,6 +409,32 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     if other.any():
         key[other] = pl.select(_callee_key(pl.lit(cdrs["callee"].filter(pl.Series(other))))).to_series().to_numpy()
     return events.with_columns(pl.Series("callee_key", key))
+
+
+def network_flags(callee: pl.Expr, callee_id: pl.Expr, network: pl.Expr | None, country_code: str,
+                  home_prefixes: Sequence[str] = ()) -> dict[str, pl.Expr]:
+    """Where each callee is, as booleans ``abroad``, ``abroad_known``, ``offnet``, ``offnet_known``
+    (see :data:`OFFNET`). The export's ``network`` (``onnet``/``offnet``/``international``) where it
+    says; else the number: a callee that is a number (its id positive) is abroad unless it is under
+    ``country_code`` (short codes count as abroad, as they always have: neither is a subscriber),
+    and with ``home_prefixes`` a home-country number under none of them is off-net. A callee that is
+    not a number (anonymised, alphanumeric) tells neither."""
+    is_number = callee_id > 0
+    home = callee.str.starts_with(country_code)
+    abroad = is_number & ~home
+    abroad_known = is_number
+    if home_prefixes:
+        offnet = is_number & home & ~pl.any_horizontal(callee.str.starts_with(p) for p in home_prefixes)
+        offnet_known = is_number
+    else:
+        offnet, offnet_known = pl.lit(False), pl.lit(False)
+    if network is not None:
+        said = network.is_not_null()
+        abroad = pl.when(said).then(network == "international").otherwise(abroad)
+        offnet = pl.when(said).then(network == "offnet").otherwise(offnet)
+        abroad_known, offnet_known = said | abroad_known, said | offnet_known
+    return {"abroad": abroad.fill_null(False), "abroad_known": abroad_known.fill_null(False),
+            "offnet": offnet.fill_null(False), "offnet_known": offnet_known.fill_null(False)}
 
 
 def by_caller(events: pl.DataFrame, without: np.ndarray | None = None) -> pl.DataFrame:
@@ -553,7 +593,9 @@ def _callee_shape(col: dict[str, np.ndarray], starts: np.ndarray, day: np.ndarra
         pl.Series("voice_distinct_days_n", distinct_days_n),
         pl.Series("voice_out_distinct_per_day_max", distinct_day_max),
         *callee_blocks(voice_starts, voice_callees),
-        pl.Series("abroad_n", kernels.masked_counts(starts, (flags & ABROAD) != 0)),
+        *(pl.Series(name, kernels.masked_counts(starts, (flags & bit) != 0)) for name, bit in
+          (("abroad_n", ABROAD), ("abroad_known_n", ABROAD_KNOWN), ("offnet_n", OFFNET),
+           ("offnet_known_n", OFFNET_KNOWN))),
         pl.Series("voice_dur_entropy", kernels.histogram_entropy(starts, col["duration_s"],
                                                                  voice & ((flags & ANSWERED) != 0), DURATION_EDGES)
                   ).fill_nan(None),

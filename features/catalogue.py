@@ -71,8 +71,10 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct blocks of 1,000 consecutive numbers per distinct voice callee (low: a swept range)", "ratio"),
     Feature("voice_dur_entropy", "entropy of the answered call lengths over 7 bins from 0-3 s to over 10 min",
             "bits"),
-    Feature("intl_out_ratio", "share of outgoing events to numbers outside the home country or short codes",
-            "ratio"),
+    Feature("intl_out_ratio", "share of outgoing events to numbers outside the home country or short codes "
+            "(of those whose callee's whereabouts the export or the number tells)", "ratio"),
+    Feature("offnet_out_ratio", "share of outgoing events to the home country's other networks (needs the "
+            "export's callee_network or the carrier's home_prefixes)", "ratio"),
     Feature("active_span_days", "time from the first to the last outgoing event", "days"),
     Feature("first_out_time", "first outgoing event (local time)", "timestamp"),
     Feature("last_out_time", "last outgoing event (local time)", "timestamp"),

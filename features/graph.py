@@ -10,7 +10,8 @@ as unknown.
 
 Computed from the graph (:func:`computed_features` lists them for given columns):
 
-- from ``calls`` alone: ``in_out_ratio`` (incoming over outgoing events), ``intl_out_ratio``;
+- from ``calls`` alone: ``in_out_ratio`` (incoming over outgoing events), ``intl_out_ratio`` and
+  (with the mapping's ``home_prefixes``) ``offnet_out_ratio``;
 - with the kind (``voice_calls`` or ``sms``): ``voice_out``, ``voice_out_distinct``, ``sms_out``,
   ``sms_out_distinct``, ``voice_in``, ``voice_in_distinct``, ``sms_in``, ``reciprocity``,
   ``sms_reciprocity``, ``sms_reply_ratio``, ``voice_out_new_callee_ratio`` (distinct callees per
@@ -41,6 +42,7 @@ blocks come from :func:`features.build.callee_blocks`, the registry from
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -52,6 +54,7 @@ from features.build import (
     REGISTRY_BEHAVIOUR,
     build_features,
     callee_blocks,
+    network_flags,
     number_id,
     number_texts,
     ratio,
@@ -63,7 +66,9 @@ from features.build import (
 from features.catalogue import FEATURES
 
 #: Features a graph of ``caller,callee,calls`` gives; :data:`WITH` adds those of optional columns.
-ALWAYS = ("in_out_ratio", "intl_out_ratio")
+ALWAYS = ("in_out_ratio", "intl_out_ratio", "offnet_out_ratio")
+#: Per caller, its calls by where the callee is (:func:`~features.build.network_flags`).
+WHERE_COUNTS = ("abroad_n", "abroad_known_n", "offnet_n", "offnet_known_n")
 #: Optional columns (all of them needed) -> the features they add.
 WITH: dict[tuple[str, ...], tuple[str, ...]] = {
     ("voice_calls",): ("voice_out", "voice_out_distinct", "sms_out", "sms_out_distinct", "voice_in",
@@ -112,6 +117,7 @@ def graph_features(
     registry: pl.DataFrame | None = None,
     *,
     country_code: str = DEFAULT_COUNTRY_CODE,
+    home_prefixes: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The feature table of a call graph (module docstring): the schema and rows of
     :func:`~features.build.build_features`, null where the graph does not tell.
@@ -122,12 +128,14 @@ def graph_features(
         Edges as :func:`detector.inputs.graph.read_graph` gives them: normalised, one per pair.
     registry:
         Optional registry (:data:`detector.inputs.registry.REGISTRY_SCHEMA`), one row per msisdn.
-    country_code:
-        The home country's code: callees outside it count as international.
+    country_code, home_prefixes:
+        The home country's code and the carrier's own ranges: where a callee is, as for CDRs
+        (:func:`~features.build.network_flags`).
     """
     edges = graph.edges.with_columns(
-        number_id(pl.col("caller")).alias("caller_id"), number_id(pl.col("callee")).alias("callee_id"),
-        (~pl.col("callee").str.starts_with(country_code)).alias("abroad"))
+        number_id(pl.col("caller")).alias("caller_id"), number_id(pl.col("callee")).alias("callee_id"))
+    where = network_flags(pl.col("callee"), pl.col("callee_id"), None, country_code, home_prefixes)
+    edges = edges.with_columns(expr.alias(name) for name, expr in where.items())
     # By caller, then callee: two stable sorts.
     order = kernels.stable_argsort(edges["callee_id"].to_numpy())
     order = order[kernels.stable_argsort(edges["caller_id"].to_numpy()[order])]
@@ -150,7 +158,8 @@ def graph_features(
                                    for c in ("sims_per_id", "dealer_burst_1h", "msisdn_run_length"))
     known_counts = [c for c in (*KIND_COUNTS, "answered_n", "reciprocated_n", "unrelated_n", "sms_reciprocated_n",
                                 "callee_blocks_n", "integer_callees_n", "answered_seconds") if c in table.columns]
-    table = table.with_columns(pl.col(c).fill_null(0) for c in ("n_out", "in_n", "abroad_n", *known_counts)).filter(keep)
+    table = table.with_columns(pl.col(c).fill_null(0) for c in ("n_out", "in_n", *WHERE_COUNTS, *known_counts)
+                               ).filter(keep)
     end = graph.edges["last_time"].max() if graph.has("last_time") else None
     table = table.with_columns(
         pl.lit(end, pl.Datetime("us")).dt.epoch("us").alias("window_end_us"),
@@ -161,7 +170,8 @@ def graph_features(
     ).with_columns(registry_behaviour(has_registry))
     derived = {
         "in_out_ratio": ratio_of(pl.col("in_n"), "n_out"),
-        "intl_out_ratio": ratio("abroad_n", "n_out"),
+        "intl_out_ratio": ratio("abroad_n", "abroad_known_n"),
+        "offnet_out_ratio": ratio("offnet_n", "offnet_known_n"),
         "reciprocity": ratio("reciprocated_n", "voice_out_distinct"),
         "sms_reciprocity": ratio("sms_reciprocated_n", "sms_out_distinct"),
         "sms_reply_ratio": ratio("sms_in", "sms_out"),
@@ -199,7 +209,8 @@ def _outgoing(edges: pl.DataFrame, graph: GraphBatch, by_callee: tuple[pl.DataFr
     starts = kernels.segment_starts(caller)
     ids = caller[starts[:-1]]
     out = {"id": ids, "n_out": kernels.segment_sums(starts, calls),
-           "abroad_n": kernels.segment_sums(starts, np.where(edges["abroad"].to_numpy(), calls, 0))}
+           **{f"{name}_n": kernels.segment_sums(starts, np.where(edges[name].to_numpy(), calls, 0))
+              for name in ("abroad", "abroad_known", "offnet", "offnet_known")}}
     if graph.has("voice_calls"):
         voice, sms = edges["voice_calls"].to_numpy(), edges["sms"].to_numpy()
         back = _contacts(*by_callee)

@@ -298,7 +298,7 @@ def spill_cdrs(
         pending: list[Future] = []
         for chunk, batch in enumerate(stream):
             rows += batch.height
-            events = event_columns(batch, mapping.country_code, imei_ids=True)
+            events = event_columns(batch, mapping.country_code, imei_ids=True, home_prefixes=mapping.home_prefixes)
             if len(pending) == WRITERS:
                 pending.pop(0).result()
             pending.append(writer.submit(_write_partitions, events, directory, count, chunk, files, compression,

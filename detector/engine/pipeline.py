@@ -56,6 +56,8 @@ class Inputs:
     batch: CdrBatch
     registry: Registry | None
     country_code: str = DEFAULT_COUNTRY_CODE
+    #: The carrier's own number ranges (the mapping's ``home_prefixes``): on-net callees.
+    home_prefixes: tuple[str, ...] = ()
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -98,6 +100,8 @@ class GraphInputs:
     graph: GraphBatch
     registry: Registry | None
     country_code: str = DEFAULT_COUNTRY_CODE
+    #: The carrier's own number ranges (the mapping's ``home_prefixes``): on-net callees.
+    home_prefixes: tuple[str, ...] = ()
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -118,8 +122,9 @@ def read_inputs(
     """Read the CDR files and, if given, the subscriber registry."""
     batch = read_cdrs(cdr, mapping, progress=progress)
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
-    country_code = mapping.country_code if mapping is not None else DEFAULT_COUNTRY_CODE
-    return Inputs(batch=batch, registry=registry, country_code=country_code)
+    mapping = mapping or Mapping()
+    return Inputs(batch=batch, registry=registry, country_code=mapping.country_code,
+                  home_prefixes=mapping.home_prefixes)
 
 
 def read_graph_inputs(
@@ -131,8 +136,9 @@ def read_graph_inputs(
     """Read call-graph edge lists (:mod:`detector.inputs.graph`) and, if given, the registry."""
     edges = read_graph(graph, mapping, progress=progress)
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
-    country_code = mapping.country_code if mapping is not None else DEFAULT_COUNTRY_CODE
-    return GraphInputs(graph=edges, registry=registry, country_code=country_code)
+    mapping = mapping or Mapping()
+    return GraphInputs(graph=edges, registry=registry, country_code=mapping.country_code,
+                       home_prefixes=mapping.home_prefixes)
 
 
 def feature_table(inputs: Inputs | GraphInputs, core_only: bool = False) -> pl.DataFrame:
@@ -140,9 +146,11 @@ def feature_table(inputs: Inputs | GraphInputs, core_only: bool = False) -> pl.D
     call graph, with what it cannot tell null (:mod:`features.graph`)."""
     registry = inputs.registry.subscribers if inputs.registry is not None else None
     if isinstance(inputs, GraphInputs):
-        table = graph_features(inputs.graph, registry, country_code=inputs.country_code)
+        table = graph_features(inputs.graph, registry, country_code=inputs.country_code,
+                               home_prefixes=inputs.home_prefixes)
         return table.select("msisdn", *CORE_FEATURES) if core_only else table
-    return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code)
+    return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code,
+                          home_prefixes=inputs.home_prefixes)
 
 
 @dataclass

@@ -26,7 +26,9 @@ import polars as pl
 from detector.errors import InputError, one_line
 from detector.inputs.fields import (
     clean_text,
+    NETWORK,
     parse_answered,
+    parse_callee_network,
     parse_duration,
     parse_event_type,
     parse_timestamp_text,
@@ -49,6 +51,8 @@ CDR_SCHEMA = pl.Schema(
         "answered": pl.Boolean,
         "cell_id": pl.Utf8,
         "imei": pl.Utf8,
+        # Where the callee is, when the export says (null: decided from the number).
+        "callee_network": NETWORK,
     }
 )
 #: Columns a batch has besides :data:`CDR_SCHEMA` when its mapping declares incoming legs
@@ -337,6 +341,8 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         name: (clean_text(src[name], dtype[name]) if name in cols else pl.lit(None, pl.Utf8))
         for name in ("cell_id", "imei")
     }
+    network = (parse_callee_network(src["callee_network"], dtype["callee_network"], mapping)
+               if "callee_network" in cols else pl.lit(None, NETWORK))
     others = [v for k, v in cols.items() if k != "caller"]
     a_number = clean_text(src["caller"], dtype["caller"])
     b_number = clean_text(src["callee"], dtype["callee"])
@@ -348,6 +354,10 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
                               pl.when(incoming).then(a_number).otherwise(b_number))
         receiver = {name: pl.when(incoming).then(expr) for name, expr in optional.items()}
         optional = {name: pl.when(~incoming).then(expr) for name, expr in optional.items()}
+        if "callee_network" in cols:
+            # The callee of a swapped leg is the served subscriber: the carrier's own. (Without the
+            # column the export says nothing of where anyone is, and neither does this.)
+            network = pl.when(incoming).then(pl.lit("onnet", NETWORK)).otherwise(network)
 
     kinds = lf.with_columns(
         parse_event_type(src["event_type"], dtype["event_type"], mapping).alias("__event_kind"),
@@ -364,6 +374,7 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         answered.alias("__answered_raw"),
         optional["cell_id"].alias("__cell_id"),
         optional["imei"].alias("__imei"),
+        network.alias("__callee_network"),
         *([incoming.alias("__incoming_leg"), receiver["cell_id"].alias("__callee_cell_id"),
            receiver["imei"].alias("__callee_imei")] if legs else []),
         pl.all_horizontal([c(v).is_null() for v in others]).alias("__too_few_fields"),

@@ -12,7 +12,10 @@ import polars as pl
 
 from detector.errors import InputError, one_line
 from detector.inputs.digit_views import edges_may_be_space
-from detector.inputs.mapping import Mapping
+from detector.inputs.mapping import NETWORKS, Mapping
+
+#: The ``callee_network`` column's type.
+NETWORK = pl.Enum(list(NETWORKS))
 
 #: Timestamp layouts tried when the mapping gives none, most common first. ``%.f`` also matches
 #: no fraction; ``%#z`` also matches ``Z``.
@@ -214,3 +217,11 @@ def parse_answered(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Ex
     code = clean_text(expr, dtype).str.to_uppercase()
     return code.replace_strict(list(mapping.answered), list(mapping.answered.values()),
                                default=None, return_dtype=pl.Boolean)
+
+
+def parse_callee_network(expr: pl.Expr, dtype: pl.DataType, mapping: Mapping) -> pl.Expr:
+    """Where the other party is (:data:`NETWORK`) from the export's code and the mapping's
+    ``[values.callee_network]``; an unknown code is null (unknown), never a guess."""
+    code = clean_text(expr, dtype).str.to_uppercase()
+    return code.replace_strict(list(mapping.callee_networks), list(mapping.callee_networks.values()),
+                               default=None, return_dtype=pl.Utf8).cast(NETWORK)

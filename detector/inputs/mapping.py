@@ -24,6 +24,11 @@ already uses the canonical names". Example, for a mediation export with split da
     ANS = true
     NOANS = false
 
+    [values.callee_network]   # export code = onnet | offnet | international
+    ONNET = "onnet"           # (with [columns] callee_network = "DESTINATION_CAT")
+    OTHER_MNO = "offnet"
+    IDD = "international"
+
     [format]
     timestamp = "%d/%m/%Y %H:%M:%S"  # chrono/strftime format; auto-detected when absent
     duration = "hms"                 # seconds | hms (HH:MM:SS) | auto
@@ -32,6 +37,7 @@ already uses the canonical names". Example, for a mediation export with split da
     country_code = "84"
     separator = ";"                  # CSV field separator; auto-detected when absent
     leg_tolerance_s = 5              # two legs of one call start at most this far apart
+    home_prefixes = ["8491", "8494"] # E.164 prefixes of the carrier's own ranges (on-net)
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ CANONICAL_COLUMNS: dict[str, bool] = {
     "answered": False,
     "cell_id": False,
     "imei": False,
+    "callee_network": False,
 }
 #: Extra names a mapping may use: a split timestamp.
 _SPLIT_COLUMNS = ("start_date",)
@@ -75,12 +82,15 @@ _DEFAULT_ANSWERED = {
     "TRUE": True, "T": True, "1": True, "YES": True, "Y": True,
     "FALSE": False, "F": False, "0": False, "NO": False, "N": False,
 }
+#: Where the other party is (data-contract.md, ``callee_network``).
+NETWORKS = ("onnet", "offnet", "international")
+_DEFAULT_NETWORKS = {n.upper(): n for n in NETWORKS}
 _DURATION_FORMATS = ("auto", "seconds", "hms")
 _KNOWN = {
     "columns": None,
-    "values": {"event_type", "answered"},
+    "values": {"event_type", "answered", "callee_network"},
     "format": {"timestamp", "duration", "timezone", "source_timezone", "country_code", "separator",
-               "leg_tolerance_s"},
+               "leg_tolerance_s", "home_prefixes"},
 }
 
 
@@ -95,6 +105,7 @@ class Mapping:
     columns: dict[str, str] = field(default_factory=dict)
     event_types: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_EVENT_TYPES))
     answered: dict[str, bool] = field(default_factory=lambda: dict(_DEFAULT_ANSWERED))
+    callee_networks: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_NETWORKS))
     timestamp_format: str | None = None
     duration_format: str = "auto"
     timezone: str = DEFAULT_TIMEZONE
@@ -102,6 +113,9 @@ class Mapping:
     country_code: str = DEFAULT_COUNTRY_CODE
     separator: str | None = None
     leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
+    #: E.164 prefixes (digits, no ``+``) of the carrier's own number ranges: a callee under one is
+    #: on-net, another of the country off-net. Empty: unknown (off-net share is null).
+    home_prefixes: tuple[str, ...] = ()
     source: str = "<default>"
 
     @property
@@ -174,6 +188,11 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
         if not isinstance(flag, bool):
             raise bad(f"[values.answered] {code} = {flag!r}: expected true or false")
         answered[str(code).strip().upper()] = flag
+    networks = dict(_DEFAULT_NETWORKS)
+    for code, network in values.get("callee_network", {}).items():
+        if network not in NETWORKS:
+            raise bad(f"[values.callee_network] {code} = {network!r}: expected {', '.join(NETWORKS)}")
+        networks[str(code).strip().upper()] = network
 
     fmt = raw.get("format", {})
     for key in ("timestamp", "timezone", "source_timezone", "country_code", "separator"):
@@ -198,6 +217,15 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
     tolerance = fmt.get("leg_tolerance_s", DEFAULT_LEG_TOLERANCE_S)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
         raise bad(f"[format] leg_tolerance_s = {tolerance!r} must be a whole number of seconds, 0 or more")
+    home_prefixes = fmt.get("home_prefixes", [])
+    if (not isinstance(home_prefixes, list)
+            or not all(isinstance(p, str) and p.lstrip("+").isdigit() for p in home_prefixes)):
+        raise bad(f"[format] home_prefixes = {home_prefixes!r} must be a list of E.164 prefixes "
+                  f'(digits, e.g. ["{country_code}91"])')
+    home_prefixes = [p.lstrip("+") for p in home_prefixes]
+    foreign = [p for p in home_prefixes if not p.startswith(country_code)]
+    if foreign:
+        raise bad(f"[format] home_prefixes: {foreign[0]!r} is not under country code {country_code}")
     separator = fmt.get("separator")
     if separator is not None and len(separator.encode()) != 1:
         raise bad(f"[format] separator = {separator!r} must be a single character")
@@ -206,6 +234,7 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
         columns=dict(columns),
         event_types=event_types,
         answered=answered,
+        callee_networks=networks,
         timestamp_format=fmt.get("timestamp"),
         duration_format=duration,
         timezone=fmt.get("timezone", DEFAULT_TIMEZONE),
@@ -213,5 +242,6 @@ def _from_dict(raw: dict[str, Any], source: str) -> Mapping:
         country_code=country_code,
         separator=separator,
         leg_tolerance_s=tolerance,
+        home_prefixes=tuple(home_prefixes),
         source=source,
     )

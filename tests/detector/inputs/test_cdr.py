@@ -52,7 +52,7 @@ def test_canonical_values(tmp_path):
     assert rows[0] == {
         "caller": "84912345678", "callee": "84912345679",
         "start_time": dt.datetime(2026, 11, 2, 8, 0), "duration_s": 35, "event_type": "voice",
-        "answered": True, "cell_id": "C1", "imei": "355",
+        "answered": True, "cell_id": "C1", "imei": "355", "callee_network": None,
     }
     # SMS with blank duration: 0 seconds, answered defaults to duration > 0.
     assert rows[1]["duration_s"] == 0 and rows[1]["answered"] is False and rows[1]["imei"] is None
