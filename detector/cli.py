@@ -661,7 +661,7 @@ def score(
         run |= {"CDR rows": done.events, "rejected rows": done.rejects.height,
                 "numbers scored": result.scores.height, "partitions": count}
         run |= run_facts(window=done.window, duplicates=done.duplicates, legs_matched=done.legs_matched,
-                         registry=subscribers is not None)
+                         registry=subscribers is not None, absent=done.absent)
         paths = write_run_outputs(out, flagged=result.flagged, scores=result.scores, registry=registry,
                                   rejects=done.rejects, imeis=imeis, run=run, thresholds=result.thresholds,
                                   allowlisted=result.allowlisted)
@@ -673,7 +673,8 @@ def score(
         run |= {what: rows, "rejected rows": inputs.rejects.height, "numbers scored": result.scores.height}
         if not graph:
             run |= run_facts(window=inputs.window, duplicates=inputs.batch.duplicates,
-                             legs_matched=inputs.batch.legs_matched, registry=subscribers is not None)
+                             legs_matched=inputs.batch.legs_matched, registry=subscribers is not None,
+                             absent=inputs.batch.absent)
         elif subscribers is None:
             run["note"] = NO_REGISTRY_NOTE
         paths = write_score_outputs(out, result, inputs, run)

@@ -54,6 +54,23 @@ EXTENDED_COUNTS = ("days_active", "voice_out_per_day_max", "sms_out_per_day_max"
 #: Bins of answered call durations for their entropy, in seconds: 0-3, 4-10, 11-30, 31-60, 1-3 min,
 #: 3-10 min, longer. A robocall or a SIM-box route plays a narrow band; people spread over all.
 DURATION_EDGES = np.array([4, 11, 31, 61, 181, 601], dtype=np.int64)
+#: The features each optional CDR column is needed for: without the column in any file they are
+#: missing (null), never 0. ``answered`` is read from the duration where the export has none
+#: (data-contract.md), so its features are lost only with both.
+NEEDS: dict[frozenset[str], tuple[str, ...]] = {
+    frozenset({"duration_s"}): ("voice_dur_mean", "voice_dur_median", "voice_short_ratio", "voice_very_short_ratio",
+                                "voice_dur_entropy"),
+    frozenset({"duration_s", "answered"}): ("voice_answered_ratio",),
+    frozenset({"cell_id"}): ("distinct_cells", "first_use_away_from_activation"),
+    frozenset({"imei"}): ("distinct_imeis", "imei_max_sims"),
+}
+
+
+def missing_features(absent: frozenset[str] | set[str]) -> list[str]:
+    """The features that cannot be known without the ``absent`` columns (:data:`NEEDS`)."""
+    return [f for columns, features in NEEDS.items() if columns <= set(absent) for f in features]
+
+
 #: Callees are grouped in blocks of this many consecutive numbers for their dispersion.
 CALLEE_BLOCK = 1000
 
@@ -118,6 +135,8 @@ class FeatureContext:
     #: ``registry_offsets[i]:registry_offsets[i + 1]``, a slice instead of a filter of every row
     #: (a 16M-subscriber registry, hashed once per partition, took seconds each).
     registry_offsets: tuple[int, ...] | None = None
+    #: Optional CDR columns no file had: the features that read them are null (:data:`NEEDS`).
+    absent: frozenset[str] = frozenset()
 
     def registry_of(self, partition: Partition | None) -> pl.DataFrame | None:
         """The registry features of ``partition``'s numbers (all of them for ``None``)."""
@@ -157,6 +176,7 @@ def feature_context(
     names: pl.DataFrame | None = None,
     partitions: int | None = None,
     profile: pl.DataFrame | None = None,
+    absent: frozenset[str] = frozenset(),
 ) -> FeatureContext:
     """The :class:`FeatureContext` of a whole input, from small tables gathered over all of it.
 
@@ -179,6 +199,8 @@ def feature_context(
     profile:
         :func:`registry_profile` of ``registry`` if computed already (``registry`` is then not
         read).
+    absent:
+        Optional CDR columns no file had (:attr:`FeatureContext.absent`).
     """
     imei_sims = None
     if imei_callers is not None:
@@ -204,7 +226,7 @@ def feature_context(
         offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(counts)]))
     names = names.unique("id") if names is not None and names.height else None
     return FeatureContext(days=days, end=end, imei_sims=imei_sims, registry=reg, names=names,
-                          registry_offsets=offsets)
+                          registry_offsets=offsets, absent=frozenset(absent))
 
 
 def build_features(
@@ -214,6 +236,7 @@ def build_features(
     core_only: bool = False,
     country_code: str = DEFAULT_COUNTRY_CODE,
     home_prefixes: Sequence[str] = (),
+    absent: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The feature table: one row per number that originated an event, plus one per registry
     subscriber. Column ``msisdn``, the core features of features.md in that order, then (unless
@@ -231,6 +254,9 @@ def build_features(
     country_code, home_prefixes:
         The home country's code and the carrier's own number ranges: where a callee is when the
         export's ``callee_network`` does not say (:func:`network_flags`).
+    absent:
+        Optional columns none of the input's files had (:attr:`detector.inputs.cdr.CdrBatch.absent`):
+        the features that read them are null (:data:`NEEDS`).
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = event_columns(cdrs, None if core_only else country_code, home_prefixes=home_prefixes)
@@ -241,6 +267,7 @@ def build_features(
         callers=events["caller_id"],
         registry=registry,
         names=text_names(events["caller_id"], cdrs["caller"]),
+        absent=absent,
     )
     return _features(by_caller(events), context, None, core_only=core_only)
 
@@ -323,6 +350,9 @@ def _features(events: pl.DataFrame, context: FeatureContext, partition: Partitio
         columns = FEATURES
     # Text of the numbers whose id is not their number (a plain number's text is its id).
     table = number_texts(table, context.names)
+    missing = [f for f in missing_features(context.absent) if f in columns]
+    if missing:
+        table = table.with_columns(pl.lit(None, table.schema[f]).alias(f) for f in missing)
     return table.select("msisdn", *columns).sort("msisdn")
 
 
@@ -383,7 +413,7 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
            for c in ("caller", "callee")]
     flags = (
         (pl.col("event_type") == "voice").cast(pl.Int16) * VOICE
-        + pl.col("answered").cast(pl.Int16) * ANSWERED
+        + pl.col("answered").fill_null(False).cast(pl.Int16) * ANSWERED
         + pl.col("cell_id").is_not_null().cast(pl.Int16) * HAS_CELL
         + pl.col("imei").is_not_null().cast(pl.Int16) * HAS_IMEI
     )
@@ -398,7 +428,9 @@ def event_columns(cdrs: pl.DataFrame, country_code: str | None = None, *, imei_i
     events = cdrs.lazy().with_columns(ids).select(
         "caller_id", "callee_id",
         pl.col("start_time").dt.epoch("us").alias("ts"),
-        pl.col("duration_s"),
+        # Unknown (an export without durations): 0 for the kernels; the features that read it
+        # are then missing (FeatureContext.absent).
+        pl.col("duration_s").fill_null(0),
         flags.alias("flags"),
         text_hash(pl.col("cell_id")).alias("cell"),
         (number_id if imei_ids else text_hash)(pl.col("imei")).alias("imei"),

@@ -324,6 +324,7 @@ def spill_cdrs(
         names=names.distinct(_NAMES_SCHEMA),
         partitions=count,
         profile=profile.result() if profile is not None else None,
+        absent=stream.absent,
     )
     return SpilledInput(directory=directory, count=count, context=context, files=stream.files,
                         rejects=stream.rejects, rows=rows, callers=callers.len(),

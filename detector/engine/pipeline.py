@@ -72,7 +72,7 @@ class Inputs:
 
 
 def run_facts(*, window: tuple[dt.datetime | None, dt.datetime | None], duplicates: int, legs_matched: int,
-              registry: bool) -> dict[str, object]:
+              registry: bool, absent: frozenset[str] = frozenset()) -> dict[str, object]:
     """What the report's header says about the input beyond its row counts: the traffic window
     (every "in N days" of a reason is measured on it), what was dropped, and what the input cannot
     tell (without a registry there is no pre-activation evidence at all)."""
@@ -83,6 +83,9 @@ def run_facts(*, window: tuple[dt.datetime | None, dt.datetime | None], duplicat
     }
     if legs_matched:
         facts["second legs of calls counted once"] = legs_matched
+    # callee_network is the exception more than the rule: without it the numbers say (README).
+    if absent - {"callee_network"}:
+        facts["columns absent (what needs them is missing, not 0)"] = ", ".join(sorted(absent - {"callee_network"}))
     if not registry:
         facts["note"] = NO_REGISTRY_NOTE
     return facts
@@ -150,7 +153,7 @@ def feature_table(inputs: Inputs | GraphInputs, core_only: bool = False) -> pl.D
                                home_prefixes=inputs.home_prefixes)
         return table.select("msisdn", *CORE_FEATURES) if core_only else table
     return build_features(inputs.batch.cdrs, registry, core_only=core_only, country_code=inputs.country_code,
-                          home_prefixes=inputs.home_prefixes)
+                          home_prefixes=inputs.home_prefixes, absent=inputs.batch.absent)
 
 
 @dataclass
@@ -288,6 +291,8 @@ class PartitionedRun:
     legs_matched: int = 0
     #: The first and the last event's start time.
     window: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+    #: Optional columns no file had.
+    absent: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, spilled: SpilledInput, registry: Registry | None, results: Sequence[PartitionResult]) -> PartitionedRun:
@@ -295,7 +300,7 @@ class PartitionedRun:
         :class:`~features.build.FeatureContext`: for a carrier's tens of millions of subscribers,
         the registry's features in it take GBs the outputs need once the partitions are done."""
         return cls(spilled.count, spilled.rows, spilled.rejects, registry, sum(r.duplicates for r in results),
-                   sum(r.legs_matched for r in results), (spilled.start, spilled.context.end))
+                   sum(r.legs_matched for r in results), (spilled.start, spilled.context.end), spilled.context.absent)
 
     @property
     def rejects(self) -> pl.DataFrame:

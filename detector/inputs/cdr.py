@@ -35,7 +35,7 @@ from detector.inputs.fields import (
     typed_timestamp,
 )
 from detector.inputs.legs import leg_pairs
-from detector.inputs.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, INCOMING_LEGS, Mapping
+from detector.inputs.mapping import CANONICAL_COLUMNS, DROP, EVENT_TYPES, INCOMING_LEGS, OPTIONAL_COLUMNS, Mapping
 from detector.inputs.numbers import normalise_columns
 
 EVENT_TYPE = pl.Enum(list(EVENT_TYPES))
@@ -99,6 +99,8 @@ class CdrBatch:
 
     #: Incoming legs matched with the outgoing leg of the same call, and counted once.
     legs_matched: int = 0
+    #: Optional columns no file had (:func:`absent_columns`).
+    absent: frozenset[str] = frozenset()
 
     @property
     def rows_read(self) -> int:
@@ -201,6 +203,8 @@ class FilePlan:
     separator: str
     #: The canonical columns it gives (:func:`cdr_schema`).
     schema: pl.Schema = field(default_factory=lambda: CDR_SCHEMA)
+    #: The canonical columns the file has (the others are null in every row).
+    columns: frozenset[str] = frozenset(CANONICAL_COLUMNS)
 
     def parsed_columns(self) -> pl.LazyFrame:
         """Only what is kept of a row once parsed: ``_row``, canonical columns, ``_reason``,
@@ -221,8 +225,15 @@ def scan_cdr_file(path: Path, mapping: Mapping) -> FilePlan:
     Raises :class:`InputError` for an empty or unreadable file or a missing required column.
     """
     lf, separator = scan_table(path, mapping.separator)
-    return FilePlan(path=path, raw=lf, parsed=_parse(lf, lf.collect_schema(), mapping, path),
-                    separator=separator, schema=cdr_schema(mapping))
+    schema = lf.collect_schema()
+    return FilePlan(path=path, raw=lf, parsed=_parse(lf, schema, mapping, path), separator=separator,
+                    schema=cdr_schema(mapping), columns=frozenset(_resolve_columns(schema, mapping, path)))
+
+
+def absent_columns(plans: Sequence[FilePlan]) -> frozenset[str]:
+    """The optional columns none of the files has: what the features that read them cannot know."""
+    present = frozenset().union(*(plan.columns for plan in plans))
+    return frozenset(c for c in OPTIONAL_COLUMNS if c not in present)
 
 
 def scan_table(path: Path, separator: str | None = None, what: str = "") -> tuple[pl.LazyFrame, str]:
@@ -334,7 +345,12 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         start_time = parse_timestamp_text(lf, c("__ts_text"), mapping, str(path), sample=ts_text)
     else:
         start_time = typed_timestamp(src["start_time"], dtype["start_time"], mapping)
-    duration, duration_missing = parse_duration(src["duration_s"], dtype["duration_s"], mapping)
+    has_duration = "duration_s" in cols
+    if has_duration:
+        duration, duration_missing = parse_duration(src["duration_s"], dtype["duration_s"], mapping)
+    else:
+        # No duration column: an SMS still lasts 0 s (below), a call's length is unknown (null).
+        duration, duration_missing = pl.lit(None, pl.Int64), pl.lit(True)
     answered = (parse_answered(src["answered"], dtype["answered"], mapping) if "answered" in cols
                 else pl.lit(None, pl.Boolean))
     optional = {
@@ -398,8 +414,9 @@ def _parse(lf: pl.LazyFrame, schema: pl.Schema, mapping: Mapping, path: Path) ->
         .when(c("__start_time").is_null()).then(pl.lit("bad start_time"))
         .when(c("__event_kind") == "").then(pl.lit("missing event_type"))
         .when(c("__event_kind").is_null()).then(pl.lit("unknown event_type"))
-        .when(c("__duration_missing") & c("__duration_s").is_null()).then(pl.lit("missing duration_s"))
-        .when(c("__duration_s").is_null()).then(pl.lit("bad duration_s"))
+        .when(pl.lit(has_duration) & c("__duration_missing") & c("__duration_s").is_null())
+        .then(pl.lit("missing duration_s"))
+        .when(pl.lit(has_duration) & c("__duration_s").is_null()).then(pl.lit("bad duration_s"))
         .when(c("__duration_s") < 0).then(pl.lit("negative duration_s"))
         .otherwise(None)
     )
@@ -458,7 +475,8 @@ def read_cdrs(
     if mapping.has_incoming_legs:
         cdrs, legs_matched = merge_legs(cdrs, mapping.leg_tolerance_s)
     rejects = pl.concat(reject_frames, how="vertical") if reject_frames else REJECTS_SCHEMA.to_frame()
-    return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=duplicates, legs_matched=legs_matched)
+    return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=duplicates, legs_matched=legs_matched,
+                    absent=absent_columns(plans))
 
 
 def merge_legs(cdrs: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, int]:
@@ -564,6 +582,8 @@ class CdrStream:
     batch_rows: int = 1_000_000
     files: list[FileReport] = field(default_factory=list)
     reject_frames: list[pl.DataFrame] = field(default_factory=list)
+    #: Optional columns none of the files has (:func:`absent_columns`), once iterating started.
+    absent: frozenset[str] = frozenset()
 
     @property
     def rejects(self) -> pl.DataFrame:
@@ -572,6 +592,7 @@ class CdrStream:
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         plans = [scan_cdr_file(path, self.mapping) for path in find_cdr_files(self.paths)]
+        self.absent = absent_columns(plans)
         for plan in plans:
             bad_parts: list[pl.DataFrame] = []
             kept_rows = dropped_rows = 0

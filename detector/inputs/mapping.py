@@ -59,13 +59,15 @@ CANONICAL_COLUMNS: dict[str, bool] = {
     "caller": True,
     "callee": True,
     "start_time": True,
-    "duration_s": True,
+    "duration_s": False,  # SMS-only and billing extracts have none (data-contract.md)
     "event_type": True,
     "answered": False,
     "cell_id": False,
     "imei": False,
     "callee_network": False,
 }
+#: Optional columns whose absence makes the features that read them missing (null), never 0.
+OPTIONAL_COLUMNS = tuple(c for c, required in CANONICAL_COLUMNS.items() if not required)
 #: Extra names a mapping may use: a split timestamp.
 _SPLIT_COLUMNS = ("start_date",)
 
