@@ -96,8 +96,22 @@ def _columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _load_cdr(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    """Materialise the CDR rows once, with the derived columns every feature below uses."""
+def normalised_sql(col: str, country_code: str) -> str:
+    """SQL normalising the text ``col`` as ingestion does for national, ``+cc``, ``00cc`` and
+    ``cc`` forms of the country ``country_code`` (separators dropped; a national ``0…`` number
+    gets the country code): what a carrier's own SQL would do before counting. Used by the
+    whole-process peer (``bench/bench_process.py``) on raw national-form exports."""
+    digits = f"regexp_replace(CAST({col} AS VARCHAR), '[^0-9+]', '', 'g')"
+    return (f"CASE WHEN {digits} LIKE '+%' THEN substr({digits}, 2) "
+            f"WHEN {digits} LIKE '00%' THEN substr({digits}, 3) "
+            f"WHEN {digits} LIKE '0%' THEN '{country_code}' || substr({digits}, 2) "
+            f"ELSE {digits} END")
+
+
+def _load_cdr(con: duckdb.DuckDBPyConnection, files: list[str], country_code: str | None = None) -> None:
+    """Materialise the CDR rows once, with the derived columns every feature below uses. With a
+    ``country_code`` the numbers are normalised (:func:`normalised_sql`) and exact duplicate rows
+    dropped first, as ingestion does for raw exports."""
     have = _columns(con, files)
     missing = {"caller", "callee", "start_time", "duration_s", "event_type"} - have
     if missing:
@@ -110,9 +124,9 @@ def _load_cdr(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE cdr AS
         WITH src AS (
-            SELECT
-                CAST(caller AS VARCHAR)     AS caller,
-                CAST(callee AS VARCHAR)     AS callee,
+            SELECT {"DISTINCT" if country_code else ""}
+                {normalised_sql("caller", country_code) if country_code else "CAST(caller AS VARCHAR)"} AS caller,
+                {normalised_sql("callee", country_code) if country_code else "CAST(callee AS VARCHAR)"} AS callee,
                 start_time,
                 CAST(duration_s AS BIGINT)  AS duration_s,
                 CAST(event_type AS VARCHAR) AS event_type,   -- may be an ENUM in Parquet
@@ -135,7 +149,7 @@ def _load_cdr(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
     )
 
 
-def _load_registry(con: duckdb.DuckDBPyConnection, files: list[str] | None) -> None:
+def _load_registry(con: duckdb.DuckDBPyConnection, files: list[str] | None, country_code: str | None = None) -> None:
     """Materialise the registry (empty when none is given)."""
     if files is None:
         con.execute(
@@ -157,7 +171,7 @@ def _load_registry(con: duckdb.DuckDBPyConnection, files: list[str] | None) -> N
         CREATE OR REPLACE TEMP TABLE reg AS
         WITH src AS (
             SELECT
-                CAST(msisdn AS VARCHAR)          AS msisdn,
+                {normalised_sql("msisdn", country_code) if country_code else "CAST(msisdn AS VARCHAR)"} AS msisdn,
                 CAST(activation_time AS TIMESTAMP) AS activation_time,
                 CAST(dealer_id AS VARCHAR)       AS dealer_id,
                 {id_number}                      AS id_number
@@ -379,6 +393,7 @@ def core_features_duckdb(
     registry_parquet: str | None = None,
     *,
     threads: int = 2,
+    normalise: str | None = None,
 ) -> pl.DataFrame:
     """Compute the core features of features.md with DuckDB.
 
@@ -390,6 +405,9 @@ def core_features_duckdb(
         The canonical subscriber registry (Parquet, one row per msisdn), or ``None``.
     threads:
         DuckDB worker threads.
+    normalise:
+        A country code: the input is a raw export (national-form numbers, duplicates), to be
+        normalised and de-duplicated in SQL first.
 
     Returns
     -------
@@ -400,8 +418,8 @@ def core_features_duckdb(
     con = duckdb.connect()
     try:
         con.execute(f"SET threads = {int(threads)}")
-        _load_cdr(con, _paths(cdr_parquet))
-        _load_registry(con, None if registry_parquet is None else _paths(registry_parquet))
+        _load_cdr(con, _paths(cdr_parquet), normalise)
+        _load_registry(con, None if registry_parquet is None else _paths(registry_parquet), normalise)
         out = con.sql(_FEATURES_SQL).pl()
     finally:
         con.close()
