@@ -288,29 +288,70 @@ MappingOption = Annotated[
 #: ``--cdr`` where a call graph may be given instead (``--graph``): one of the two is required.
 CdrOrGraphOption = Annotated[
     list[str] | None,
-    typer.Option("--cdr", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable. "
+    typer.Option("--cdr", metavar="<path>", help="CDR files, directories or globs (CSV, .csv.gz, Parquet); repeatable. "
                                "Or give --graph."),
 ]
 GraphOption = Annotated[
     list[str] | None,
-    typer.Option("--graph", help="Instead of --cdr: call-graph edge lists caller,callee,calls [voice_calls,sms,"
+    typer.Option("--graph", metavar="<path>", help="Instead of --cdr: call-graph edge lists caller,callee,calls [voice_calls,sms,"
                                  "answered_calls,duration_s_total,first_time,last_time]; features the graph "
                                  "cannot give are null."),
 ]
 
 
-def _one_input(cdr: list[str] | None, graph: list[str] | None) -> None:
-    """Exactly one of ``--cdr`` and ``--graph`` (cli.md)."""
-    if cdr and graph:
-        raise InputError("give --cdr (call records) or --graph (a call graph), not both")
-    if not cdr and not graph:
-        raise InputError("no input given: use --cdr PATH (call records) or --graph PATH (a call graph)")
+FeatureTableOption = Annotated[
+    Path | None,
+    typer.Option("--features", help="Instead of --cdr: a ready per-number table (Parquet or CSV), an msisdn "
+                                    "column and numeric columns of your choosing (a carrier's own aggregates)."),
+]
+#: What each input option reads, for messages.
+_INPUTS = {"--cdr": "call records", "--graph": "a call graph", "--features": "a feature table"}
 
 
-def _in_memory_only(engine: EngineKind, partitions: int | None) -> None:
-    """A call graph is read whole: it has one row per pair of numbers, not per call."""
+def _one_input(cdr: list[str] | None, graph: list[str] | None, table: Path | None = None, *,
+               with_table: bool = False) -> None:
+    """Exactly one of ``--cdr``, ``--graph`` and (``with_table``: train, score) ``--features`` (cli.md)."""
+    options = [o for o in _INPUTS if o != "--features" or with_table]
+    given = [o for o, value in zip(_INPUTS, (cdr, graph, table), strict=True) if value]
+    choices = [f"{o} ({_INPUTS[o]})" for o in options]
+    either = ", ".join(choices[:-1]) + f" or {choices[-1]}"
+    if len(given) == 2:
+        raise InputError(f"give {either}, not both {given[0]} and {given[1]}")
+    if len(given) > 2:
+        raise InputError(f"give {either}, not {', '.join(given[:-1])} and {given[-1]} together")
+    if not given:
+        paths = [f"{o} PATH ({_INPUTS[o]})" for o in options]
+        raise InputError(f"no input given: use {', '.join(paths[:-1])} or {paths[-1]}")
+
+
+def _in_memory_only(engine: EngineKind, partitions: int | None, option: str = "--graph") -> None:
+    """A call graph is read whole: it has one row per pair of numbers, not per call; a ready
+    table has one row per number."""
     if engine is not EngineKind.local or (partitions is not None and partitions > 1):
-        raise InputError("--graph is read in memory: --engine dask and --partitions do not apply to it")
+        raise InputError(f"{option} is read in memory: --engine dask and --partitions do not apply to it")
+
+
+def _no_registry_with_a_table(table: Path | None, subscribers: Path | None) -> None:
+    """A ready table holds whatever registry evidence it has in its own columns: a registry
+    beside it would be read for nothing."""
+    if table is not None and subscribers is not None:
+        raise InputError("--subscribers does not apply to --features: a ready table holds its own columns")
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _untrained_note(model: Any) -> None:
+    """Say which categories a model has no scores for (its labels named only some, cli.md)."""
+    from detector.contract import CATEGORIES
+
+    missing = [c for c in CATEGORIES if c not in model.categories]
+    if missing:
+        _note(f"the model was not trained for {_listed(missing)}: "
+              f"{'its scores are' if len(missing) == 1 else 'their scores are'} null and "
+              f"{'it flags' if len(missing) == 1 else 'they flag'} nothing")
 
 
 def _read_graph_with_progress(graph: list[str], subscribers: Path | None, mapping: Path | None) -> Any:
@@ -325,21 +366,30 @@ def _read_graph_with_progress(graph: list[str], subscribers: Path | None, mappin
 
 
 def _read_either(cdr: list[str] | None, graph: list[str] | None, subscribers: Path | None,
-                 mapping: Path | None, n_files: int | None = None) -> Any:
-    """The inputs of an in-memory run, from call records or a call graph (``n_files``: the CDR
-    files', if counted already)."""
-    _one_input(cdr, graph)
+                 mapping: Path | None, n_files: int | None = None, table: Path | None = None, *,
+                 with_table: bool = False) -> Any:
+    """The inputs of an in-memory run, from call records, a call graph or (``with_table``: train,
+    score) a ready feature table (``n_files``: the CDR files', if counted already)."""
+    _one_input(cdr, graph, table, with_table=with_table)
+    if table is not None:
+        from detector.engine.pipeline import read_table_inputs
+        from detector.inputs.mapping import load_mapping
+
+        _no_registry_with_a_table(table, subscribers)
+        return read_table_inputs(table, load_mapping(mapping))
     if graph:
         return _read_graph_with_progress(graph, subscribers, mapping)
     return _read_with_progress(cdr or [], subscribers, mapping, n_files)
 
 
 def _what_was_read(inputs: Any) -> tuple[str, int]:
-    """What a run's rows were (``CDR rows`` or ``graph edges``) and how many were kept."""
-    from detector.engine.pipeline import GraphInputs
+    """What a run's rows were (``CDR rows``, ``graph edges`` or ``table rows``) and how many were kept."""
+    from detector.engine.pipeline import GraphInputs, TableInputs
 
     if isinstance(inputs, GraphInputs):
         return "graph edges", inputs.graph.edges.height
+    if isinstance(inputs, TableInputs):
+        return "table rows", inputs.features.table.height
     return "CDR rows", inputs.batch.cdrs.height
 
 
@@ -551,6 +601,7 @@ def train(
     model: Annotated[Path, typer.Option("--model", help="Model file to write (skops).")],
     cdr: CdrOrGraphOption = None,
     graph: GraphOption = None,
+    table: FeatureTableOption = None,
     subscribers: SubscribersOption = None,
     mapping: MappingOption = None,
     precision: Annotated[
@@ -562,30 +613,51 @@ def train(
     """Fit the classifier and its per-category thresholds; save a model file that loads without
     executing code.
 
+    Labels may name only some categories: the others are not trained (a note says which), and
+    the model scores only those.
+
     \b
     Example:
         detector train --cdr world/cdr --subscribers world/subscribers.csv --labels world/labels.csv --model my.skops
         detector train --graph honeypot/edges.parquet --labels honeypot/labels.csv --model graph.skops
+        detector train --features aggregates.parquet --labels labels.csv --model own.skops
     """
     from detector.engine.pipeline import feature_table
     from detector.inputs.labels import read_labels
     from models.model_file import save_model
     from models.training import train_model
 
-    inputs = _read_either(cdr, graph, subscribers, mapping)
-    table = feature_table(inputs)
+    from detector.engine.pipeline import TableInputs
+
+    inputs = _read_either(cdr, graph, subscribers, mapping, table=table, with_table=True)
+    features_ = feature_table(inputs)
+    # A ready table's columns are the user's: the model reads all of them (models.training).
+    columns = inputs.features.columns if isinstance(inputs, TableInputs) else None
     known = read_labels(labels)
     what, rows = _what_was_read(inputs)
+    folds = 4
     with _steps("training") as step:
         try:
-            fitted = train_model(table, known, precision=precision, params={"max_iter": max_iter},
+            fitted = train_model(features_, known, precision=precision, folds=folds, params={"max_iter": max_iter},
                                  random_state=seed, summary={what.replace(" ", "_").lower(): rows},
-                                 progress=step)
+                                 progress=step, columns=columns)
         except ValueError as exc:
             raise InputError(f"cannot train on {labels}: {exc}") from None
     save_model(fitted, model)
+    _not_trained_note(fitted, folds)
     auc = ", ".join(f"{c} {v:.3f}" for c, v in fitted.summary["held_out_pr_auc"].items())
-    stdout.print(f"wrote {model}: {table.height:,} numbers; held-out PR-AUC {auc}", highlight=False)
+    stdout.print(f"wrote {model}: {features_.height:,} numbers; held-out PR-AUC {auc}", highlight=False)
+
+
+def _not_trained_note(model: Any, folds: int) -> None:
+    """After training: the categories the labels did not give enough of, in one line."""
+    from detector.contract import CATEGORIES
+
+    positives = model.summary["positives"]
+    why = [f"no {c} labels" if not positives[c] else f"too few {c} labels ({positives[c]}; need at least {folds})"
+           for c in CATEGORIES if c not in model.categories]
+    if why:
+        _note(f"{'; '.join(why)}: {'that category is' if len(why) == 1 else 'those categories are'} not trained")
 
 
 @app.command()
@@ -595,6 +667,7 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="Directory for flagged.csv, scores.parquet, report.html, rejects.csv.")],
     cdr: CdrOrGraphOption = None,
     graph: GraphOption = None,
+    table: FeatureTableOption = None,
     subscribers: SubscribersOption = None,
     allowlist: Annotated[
         Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
@@ -623,6 +696,7 @@ def score(
         detector score --cdr world/cdr --subscribers world/subscribers.csv --allowlist world/allowlist.csv --out run
         detector score --cdr exports/ --out run --engine dask --scheduler tcp://10.0.0.5:8786 --tmp-dir /shared/spill
         detector score --graph honeypot/edges.csv --out run
+        detector score --features aggregates.parquet --model own.skops --out run
     """
     from detector.engine.pipeline import NO_REGISTRY_NOTE, partitioned_scores, run_facts, score_inputs, write_score_outputs
     from detector.inputs.labels import read_allowlist
@@ -630,10 +704,14 @@ def score(
     from models.model_file import SHIPPED_MODEL, load_model
     from models.rules import load_rules
 
-    _one_input(cdr, graph)
+    _one_input(cdr, graph, table, with_table=True)
     engine_ = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions, spill_compression)
     if graph:
         _in_memory_only(engine, partitions)
+    if table is not None:
+        _in_memory_only(engine, partitions, "--features")
+        _no_registry_with_a_table(table, subscribers)
+    in_memory = bool(graph) or table is not None
     model_path = model if model is not None else SHIPPED_MODEL
     detector_model = load_model(model_path)
     rule_set = load_rules(rules)
@@ -647,8 +725,9 @@ def score(
         "model": "shipped default" if model is None else str(model),
         "target precision": precision if precision is not None else detector_model.precision,
     }
-    n_files = 0 if graph else _cdr_file_count(cdr)
-    count = 1 if graph else engine_.partitions_for(cdr)
+    _untrained_note(detector_model)
+    n_files = 0 if in_memory else _cdr_file_count(cdr)
+    count = 1 if in_memory else engine_.partitions_for(cdr)
     if count > 1:
         from detector.inputs.mapping import load_mapping
 
@@ -666,20 +745,20 @@ def score(
                                   rejects=done.rejects, imeis=imeis, run=run, thresholds=result.thresholds,
                                   allowlisted=result.allowlisted)
     else:
-        inputs = _read_either(cdr, graph, subscribers, mapping, n_files)
+        inputs = _read_either(cdr, graph, subscribers, mapping, n_files, table=table, with_table=True)
         result = score_inputs(inputs, detector_model, rules=rule_set, allowlist=allowed, precision=precision)
         what, rows = _what_was_read(inputs)
         run = {what if k == "CDR rows" else k: v for k, v in run.items()}
         run |= {what: rows, "rejected rows": inputs.rejects.height, "numbers scored": result.scores.height}
-        if not graph:
+        if not in_memory:
             run |= run_facts(window=inputs.window, duplicates=inputs.batch.duplicates,
                              legs_matched=inputs.batch.legs_matched, registry=subscribers is not None,
                              absent=inputs.batch.absent)
-        elif subscribers is None:
+        elif graph and subscribers is None:
             run["note"] = NO_REGISTRY_NOTE
         paths = write_score_outputs(out, result, inputs, run)
     _print_flagged(result.flagged, top)
-    if subscribers is None:
+    if subscribers is None and table is None:  # a ready table has what evidence it has
         _note(NO_REGISTRY_NOTE)
     per = result.flagged.group_by("category").len().sort("category").iter_rows()
     counts = ", ".join(f"{c} {n:,}" for c, n in per) or "none"
@@ -724,7 +803,7 @@ def evaluate(
 
     from detector.inputs.labels import read_labels
     from models.evaluation import evaluate as evaluate_scores
-    from models.evaluation import flagged_list_precision
+    from models.evaluation import flagged_list_precision, unscored_categories
 
     try:
         score_table = pl.read_parquet(scores)
@@ -743,6 +822,11 @@ def evaluate(
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(f"cannot read flagged list {flagged_path}: {str(exc).splitlines()[0]}") from None
     metrics = evaluate_scores(score_table, known, flagged_table)
+    unscored = unscored_categories(score_table)
+    if unscored:
+        one = len(unscored) == 1
+        _note(f"{_listed(unscored)} {'has' if one else 'have'} no scores (the model was not trained for "
+              f"{'it' if one else 'them'}): no metrics")
     overall = flagged_list_precision(flagged_table, known) if flagged_table is not None else None
     if as_json:
         stdout.print_json(json.dumps({"categories": metrics.to_dicts(), "flagged_list_precision": overall}))

@@ -69,6 +69,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         between them and scores all of the gap like the honest side, so fraud that moves
         halfway (lower volume, a little cover traffic) is missed. Blends fill the gap with rows
         whose label is as much fraud as they hold, so the score rises gradually across it.
+    categories : sequence of str, default=None
+        The categories to fit (a subset of ``CATEGORIES``): labels may name only some of them
+        (cli.md). ``None``: all four. ``Y`` still has a column per category of ``CATEGORIES``;
+        the others' columns are ignored, and their scores are NaN (not scored).
     random_state : int or None, default=None
 
     Attributes
@@ -78,7 +82,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     columns_ : list of ndarray of int
         The columns each member reads.
     member_category_ : ndarray of int
-        The category (index into ``CATEGORIES``) each member scores.
+        The category (index into ``CATEGORIES``) each member scores; a category without members
+        was not fitted.
     n_features_in_ : int
 
     Notes
@@ -102,6 +107,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         l2_regularization: float = 1.0,
         class_weight: str | None = "balanced",
         mixup: float | Mapping[str, float] = 0.0,
+        categories: Sequence[str] | None = None,
         random_state: int | None = None,
     ) -> None:
         self.feature_sets = feature_sets
@@ -115,6 +121,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.class_weight = class_weight
         self.mixup = mixup
+        self.categories = categories
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> CategoryClassifier:
@@ -123,8 +130,11 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape != (X.shape[0], len(CATEGORIES)):
             raise ValueError(f"Y must have shape (n_samples, {len(CATEGORIES)}), got {Y.shape}")
+        fitted = self._fitted_categories()
         self.columns_, members = [], []
         for k, category in enumerate(CATEGORIES):
+            if category not in fitted:
+                continue
             groups = (self.feature_groups or {}).get(category, ())
             full = self._columns(category, X.shape[1])
             for columns in (full, *(self._checked(g, X.shape[1]) for g in groups), *([full] if self.linear else [])):
@@ -134,6 +144,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.estimators_ = []
         rng = np.random.default_rng(self.random_state)
         for k, category in enumerate(CATEGORIES):
+            if category not in fitted:
+                continue
             y = Y[:, k].astype(np.int64)
             if np.unique(y).size < 2:
                 raise ValueError(f"category {category!r} needs positive and negative examples")
@@ -205,7 +217,9 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             else:
                 probability = np.where(rows, expit(raw[m]), 0.0)  # raw is NaN outside rows
             scores[k] += probability
-        return scores.T / np.bincount(self.member_category_, minlength=n_categories)
+        members = np.bincount(self.member_category_, minlength=n_categories)
+        # A category that was not fitted (no members) has no score: NaN, not 0.
+        return np.where(members > 0, scores.T / np.maximum(members, 1), np.nan)
 
     def _forest(self, trees: list[int]) -> tuple[Forest, ScoreMemo]:
         """The tree members ``trees`` compiled (:func:`~models.forest.compile_forest`), and the
@@ -238,6 +252,16 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """0/1 per category at probability 0.5 (the shipped thresholds live in the model file)."""
         return (self.predict_proba(X) >= 0.5).astype(np.int64)
+
+    def _fitted_categories(self) -> frozenset[str]:
+        """The categories ``fit`` fits: ``categories``, checked, or all of ``CATEGORIES``."""
+        if self.categories is None:
+            return frozenset(CATEGORIES)
+        chosen = list(self.categories)
+        unknown = [c for c in chosen if c not in CATEGORIES]
+        if unknown or not chosen:
+            raise ValueError(f"categories must be a non-empty subset of {', '.join(CATEGORIES)}, got {chosen}")
+        return frozenset(chosen)
 
     def _columns(self, category: str, n_features: int) -> np.ndarray:
         if self.feature_sets is None:

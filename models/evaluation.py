@@ -1,6 +1,8 @@
 """Evaluation: how well scores and a flagged list match known labels, per category.
 
 Numbers with a label but no score (never seen in the input) count as missed: their score is 0.
+A category whose scores are all null was not scored (the model was not trained for it): its row
+gives its positives and nothing else (:func:`unscored_categories`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame |
     flagged:
         ``msisdn``, ``category`` (``flagged.csv``), optional.
     """
+    unscored = set(unscored_categories(scores))
     table = scores.join(labels, on="msisdn", how="full", coalesce=True).with_columns(
         [pl.col(f"score_{c}").fill_null(0.0) for c in CATEGORIES] + [pl.col(c).fill_null(False) for c in CATEGORIES]
     )
@@ -36,7 +39,7 @@ def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame |
         y = table[category].to_numpy().astype(np.int64)
         s = table[f"score_{category}"].to_numpy()
         row: dict[str, object] = {"category": category, "positives": int(y.sum()), "numbers": int(y.size)}
-        both_classes = 0 < y.sum() < y.size
+        both_classes = 0 < y.sum() < y.size and category not in unscored
         row["pr_auc"] = float(average_precision_score(y, s)) if both_classes else None
         fpr, tpr, _ = roc_curve(y, s) if both_classes else (None, None, None)
         for rate in FALSE_POSITIVE_RATES:
@@ -46,9 +49,15 @@ def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame |
             true = hits.join(labels.filter(pl.col(category)).select("msisdn"), on="msisdn", how="semi").height
             row["flagged"] = hits.height
             row["flagged_precision"] = true / hits.height if hits.height else None
-            row["flagged_recall"] = true / int(y.sum()) if y.sum() else None
+            row["flagged_recall"] = true / int(y.sum()) if y.sum() and category not in unscored else None
         rows.append(row)
     return pl.DataFrame(rows)
+
+
+def unscored_categories(scores: pl.DataFrame) -> list[str]:
+    """The categories whose ``score_<category>`` column holds no value (``scores.parquet`` of a
+    model trained for only some categories)."""
+    return [c for c in CATEGORIES if scores.height and scores[f"score_{c}"].null_count() == scores.height]
 
 
 def flagged_list_precision(flagged: pl.DataFrame, labels: pl.DataFrame) -> float | None:

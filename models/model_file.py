@@ -48,8 +48,9 @@ from detector.errors import InputError, one_line
 from models.classifier import CategoryClassifier
 
 #: The format tag written in every model file; the number goes up when the content changes in a
-#: way older readers cannot handle.
-FORMAT = "detector-model/1"
+#: way older readers cannot handle. 2 added ``categories`` (a model may have only some of the
+#: four); a file of format 1 has all four and still loads.
+FORMAT = "detector-model/2"
 _FORMAT_PREFIX, _, _FORMAT_NUMBER = FORMAT.rpartition("/")
 _FORMAT_RE = re.compile(rf"{re.escape(_FORMAT_PREFIX)}/(\d+)")
 
@@ -69,8 +70,12 @@ TRUSTED_TYPES: list[str] = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 
-#: The keys of the dict stored in a model file, in the order they are written.
-_KEYS = ("format", "estimator", "features", "thresholds", "precision", "curves", "summary", "version")
+#: The keys of the dict stored in a model file, in the order they are written, per format number
+#: this version reads.
+_KEYS_BY_FORMAT: dict[int, tuple[str, ...]] = {
+    1: ("format", "estimator", "features", "thresholds", "precision", "curves", "summary", "version"),
+    2: ("format", "estimator", "features", "categories", "thresholds", "precision", "curves", "summary", "version"),
+}
 #: The arrays of one category's curve, as returned by ``sklearn.metrics.precision_recall_curve``.
 _CURVE_KEYS = ("precision", "recall", "threshold")
 
@@ -114,6 +119,10 @@ class DetectorModel:
         JSON-like values only -- str, int, float, bool, None, lists and dicts with str keys.
     version : str
         The ``detector`` version that wrote the model (defaults to the installed one).
+    categories : list of str
+        The categories the model was trained for, in ``CATEGORIES`` order (default: all four).
+        Labels may name only some (cli.md): the others have no threshold, no curve and no
+        estimator members, their scores are null and they flag nothing.
 
     Notes
     -----
@@ -127,6 +136,7 @@ class DetectorModel:
     curves: dict[str, dict[str, np.ndarray]]
     summary: dict[str, object]
     version: str = field(default_factory=package_version)
+    categories: list[str] = field(default_factory=lambda: list(CATEGORIES))
 
     def threshold_for(self, category: str, precision: float) -> float:
         """Re-pick ``category``'s threshold for a target ``precision`` from its stored curve.
@@ -153,6 +163,8 @@ class DetectorModel:
         float
         """
         if category not in self.curves:
+            if category in CATEGORIES:
+                raise ValueError(f"the model was not trained for {category!r} (it has {', '.join(self.categories)})")
             raise ValueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
         if isinstance(precision, bool) or not isinstance(precision, numbers.Real) or not 0 < precision <= 1:
             raise ValueError(f"precision must be a number in (0, 1], got {precision!r}")
@@ -181,6 +193,7 @@ def save_model(model: DetectorModel, path: str | Path) -> None:
             "format": FORMAT,
             "estimator": model.estimator,
             "features": list(model.features),
+            "categories": list(model.categories),
             "thresholds": {
                 c: _number(v, f"thresholds[{c!r}]") for c, v in _ordered(model.thresholds, "thresholds").items()
             },
@@ -268,13 +281,16 @@ def _newer_message(tag: str, version: object) -> str:
     return f"made by {by}, a newer version (format {tag}; this version reads {FORMAT}): upgrade detector to use it"
 
 
-def _check_format_tag(tag: object, version: object) -> None:
+def _check_format_tag(tag: object, version: object) -> int:
+    """The format number of ``tag``, one this version reads (:data:`_KEYS_BY_FORMAT`)."""
     if not isinstance(tag, str) or not (match := _FORMAT_RE.fullmatch(tag)):
         raise _Invalid(f"no {FORMAT!r} format tag")
-    if int(match.group(1)) > int(_FORMAT_NUMBER):
+    number = int(match.group(1))
+    if number > int(_FORMAT_NUMBER):
         raise _Newer(_newer_message(tag, version))
-    if tag != FORMAT:
+    if number not in _KEYS_BY_FORMAT or tag != f"{_FORMAT_PREFIX}/{number}":
         raise _Invalid(f"unsupported format {tag!r}, expected {FORMAT!r}")
+    return number
 
 
 def _check_format_early(path: Path, error: Callable[[str], ModelFileError]) -> None:
@@ -306,8 +322,14 @@ def _check_content(content: object) -> DetectorModel:
     """Check everything about a model file's content; raise :class:`_Invalid` saying what is wrong."""
     if not isinstance(content, dict):
         raise _Invalid(f"holds a {type(content).__name__}, not a dict")
-    _check_format_tag(content.get("format"), content.get("version"))
-    _check_keys(content, _KEYS)
+    number = _check_format_tag(content.get("format"), content.get("version"))
+    _check_keys(content, _KEYS_BY_FORMAT[number])
+    # Format 1 predates models of only some categories: it has all four.
+    categories = content["categories"] if "categories" in content else list(CATEGORIES)
+    if (not isinstance(categories, list) or not categories or not all(isinstance(c, str) for c in categories)
+            or categories != [c for c in CATEGORIES if c in categories]):
+        raise _Invalid(f"categories must be a non-empty list of distinct categories in the order "
+                       f"{', '.join(CATEGORIES)}")
 
     features = content["features"]
     if not isinstance(features, list) or not features or not all(isinstance(f, str) and f for f in features):
@@ -323,15 +345,19 @@ def _check_content(content: object) -> DetectorModel:
     members = getattr(estimator, "member_category_", None)
     if (
         not isinstance(fitted, list)
-        or len(fitted) < len(CATEGORIES)
+        or len(fitted) < len(categories)
         or not all(type(m) is HistGradientBoostingClassifier or _is_linear_member(m) for m in fitted)
         or not isinstance(columns, list)
         or len(columns) != len(fitted)
         or not isinstance(members, np.ndarray)
         or members.shape != (len(fitted),)
-        or set(members.tolist()) != set(range(len(CATEGORIES)))
+        or set(members.tolist()) != {CATEGORIES.index(c) for c in categories}
     ):
         raise _Invalid("estimator is not a fitted CategoryClassifier")
+    if not hasattr(estimator, "categories"):
+        # Saved before CategoryClassifier had the parameter (format 1): it fitted all four,
+        # which is what the default says.
+        estimator.categories = None
     n_columns = getattr(estimator, "n_features_in_", None)
     if n_columns != len(features):
         raise _Invalid(f"estimator reads {n_columns} columns but {len(features)} features are named")
@@ -339,7 +365,7 @@ def _check_content(content: object) -> DetectorModel:
     thresholds = content["thresholds"]
     if not isinstance(thresholds, dict):
         raise _Invalid("thresholds must be a dict")
-    _check_keys(thresholds, CATEGORIES, "thresholds")
+    _check_keys(thresholds, categories, "thresholds")
     for category, value in thresholds.items():
         if not _is_float(value) or not 0 <= value <= 1:
             raise _Invalid(f"thresholds[{category!r}] must be a float in [0, 1]")
@@ -351,7 +377,7 @@ def _check_content(content: object) -> DetectorModel:
     curves = content["curves"]
     if not isinstance(curves, dict):
         raise _Invalid("curves must be a dict")
-    _check_keys(curves, CATEGORIES, "curves")
+    _check_keys(curves, categories, "curves")
     for category, curve in curves.items():
         _check_curve(category, curve)
 
@@ -364,7 +390,7 @@ def _check_content(content: object) -> DetectorModel:
     if not isinstance(version, str) or not version:
         raise _Invalid("version must be a non-empty str")
 
-    return DetectorModel(estimator, features, thresholds, precision, curves, summary, version)
+    return DetectorModel(estimator, features, thresholds, precision, curves, summary, version, categories)
 
 
 def _is_linear_member(model: object) -> bool:

@@ -58,18 +58,21 @@ def score_numbers(model: DetectorModel, features: pl.DataFrame) -> pl.DataFrame:
     """``msisdn`` and ``score_<category>`` (in [0, 1], higher = more suspicious) per row.
 
     A traffic category's score shrinks in proportion for a number below
-    :data:`MINIMUM_ACTIVITY` (too little behaviour to judge).
+    :data:`MINIMUM_ACTIVITY` (too little behaviour to judge). A category the model was not
+    trained for (``model.categories``) has a null score.
 
     Raises :class:`~models.model_file.ModelFileError` when the table lacks a column the model reads.
     """
     check_features(model, features.columns)
     share = np.column_stack([_activity_share(features, category) for category in CATEGORIES])
+    trained = np.array([c in model.categories for c in CATEGORIES])
     # A score that the share zeroes is not computed at all: many numbers make no calls, or send
     # no texts, and the model would score them for nothing.
-    scores = model.estimator.predict_proba_where(feature_matrix(features, model.features), share > 0)
+    scores = model.estimator.predict_proba_where(feature_matrix(features, model.features), (share > 0) & trained)
     scores *= share
     return features.select("msisdn").with_columns(
-        pl.Series(name, scores[:, k], dtype=pl.Float64) for k, name in enumerate(SCORE_COLUMNS)
+        pl.Series(name, scores[:, k], dtype=pl.Float64) if trained[k] else pl.lit(None, pl.Float64).alias(name)
+        for k, name in enumerate(SCORE_COLUMNS)
     )
 
 
@@ -87,7 +90,8 @@ def flag_numbers(
     scores:
         From :func:`score_numbers`, row for row with ``features``.
     thresholds:
-        Per category, the score at which the model flags.
+        Per category, the score at which the model flags. A category without one (the model was
+        not trained for it) flags nothing, by model or by rule: it was not scored.
     rules:
         The carrier's rules (:func:`models.rules.load_rules`); a rule that fires flags too.
     allowlist:
@@ -104,8 +108,8 @@ def flag_numbers(
         allowed.alias("allowed"),
         *[pl.Series(f"enough_{c}", _activity_share(features, c) >= 1.0) for c in CATEGORIES],
     )
-    parts, allowlisted = [], {}
-    for category in CATEGORIES:
+    parts, allowlisted = [FLAGGED_SCHEMA.to_frame()], {}
+    for category in (c for c in CATEGORIES if c in thresholds):
         by_model = (pl.col(f"score_{category}") >= thresholds[category]) & pl.col(f"enough_{category}")
         by_rule = pl.col(f"rule_{category}")
         hits = table.with_row_index("row").filter(by_model | by_rule)

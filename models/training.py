@@ -113,6 +113,7 @@ def train_model(
     grouped: bool = True,
     sources: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> DetectorModel:
     """Fit the classifier on every labelled row and pick each category's threshold for
     ``precision`` from out-of-fold scores.
@@ -121,7 +122,7 @@ def train_model(
     ----------
     features:
         The feature table (:func:`features.build.build_features`), with every column of
-        :data:`MODEL_FEATURES`.
+        :data:`MODEL_FEATURES`; or, with ``columns``, a table of the user's own.
     labels:
         ``msisdn`` plus a boolean column per category.
     folds:
@@ -141,34 +142,55 @@ def train_model(
     progress:
         Called with a short line as each of the ``folds + 1`` fits starts (``fold 2 of 4``,
         ``final model``): training takes minutes on a carrier's numbers.
+    columns:
+        The columns to read, of a table of the user's own (a carrier's aggregates, cli.md
+        ``--features``): every category reads all of them, without groups (which column is which
+        kind of evidence is not known), blends or linear members (both take logarithms, made for
+        non-negative rates and counts). ``None``: the engine's own table, read as
+        :data:`MODEL_FEATURES` by :data:`FEATURE_SETS`, :data:`FEATURE_GROUPS` and :data:`MIXUP`.
 
-    Raises ``ValueError`` when a category has too few positives to hold some out.
+    A category with fewer than ``folds`` positives is not trained (labels may name only some
+    categories, cli.md): the model has no threshold or curve for it, and ``summary["positives"]``
+    says how many it had. Raises ``ValueError`` when no category has enough.
     """
-    missing = [n for n in MODEL_FEATURES if n not in features.columns]
+    names = list(MODEL_FEATURES) if columns is None else list(columns)
+    missing = [n for n in names if n not in features.columns]
     if missing:
         raise ValueError(f"the feature table lacks {', '.join(missing)}")
-    X = feature_matrix(features)
+    X = feature_matrix(features, names)
     Y = label_matrix(features, labels)
-    for k, category in enumerate(CATEGORIES):
-        if Y[:, k].sum() < folds:
-            raise ValueError(f"too few {category} numbers to train on ({int(Y[:, k].sum())}; need at least {folds})")
+    positives = {c: int(Y[:, k].sum()) for k, c in enumerate(CATEGORIES)}
+    trained = [c for c in CATEGORIES if positives[c] >= folds]
+    if not trained:
+        counts = ", ".join(f"{c} {n}" for c, n in positives.items())
+        raise ValueError(f"too few labelled numbers in every category to train on ({counts}; need at least {folds} "
+                         "in one)")
     # A column with no value in any row (a call graph has no per-day or handset features) says
     # nothing to learn from, and the trees cannot bin it: the model reads the others.
-    known = {n for k, n in enumerate(MODEL_FEATURES) if not np.isnan(X[:, k]).all()}
-    sets = {c: [MODEL_FEATURES.index(n) for n in FEATURE_SETS[c] if n in known] for c in CATEGORIES}
-    groups = ({c: [g for g in ([MODEL_FEATURES.index(n) for n in group if n in known] for group in FEATURE_GROUPS[c])
-                   if g] for c in CATEGORIES}
-              if grouped else None)
+    known = {n for k, n in enumerate(names) if not np.isnan(X[:, k]).all()}
+    if not known:
+        raise ValueError("no feature column has a value in any row")
+    wanted_sets = FEATURE_SETS if columns is None else dict.fromkeys(CATEGORIES, tuple(names))
+    sets = {c: [names.index(n) for n in wanted_sets[c] if n in known] for c in trained}
+    groups = ({c: [g for g in ([names.index(n) for n in group if n in known] for group in FEATURE_GROUPS[c])
+                   if g] for c in trained}
+              if grouped and columns is None else None)
     make = dict(params or {})
     make.setdefault("random_state", random_state)
     make["feature_groups"] = groups
-    make.setdefault("linear", grouped)
-    make.setdefault("mixup", MIXUP)
+    make.setdefault("linear", grouped and columns is None)
+    make.setdefault("mixup", MIXUP if columns is None else 0.0)
+    # None when all four are trained: the estimator as it was before labels could name some.
+    make["categories"] = None if len(trained) == len(CATEGORIES) else trained
+    # The few positives of a category not trained would only unbalance the folds' strata.
+    Y[:, [k for k, c in enumerate(CATEGORIES) if c not in trained]] = 0
 
     held_out = _out_of_fold_scores(lambda: CategoryClassifier(sets, **make), X, Y, folds, random_state, sources,
                                    progress)
     curves, thresholds, pr_auc = {}, {}, {}
     for k, category in enumerate(CATEGORIES):
+        if category not in trained:
+            continue
         curves[category] = _thin_curve(*precision_recall_curve(Y[:, k], held_out[:, k]))
         pr_auc[category] = float(average_precision_score(Y[:, k], held_out[:, k]))
     if progress is not None:
@@ -176,21 +198,22 @@ def train_model(
     estimator = CategoryClassifier(sets, **make).fit(X, Y)
     model = DetectorModel(
         estimator=estimator,
-        features=list(MODEL_FEATURES),
+        features=names,
         thresholds={},
         precision=precision,
         curves=curves,
         summary={
             "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "rows": int(X.shape[0]),
-            "positives": {c: int(Y[:, k].sum()) for k, c in enumerate(CATEGORIES)},
+            "positives": positives,
             "held_out_pr_auc": pr_auc,
             "folds": folds,
             "grouped": grouped,
             **dict(summary or {}),
         },
+        categories=trained,
     )
-    for category in CATEGORIES:
+    for category in trained:
         thresholds[category] = model.threshold_for(category, precision)
     model.thresholds = thresholds
     return model

@@ -36,6 +36,7 @@ from detector.engine.partitioned import (
 )
 from detector.engine.sorted_output import sink_ranges
 from detector.inputs.cdr import CDR_SCHEMA, CdrBatch, FileReport, read_cdrs
+from detector.inputs.feature_table import FeatureTable, read_feature_table
 from detector.inputs.graph import GraphBatch, read_graph
 from detector.inputs.mapping import Mapping
 from detector.inputs.numbers import DEFAULT_COUNTRY_CODE
@@ -112,6 +113,25 @@ class GraphInputs:
         return _all_rejects(self.graph.rejects, self.registry)
 
 
+@dataclass
+class TableInputs:
+    """A ready per-number feature table (cli.md, ``--features``: a carrier's own aggregates)
+    instead of CDRs: it is the feature table, as it is."""
+
+    features: FeatureTable
+    #: A ready table holds its registry's evidence in its own columns, if any.
+    registry: None = None
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        """The table's rows without a number (file, row, reason, raw)."""
+        return self.features.rejects
+
+
+#: Any of what an in-memory run reads.
+AnyInputs = Inputs | GraphInputs | TableInputs
+
+
 def _all_rejects(cdr_rejects: pl.DataFrame, registry: Registry | None) -> pl.DataFrame:
     return cdr_rejects if registry is None else pl.concat([cdr_rejects, registry.rejects])
 
@@ -144,9 +164,17 @@ def read_graph_inputs(
                        home_prefixes=mapping.home_prefixes)
 
 
-def feature_table(inputs: Inputs | GraphInputs, core_only: bool = False) -> pl.DataFrame:
+def read_table_inputs(path: str | Path, mapping: Mapping | None = None) -> TableInputs:
+    """Read a ready feature table (:mod:`detector.inputs.feature_table`)."""
+    return TableInputs(features=read_feature_table(path, mapping))
+
+
+def feature_table(inputs: AnyInputs, core_only: bool = False) -> pl.DataFrame:
     """The feature table (features.md, and unless ``core_only`` the engine's own features); of a
-    call graph, with what it cannot tell null (:mod:`features.graph`)."""
+    call graph, with what it cannot tell null (:mod:`features.graph`); of a ready table, that
+    table (``core_only`` does not apply: its columns are the user's)."""
+    if isinstance(inputs, TableInputs):
+        return inputs.features.table
     registry = inputs.registry.subscribers if inputs.registry is not None else None
     if isinstance(inputs, GraphInputs):
         table = graph_features(inputs.graph, registry, country_code=inputs.country_code,
@@ -236,7 +264,7 @@ class ScoreResult:
 
 
 def score_inputs(
-    inputs: Inputs | GraphInputs,
+    inputs: AnyInputs,
     model: DetectorModel,
     *,
     rules: Sequence[Rule] = (),
@@ -262,10 +290,11 @@ def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, floa
     return {c: model.threshold_for(c, precision) for c in model.thresholds}
 
 
-def write_score_outputs(out: str | Path, result: ScoreResult, inputs: Inputs | GraphInputs,
+def write_score_outputs(out: str | Path, result: ScoreResult, inputs: AnyInputs,
                         run: dict[str, object]) -> dict[str, Path]:
     """Write the outputs of an in-memory run into ``out`` (:func:`detector.outputs.files.write_run_outputs`);
-    return their paths. A call graph names no handsets: its report has no shared IMEIs."""
+    return their paths. A call graph or a ready table names no handsets: its report has no shared
+    IMEIs."""
     from detector.outputs.files import write_run_outputs
     from detector.outputs.report import shared_imeis
 

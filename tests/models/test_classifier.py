@@ -65,6 +65,17 @@ def test_fit_rejects_a_category_without_positives():
         CategoryClassifier(max_iter=5).fit(X, Y)
 
 
+def test_fits_only_the_categories_asked_for_and_scores_the_others_nan():
+    X, Y = _gap_problem(np.random.default_rng(4), n=200)
+    Y[:, 2] = 0  # no simbox positives: not asked for, so no error
+    model = CategoryClassifier(max_iter=5, categories=["voice_spam", "preactivated_sim"]).fit(X, Y)
+    assert set(model.member_category_.tolist()) == {0, 3}
+    scores = model.predict_proba(X)
+    assert np.isnan(scores[:, [1, 2]]).all() and ((scores[:, [0, 3]] >= 0) & (scores[:, [0, 3]] <= 1)).all()
+    with pytest.raises(ValueError, match="categories must be"):
+        CategoryClassifier(categories=["spam"]).fit(X, Y)
+
+
 @pytest.mark.parametrize("block", [8_192, 64])
 def test_a_rows_score_does_not_depend_on_the_rest_of_the_batch(block, monkeypatch):
     """Partitions of a run score different batches: every row's score must be bit-identical

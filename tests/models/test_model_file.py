@@ -146,6 +146,54 @@ def test_round_trip(model, saved, data):
             np.testing.assert_array_equal(loaded.curves[category][key], array)
 
 
+def _format_1(content):
+    """``content`` as a file of format 1 held it: no ``categories``, and an estimator saved
+    before CategoryClassifier had the parameter."""
+    del content["categories"]
+    content["format"] = "detector-model/1"
+    del content["estimator"].categories
+
+
+def test_a_format_1_file_still_loads_with_all_four_categories(model, saved, data, tmp_path):
+    _dump(_format_1)(saved, tmp_path / "old.skops")
+    old = load_model(tmp_path / "old.skops")
+    assert old.categories == list(CATEGORIES)
+    assert old.estimator.get_params() == model.estimator.get_params()
+    np.testing.assert_array_equal(old.estimator.predict_proba(data[2]), model.estimator.predict_proba(data[2]))
+
+
+def test_the_shipped_model_loads():
+    from models.model_file import SHIPPED_MODEL
+
+    assert load_model(SHIPPED_MODEL).categories == list(CATEGORIES)
+
+
+def test_a_model_of_some_categories_round_trips(data, tmp_path):
+    """Labels for only some categories (cli.md): the file records which; the others have no
+    threshold, no curve and NaN scores."""
+    X, Y, X_held, Y_held = data
+    some = ["sms_spam", "preactivated_sim"]
+    estimator = CategoryClassifier(max_iter=3, categories=some, random_state=0).fit(X, Y)
+    scores = estimator.predict_proba(X_held)
+    assert np.isnan(scores[:, [0, 2]]).all() and not np.isnan(scores[:, [1, 3]]).any()
+    curves, thresholds = {}, {}
+    for category in some:
+        k = CATEGORIES.index(category)
+        p, r, t = precision_recall_curve(Y_held[:, k], scores[:, k])
+        curves[category] = {"precision": p, "recall": r, "threshold": t}
+        thresholds[category] = 0.5
+    model = DetectorModel(estimator, list(FEATURES), thresholds, 0.9, curves, {}, categories=some)
+    save_model(model, tmp_path / "some.skops")
+    loaded = load_model(tmp_path / "some.skops")
+    assert loaded.categories == some and list(loaded.thresholds) == some
+    np.testing.assert_array_equal(loaded.estimator.predict_proba(X_held), scores)
+    with pytest.raises(ValueError, match="not trained for 'simbox'"):
+        loaded.threshold_for("simbox", 0.9)
+    # A model that says it has all four but holds only some: refused on save.
+    with pytest.raises(ValueError, match="cannot save"):
+        save_model(DetectorModel(estimator, list(FEATURES), thresholds, 0.9, curves, {}), tmp_path / "bad.skops")
+
+
 def test_accepts_str_path_and_creates_directories(model, tmp_path):
     path = tmp_path / "deep" / "er" / "model.skops"
     save_model(model, str(path))
@@ -471,6 +519,22 @@ def _version_not_str(content):
     content["version"] = 1
 
 
+def _categories_out_of_order(content):
+    content["categories"] = list(reversed(content["categories"]))
+
+
+def _categories_unknown(content):
+    content["categories"] = [*content["categories"][:3], "spam"]
+
+
+def _categories_without_thresholds(content):
+    content["categories"] = content["categories"][:3]
+
+
+def _format_1_with_categories(content):
+    content["format"] = "detector-model/1"
+
+
 BAD_FILES = {
     "missing": (_missing, "not found"),
     "directory": (_directory, "not a file"),
@@ -492,7 +556,7 @@ BAD_FILES = {
     "other-sklearn-estimator": (_dump(_other_estimator), "holds a LogisticRegression, not a dict"),
     "custom-class": (_dump(_with_gadget), r"refused.*Gadget"),
     "missing-key": (_dump(_missing_key), "missing curves"),
-    "wrong-tag": (_dump(_wrong_tag), "no 'detector-model/1' format tag"),
+    "wrong-tag": (_dump(_wrong_tag), f"no '{FORMAT}' format tag"),
     "older-tag": (_dump(_older_looking_tag), "unsupported format 'detector-model/0'"),
     "estimator-hgb": (_dump(_estimator_not_category_classifier), "HistGradientBoostingClassifier, not a Cat"),
     "estimator-unfitted": (_dump(_unfitted_estimator), "not a fitted CategoryClassifier"),
@@ -505,6 +569,10 @@ BAD_FILES = {
     "curve-list": (_dump(_curve_not_array), "1-D float64 array"),
     "summary-array": (_dump(_summary_with_array), "holds a ndarray"),
     "version-int": (_dump(_version_not_str), "version must be"),
+    "categories-order": (_dump(_categories_out_of_order), "categories must be"),
+    "categories-unknown": (_dump(_categories_unknown), "categories must be"),
+    "categories-not-thresholds": (_dump(_categories_without_thresholds), "not a fitted CategoryClassifier"),
+    "format-1-with-categories": (_dump(_format_1_with_categories), "unexpected 'categories'"),
 }
 
 
@@ -526,10 +594,10 @@ def test_bad_file_is_one_clear_error(name, saved, tmp_path):
 
 def test_newer_format_says_so(saved, tmp_path):
     content = _raw(saved)
-    content["format"] = "detector-model/2"
+    content["format"] = "detector-model/3"
     content["version"] = "9.0.0"
     sio.dump(content, tmp_path / "newer.skops")
-    with pytest.raises(ModelFileError, match=r"made by detector 9\.0\.0, a newer version .*detector-model/2"):
+    with pytest.raises(ModelFileError, match=r"made by detector 9\.0\.0, a newer version .*detector-model/3"):
         load_model(tmp_path / "newer.skops")
 
 

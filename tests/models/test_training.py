@@ -83,13 +83,44 @@ def test_label_matrix_handles_several_labels_and_unlabelled_numbers():
     assert label_matrix(features, labels).tolist() == [[0, 0, 0, 0], [1, 0, 0, 1], [0, 0, 0, 1]]
 
 
-def test_training_without_enough_positives_says_which_category():
+def test_training_without_enough_positives_in_any_category_says_so():
     features = pl.DataFrame({"msisdn": [str(i) for i in range(20)],
                              **{n: [0.0] * 20 for n in MODEL_FEATURES}})
     labels = pl.DataFrame({"msisdn": ["1"], "voice_spam": [True], "sms_spam": [False], "simbox": [False],
                            "preactivated_sim": [False]})
-    with pytest.raises(ValueError, match="too few voice_spam"):
+    with pytest.raises(ValueError, match=r"too few labelled numbers in every category .*voice_spam 1, sms_spam 0"):
         train_model(features, labels)
+
+
+def _own_table(n=600, seed=5):
+    """A table of a user's own columns (any names) where ``sms_spam`` shows in ``texts``."""
+    rng = np.random.default_rng(seed)
+    spam = rng.random(n) < 0.05
+    table = pl.DataFrame({"msisdn": [f"849{i:08d}" for i in range(n)], "texts": rng.poisson(3, n) + 40 * spam,
+                          "calls": rng.normal(size=n), "is_business": rng.random(n) < 0.1})
+    labels = pl.DataFrame({"msisdn": table["msisdn"].filter(pl.Series(spam)), "voice_spam": False, "sms_spam": True,
+                           "simbox": False, "preactivated_sim": False})
+    return table.with_columns(pl.col("is_business").cast(pl.UInt8)), labels
+
+
+def test_a_table_of_own_columns_and_labels_of_one_category():
+    """cli.md: the model reads the table's columns, every category all of them, and is trained
+    only for the categories with positives; the others score null and flag nothing."""
+    table, labels = _own_table()
+    columns = ["texts", "calls", "is_business"]
+    model = train_model(table, labels, columns=columns, params={"max_iter": 20}, folds=3)
+    assert model.features == columns and model.categories == ["sms_spam"]
+    assert list(model.thresholds) == list(model.curves) == ["sms_spam"]
+    assert model.summary["positives"]["voice_spam"] == 0
+    assert [c.tolist() for c in model.estimator.columns_] == [[0, 1, 2]]  # no groups, no linear member
+    scores = score_numbers(model, table)
+    assert scores.select(pl.col("score_voice_spam", "score_simbox", "score_preactivated_sim").is_null().all()).row(0) \
+        == (True, True, True)
+    assert scores["score_sms_spam"].is_not_null().all()
+    flags = flag_numbers(scores, table, model.thresholds, load_rules())
+    assert set(flags.flagged["category"]) == {"sms_spam"}
+    metrics = {r["category"]: r for r in evaluate(flags.scores, labels, flags.flagged).to_dicts()}
+    assert metrics["sms_spam"]["pr_auc"] > 0.9 and metrics["voice_spam"]["pr_auc"] is None
 
 
 def test_thinned_curve_picks_the_same_thresholds_as_the_full_one():
