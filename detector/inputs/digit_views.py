@@ -30,10 +30,19 @@ def plain_digits(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(value, digits)``: where a value is exactly the digits of a positive integer (ASCII
     digits only, no sign, no leading zero, 1 to :data:`MAX_DIGITS` of them), that integer and how
     many digits it has; elsewhere (nulls included) 0 and 0. ``text`` is a String Series."""
+    return prefixed_digits(text, "")
+
+
+def prefixed_digits(text: pl.Series, prefix: str, where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`plain_digits` of what follows ``prefix`` (ASCII), where a value is exactly
+    ``prefix`` and then such digits (a national ``0912345678`` after the trunk prefix ``0``);
+    0 and 0 elsewhere, and at rows where ``where`` (bool, optional) is False, which are not read."""
     value = np.zeros(text.len(), dtype=np.int64)
     digits = np.zeros(text.len(), dtype=np.int8)
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     for start, stop, rows, data, bases, valid in _view_chunks(text):
-        _parse_views(rows, data, bases, valid, value[start:stop], digits[start:stop])
+        wanted = valid if where is None else valid & where[start:stop]
+        _parse_views(rows, data, bases, wanted, head, value[start:stop], digits[start:stop])
     return value, digits
 
 
@@ -80,19 +89,21 @@ def _le32(views, i, at):
 
 
 @njit(cache=True, nogil=True)
-def _parse_views(views, data, bases, valid, value, digits):
+def _parse_views(views, data, bases, valid, head, value, digits):
     """Fill ``value`` (int64) and ``digits`` (int8) from string ``views`` (uint8, n × 16).
 
     A view is the value's length (int32), then for at most 12 bytes the bytes themselves, else a
     4-byte prefix, the index of its data buffer and its offset there (int32 each). ``data`` is
     the data buffers end to end, buffer ``b`` starting at ``bases[b]``; ``valid`` (bool) is
-    False for nulls. ``value`` and ``digits`` are written only where the value is plain digits.
+    False for nulls and rows not to read. ``value`` and ``digits`` are written only where the
+    value is the bytes ``head`` (uint8) followed by plain digits, and describe those digits.
     """
+    h = head.shape[0]
     for i in range(views.shape[0]):
         if not valid[i]:
             continue
         n = _le32(views, i, 0)
-        if n < 1 or n > MAX_DIGITS:
+        if n < h + 1 or n > h + MAX_DIGITS:
             continue
         inline = n <= _INLINE_BYTES
         at = 4
@@ -102,13 +113,18 @@ def _parse_views(views, data, bases, valid, value, digits):
         ok = True
         for k in range(n):
             c = np.int64(views[i, at + k]) if inline else np.int64(data[at + k])
-            if c < 48 or c > 57 or (k == 0 and c == 48):
+            if k < h:
+                if c != head[k]:
+                    ok = False
+                    break
+            elif c < 48 or c > 57 or (k == h and c == 48):
                 ok = False
                 break
-            x = x * 10 + (c - 48)
+            else:
+                x = x * 10 + (c - 48)
         if ok:
             value[i] = x
-            digits[i] = n
+            digits[i] = n - h
 
 
 @njit(cache=True, nogil=True)

@@ -36,7 +36,7 @@ import polars as pl
 from numba import njit
 
 from detector.inputs.dialling_plan import DiallingPlan, dialling_plan
-from detector.inputs.digit_views import MAX_DIGITS, plain_digits
+from detector.inputs.digit_views import MAX_DIGITS, plain_digits, prefixed_digits
 
 DEFAULT_COUNTRY_CODE = "84"
 
@@ -104,21 +104,90 @@ def normalise_with_ids(numbers: pl.Series, country_code: str = DEFAULT_COUNTRY_C
 
 
 def _normalised(numbers: pl.Series, cc: str) -> tuple[pl.Series, np.ndarray, np.ndarray]:
-    """:func:`normalise_series` of ``numbers``, each value's integer where it is plain digits
+    """:func:`normalise_series` of ``numbers``, each result's integer where it is plain digits
     (:func:`plain_integers`), and where the rules had to look at it (:func:`_already_normal`)."""
     numbers = numbers.cast(pl.Utf8)
     value, digits = plain_digits(numbers)
     todo = ~_already_normal(value, digits, cc)
     if not todo.any():
         return numbers, value, todo
-    pending = numbers.filter(pl.Series(todo))
+    # National numbers behind the trunk prefix (most of an export written in national form):
+    # their canonical integer comes from the same parse, and their text from that integer.
+    national = _trunk_national(numbers, todo, value, digits, cc)
+    if national.any():
+        todo &= ~national
+        rows = np.flatnonzero(todo)
+        # The text of every plain or national value is its integer's; the rest are filled below.
+        numbers_out = pl.Series(numbers.name, value).scatter(rows, None).cast(pl.Utf8)
+    else:
+        rows, numbers_out = np.flatnonzero(todo), numbers
+    if rows.size == 0:
+        return numbers_out, value, todo
+    pending = numbers.gather(rows)
     distinct = pending.unique()
     normalised = _normalise_values(distinct, country_code=cc)
     changed = normalised.ne_missing(distinct)
-    if not changed.any():
+    if changed.any():
+        pending = pending.replace(distinct.filter(changed), normalised.filter(changed))
+    elif not national.any():
         return numbers, value, todo
-    fixed = pending.replace(distinct.filter(changed), normalised.filter(changed))
-    return numbers.scatter(np.flatnonzero(todo), fixed), value, todo
+    return numbers_out.scatter(rows, pending), value, todo
+
+
+def _trunk_national(numbers: pl.Series, todo: np.ndarray, value: np.ndarray, digits: np.ndarray, cc: str) -> np.ndarray:
+    """Where a value of ``numbers`` (among ``todo``) is the plan's trunk prefix and a national
+    number (``0912345678``) that the rules write as ``<cc>`` and that number and then leave
+    alone: those rows' canonical integer and digit count are written into ``value`` and
+    ``digits``. The checks are those of :func:`_normalise_values` for such a text (no
+    international or ``<cc><trunk>`` prefix, a national length, no second trunk prefix), and the
+    result must be :func:`_already_normal`, so a row found here is normalised as the rules do."""
+    plan = dialling_plan(cc)
+    trunk, idd = plan.trunk_prefix, plan.international_prefix
+    nothing = np.zeros(todo.shape, dtype=bool)
+    if trunk is None or not trunk.isdigit() or (idd is not None and not idd.isdigit()):
+        return nothing
+    if any(p and trunk.startswith(p) for p in (idd, cc + trunk)):  # every such text has that prefix
+        return nothing
+    rest, rest_digits = prefixed_digits(numbers, trunk, todo)
+    # What may not follow the trunk prefix: a second one; the rest of an international or of a
+    # "<cc><trunk>" prefix that begins with the trunk prefix.
+    after = [trunk] + [p[len(trunk):] for p in (idd, cc + trunk) if p and p.startswith(trunk) and len(p) > len(trunk)]
+    lengths = np.zeros(MAX_DIGITS + 1, dtype=np.bool_)
+    lengths[[n for n in plan.national_lengths if n + len(cc) <= MAX_DIGITS]] = True
+    found = _national_canonical(rest, rest_digits, lengths, np.array([int(p) for p in after], dtype=np.int64),
+                                np.array([len(p) for p in after], dtype=np.int64), int(cc), len(cc), _POW10)
+    rows = np.flatnonzero(found)
+    if rows.size == 0:
+        return found
+    canonical, canonical_digits = rest[rows], rest_digits[rows]
+    kept = _already_normal(canonical, canonical_digits, cc)
+    found[rows[~kept]] = False
+    value[rows[kept]], digits[rows[kept]] = canonical[kept], canonical_digits[kept]
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _national_canonical(rest: np.ndarray, rest_digits: np.ndarray, lengths: np.ndarray, after: np.ndarray,
+                        after_digits: np.ndarray, cc: int, cc_digits: int, pow10: np.ndarray) -> np.ndarray:
+    """Where the digits after a trunk prefix (``rest``, ``rest_digits``: their integer and count,
+    0 digits where the text was not such) are a national number: a length allowed by
+    ``lengths[d]``, and not starting with any prefix ``after`` (of ``after_digits`` digits). There
+    ``rest`` and ``rest_digits`` become the canonical ``<cc><rest>`` number and its digit count."""
+    found = np.zeros(rest.shape[0], dtype=np.bool_)
+    for i in range(rest.shape[0]):
+        d = np.int64(rest_digits[i])
+        if d <= 0 or not lengths[d]:
+            continue
+        ok = True
+        for j in range(after.shape[0]):
+            k = after_digits[j]
+            if d > k and rest[i] // pow10[d - k] == after[j]:
+                ok = False
+        if ok:
+            found[i] = True
+            rest[i] += cc * pow10[d]
+            rest_digits[i] = d + cc_digits
+    return found
 
 
 def normalise_columns(

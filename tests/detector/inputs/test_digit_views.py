@@ -5,7 +5,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.inputs.digit_views import MAX_DIGITS, edges_may_be_space, plain_digits
+from detector.inputs.digit_views import MAX_DIGITS, edges_may_be_space, plain_digits, prefixed_digits
 
 
 def naive(values: list[str | None]) -> tuple[list[int], list[int]]:
@@ -85,3 +85,15 @@ def test_edges_in_empty_all_null_and_many_chunks():
     assert not edges_may_be_space(clean)
     assert edges_may_be_space(pl.concat([clean, pl.Series("t", [long + " "])], rechunk=False))  # in a later chunk's buffer
     assert edges_may_be_space(pl.concat([clean, pl.Series("t", [" " + long])], rechunk=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(texts, max_size=40), st.sampled_from(["0", "1", "8", "00"]), st.data())
+def test_digits_after_a_prefix_equal_the_rule_where_asked(values, prefix, data):
+    """prefixed_digits is plain_digits of what follows the prefix, at the rows asked for only."""
+    values = [v if v is None or data.draw(st.booleans()) else prefix + v for v in values]
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values))), dtype=bool)
+    value, digits = prefixed_digits(pl.Series("n", values, dtype=pl.Utf8), prefix, where)
+    rests = [v[len(prefix):] if w and v is not None and v.startswith(prefix) else None for v, w in zip(values, where)]
+    want_value, want_digits = naive(rests)
+    assert value.tolist() == want_value and digits.tolist() == want_digits

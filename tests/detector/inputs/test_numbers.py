@@ -281,3 +281,33 @@ def test_fast_path_kernel_on_empty_and_single_values(country_code):
         normal = _already_normal(*plain_digits(s), country_code)
         # "already normal" must never be said of a value the rules change
         assert not normal[0] or _normalise_values(s, country_code).to_list() == [text]
+
+
+@pytest.mark.parametrize("country_code", sorted(COUNTRIES))
+def test_national_numbers_behind_the_trunk_prefix_take_the_fast_path_as_the_rules_do(country_code):
+    """An export in national form (``0912345678``) is read by the kernel, not the rules: both
+    must agree on every length around the plan's, with separators, doubled trunk prefixes,
+    international prefixes and Vietnam's retired prefixes mixed in."""
+    from detector.inputs.dialling_plan import dialling_plan
+    from detector.inputs.numbers import _normalise_values, _trunk_national, normalise_series, plain_digits
+
+    plan = dialling_plan(country_code)
+    trunk = plan.trunk_prefix or ""
+    national = st.tuples(st.sampled_from(["", trunk, trunk + trunk, "00", "0", "01", "011"]),
+                         st.sampled_from(["", "1", "16", "162", "12", "9", "8"]),
+                         st.integers(1, 13).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)),
+                         ).map("".join)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.one_of(national, country_text, st.none()), max_size=40))
+    def check(values):
+        s = pl.Series("n", values, dtype=pl.Utf8)
+        assert normalise_series(s, country_code).to_list() == _normalise_values(s, country_code).to_list()
+
+    check()
+    if trunk:  # the fast path is taken at all
+        length = max(n for n in plan.national_lengths if n + len(country_code) <= 18)
+        s = pl.Series([trunk + "5" * length])
+        value, digits = plain_digits(s)
+        assert _trunk_national(s, np.ones(1, bool), value, digits, country_code).tolist() == [True]
+        assert str(value[0]) == normalise_series(s, country_code)[0] == _normalise_values(s, country_code)[0]
