@@ -370,7 +370,10 @@ def _read_either(cdr: list[str] | None, graph: list[str] | None, subscribers: Pa
                  with_table: bool = False) -> Any:
     """The inputs of an in-memory run, from call records, a call graph or (``with_table``: train,
     score) a ready feature table (``n_files``: the CDR files', if counted already)."""
+    from detector.engine.allocator import keep_freed_memory
+
     _one_input(cdr, graph, table, with_table=with_table)
+    keep_freed_memory()  # the whole run is in memory: freed arrays' pages are reused, not faulted anew
     if table is not None:
         from detector.engine.pipeline import read_table_inputs
         from detector.inputs.mapping import load_mapping
