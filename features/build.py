@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,16 +261,21 @@ def build_features(
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = event_columns(cdrs, None if core_only else country_code, home_prefixes=home_prefixes)
-    context = feature_context(
-        days=cdrs["start_time"].dt.date().n_unique(),
-        end=cdrs["start_time"].max(),
-        imei_callers=None,
-        callers=events["caller_id"],
-        registry=registry,
-        names=text_names(events["caller_id"], cdrs["caller"]),
-        absent=absent,
-    )
-    return _features(by_caller(events), context, None, core_only=core_only)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The registry's side (Polars) runs while the kernels sort and count the events (numba,
+        # mostly on one thread between its parallel parts): neither reads what the other makes.
+        pending = pool.submit(lambda: feature_context(
+            days=cdrs["start_time"].dt.date().n_unique(),
+            end=cdrs["start_time"].max(),
+            imei_callers=None,
+            callers=events["caller_id"],
+            registry=registry,
+            names=text_names(events["caller_id"], cdrs["caller"]),
+            absent=absent,
+        ))
+        table = _per_number(by_caller(events), None, extended=not core_only)
+        context = pending.result()
+    return _feature_rows(table, context, None, core_only=core_only)
 
 
 def build_partition_features(
@@ -298,6 +304,13 @@ def build_partition_features(
 def _features(events: pl.DataFrame, context: FeatureContext, partition: Partition | None, *,
               incoming: pl.DataFrame | None = None, core_only: bool) -> pl.DataFrame:
     table = _per_number(events, context.imei_sims, extended=not core_only, partition=partition, incoming=incoming)
+    return _feature_rows(table, context, partition, core_only=core_only)
+
+
+def _feature_rows(table: pl.DataFrame, context: FeatureContext, partition: Partition | None, *,
+                  core_only: bool) -> pl.DataFrame:
+    """The feature table's rows from :func:`_per_number`'s ``table`` and the ``context``: every
+    number that originated an event and every registry subscriber, in ``msisdn`` order."""
     # Rows: every number that originated an event, and every registry subscriber. Numbers that
     # only received are in the table so far for their incoming counts; they go unless registered.
     keep = pl.col("n_out") > 0

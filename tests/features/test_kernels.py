@@ -274,6 +274,16 @@ def test_stable_argsort(values):
     np.testing.assert_array_equal(kernels.stable_argsort(keys), np.argsort(keys, kind="stable"))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stable_argsort_in_parallel_chunks(seed):
+    """Enough rows for several chunks on several threads: still stable, equal keys far apart."""
+    rng = np.random.default_rng(seed)
+    n = 3 * kernels._RADIX_CHUNK + 12_345
+    keys = rng.choice(np.array([84_900_000_000, 84_900_000_001, -7, 2**40], dtype=np.int64), n)
+    keys = np.where(rng.random(n) < 0.3, rng.integers(84_000_000_000, 84_999_999_999, n), keys)
+    np.testing.assert_array_equal(kernels.stable_argsort(keys), np.argsort(keys, kind="stable"))
+
+
 def test_stable_argsort_empty_single_and_all_equal():
     for keys in (np.empty(0, np.int64), np.array([5]), np.full(9, 84912345678)):
         np.testing.assert_array_equal(kernels.stable_argsort(keys), np.arange(keys.size))
