@@ -32,11 +32,11 @@ US_PER_HOUR = 3_600_000_000
 US_PER_DAY = 24 * US_PER_HOUR
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _event_counts(starts, flags, duration, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros((n_seg, 7), dtype=np.int64)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         for i in range(starts[s], starts[s + 1]):
             f = flags[i]
             if f & VOICE:
@@ -63,11 +63,11 @@ def event_counts(starts: np.ndarray, flags: np.ndarray, duration: np.ndarray, ts
     return _event_counts(_int64(starts), np.ascontiguousarray(flags, dtype=np.int8), _int64(duration), _int64(ts_us))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _gap_cv(starts, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.full(n_seg, np.nan)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         lo, hi = starts[s], starts[s + 1]
         n_gaps = hi - lo - 1
         if n_gaps < 2:
@@ -96,11 +96,11 @@ def gap_cv(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     return _gap_cv(_int64(starts), _int64(ts_us))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _seq_callee_ratio(starts, callee_key, max_step):
     n_seg = starts.shape[0] - 1
     out = np.full(n_seg, np.nan)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         lo, hi = starts[s], starts[s + 1]
         if hi - lo < 2:
             continue
@@ -194,6 +194,20 @@ def _masked_starts(starts, mask):
                 k += 1
         out[s + 1] = out[s] + k
     return out
+
+
+#: Segments per chunk of a parallel kernel that needs scratch space (one per chunk, not per segment).
+_SEGMENTS_PER_CHUNK = 4096
+
+
+@njit(cache=True, nogil=True)
+def _chunks(n_seg):
+    """Bounds of chunks of :data:`_SEGMENTS_PER_CHUNK` segments: ``n_chunks + 1`` offsets."""
+    n_chunks = max(1, (n_seg + _SEGMENTS_PER_CHUNK - 1) // _SEGMENTS_PER_CHUNK)
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks + 1):
+        bounds[c] = min(c * _SEGMENTS_PER_CHUNK, n_seg)
+    return bounds
 
 
 #: Segments up to this long are sorted by insertion: most numbers have a handful of events, and
@@ -299,15 +313,15 @@ def segment_median(starts: np.ndarray, values: np.ndarray, mask: np.ndarray) -> 
                            np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _masked_event_order(starts, mask, ts, key):
     n_seg = starts.shape[0] - 1
-    out_starts = np.zeros(n_seg + 1, dtype=np.int64)
-    out_ts = np.empty(ts.shape[0], dtype=np.int64)
-    out_key = np.empty(ts.shape[0], dtype=np.int64)
-    pos = 0
-    for s in range(n_seg):
-        first = pos
+    out_starts = _masked_starts(starts, mask)
+    out_ts = np.empty(out_starts[-1], dtype=np.int64)
+    out_key = np.empty(out_starts[-1], dtype=np.int64)
+    for s in prange(n_seg):
+        first = out_starts[s]
+        pos = first
         in_order = True
         for i in range(starts[s], starts[s + 1]):
             if mask[i]:
@@ -327,8 +341,7 @@ def _masked_event_order(starts, mask, ts, key):
             for j in range(pos - first):
                 out_ts[first + j] = seg_ts[order[j]]
                 out_key[first + j] = seg_key[order[j]]
-        out_starts[s + 1] = pos
-    return out_starts, out_ts[:pos], out_key[:pos]
+    return out_starts, out_ts, out_key
 
 
 def masked_event_order(
@@ -378,11 +391,11 @@ def contacted_by(
                          _int64(back_starts), _int64(back_values))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _active_hours(starts, ts_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros(n_seg, dtype=np.int64)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         seen = 0
         for i in range(starts[s], starts[s + 1]):
             seen |= np.int64(1) << ((ts_us[i] // US_PER_HOUR) % 24)
@@ -400,22 +413,24 @@ def active_hours(starts: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     return _active_hours(_int64(starts), _int64(ts_us))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _per_day(starts, day, mask, n_days):
     n_seg = starts.shape[0] - 1
     active = np.zeros(n_seg, dtype=np.int64)
     busiest = np.zeros(n_seg, dtype=np.int64)
-    counts = np.zeros(n_days, dtype=np.int64)
-    for s in range(n_seg):
-        for i in range(starts[s], starts[s + 1]):
-            if mask[i]:
-                counts[day[i]] += 1
-        for i in range(starts[s], starts[s + 1]):
-            c = counts[day[i]]
-            if c > 0:  # first visit of this day in the segment: count it, then clear it
-                active[s] += 1
-                busiest[s] = max(busiest[s], c)
-                counts[day[i]] = 0
+    bounds = _chunks(n_seg)
+    for c in prange(bounds.shape[0] - 1):
+        counts = np.zeros(n_days, dtype=np.int64)  # one per chunk, cleared as it is read
+        for s in range(bounds[c], bounds[c + 1]):
+            for i in range(starts[s], starts[s + 1]):
+                if mask[i]:
+                    counts[day[i]] += 1
+            for i in range(starts[s], starts[s + 1]):
+                k = counts[day[i]]
+                if k > 0:  # first visit of this day in the segment: count it, then clear it
+                    active[s] += 1
+                    busiest[s] = max(busiest[s], k)
+                    counts[day[i]] = 0
     return active, busiest
 
 
@@ -427,11 +442,11 @@ def per_day(starts: np.ndarray, day: np.ndarray, mask: np.ndarray, n_days: int) 
     return _per_day(_int64(starts), _int64(day), np.ascontiguousarray(mask, dtype=np.bool_), np.int64(n_days))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _max_in_window(starts, ts_us, width_us):
     n_seg = starts.shape[0] - 1
     out = np.zeros(n_seg, dtype=np.int64)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         left = starts[s]
         for i in range(starts[s], starts[s + 1]):
             while ts_us[i] - ts_us[left] >= width_us:
@@ -446,13 +461,13 @@ def max_in_window(starts: np.ndarray, ts_us: np.ndarray, width_us: int) -> np.nd
     return _max_in_window(_int64(starts), _int64(ts_us), np.int64(width_us))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _first_event(starts, ts_us, values, mask):
     n_seg = starts.shape[0] - 1
     first_ts = np.zeros(n_seg, dtype=np.int64)
     first_value = np.zeros(n_seg, dtype=np.int64)
     found = np.zeros(n_seg, dtype=np.bool_)
-    for s in range(n_seg):
+    for s in prange(n_seg):
         best = -1
         for i in range(starts[s], starts[s + 1]):
             if i == starts[s] or ts_us[i] < first_ts[s]:
@@ -546,27 +561,29 @@ def distinct_per_day(
     return _distinct_per_day(_int64(starts), _int64(day), _int64(values), np.ascontiguousarray(mask, dtype=np.bool_))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _histogram_entropy(starts, values, mask, edges):
     n_seg = starts.shape[0] - 1
     n_bins = edges.shape[0] + 1
     out = np.full(n_seg, np.nan)
-    counts = np.zeros(n_bins, dtype=np.int64)
-    for s in range(n_seg):
-        counts[:] = 0
-        n = 0
-        for i in range(starts[s], starts[s + 1]):
-            if mask[i]:
-                counts[np.searchsorted(edges, values[i], side="right")] += 1
-                n += 1
-        if n == 0:
-            continue
-        h = 0.0
-        for b in range(n_bins):
-            if counts[b] > 0:
-                p = counts[b] / n
-                h -= p * np.log2(p)
-        out[s] = h
+    bounds = _chunks(n_seg)
+    for c in prange(bounds.shape[0] - 1):
+        counts = np.zeros(n_bins, dtype=np.int64)  # one per chunk of segments
+        for s in range(bounds[c], bounds[c + 1]):
+            counts[:] = 0
+            n = 0
+            for i in range(starts[s], starts[s + 1]):
+                if mask[i]:
+                    counts[np.searchsorted(edges, values[i], side="right")] += 1
+                    n += 1
+            if n == 0:
+                continue
+            h = 0.0
+            for b in range(n_bins):
+                if counts[b] > 0:
+                    p = counts[b] / n
+                    h -= p * np.log2(p)
+            out[s] = h
     return out
 
 
