@@ -229,9 +229,23 @@ def _insertion_sort(buf, lo, hi):
 
 
 @njit(cache=True, nogil=True)
+def _is_sorted(buf, lo, hi):
+    """Whether ``buf[lo:hi]`` is in ``np.sort``'s order (ascending, NaN last)."""
+    for a in range(lo + 1, hi):
+        x, y = buf[a - 1], buf[a]
+        if not (x <= y or y != y):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _sort_range(buf, lo, hi):
     """Sort ``buf[lo:hi]`` in place: by insertion up to :data:`SMALL_SEGMENT` values, else by
-    the library sort (NaN last either way)."""
+    the library sort (NaN last either way). A range in order already is left as it is after
+    one look: callers sorted by number before their rows were sorted by callee, a caller's
+    distinct callees divided into blocks."""
+    if _is_sorted(buf, lo, hi):
+        return
     if hi - lo <= SMALL_SEGMENT:
         _insertion_sort(buf, lo, hi)
     else:
