@@ -261,19 +261,22 @@ def build_features(
     """
     cdrs = cdrs.lazy().collect() if isinstance(cdrs, pl.LazyFrame) else cdrs
     events = event_columns(cdrs, None if core_only else country_code, home_prefixes=home_prefixes)
+    names = text_names(events["caller_id"], cdrs["caller"])
+    events = by_caller(events)
+    callers = events["caller_id"].to_numpy()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # The registry's side (Polars) runs while the kernels sort and count the events (numba,
-        # mostly on one thread between its parallel parts): neither reads what the other makes.
+        # The registry's side (Polars) runs while the kernels count the events (numba, partly on
+        # one thread): neither reads what the other makes.
         pending = pool.submit(lambda: feature_context(
             days=cdrs["start_time"].dt.date().n_unique(),
             end=cdrs["start_time"].max(),
             imei_callers=None,
-            callers=events["caller_id"],
+            callers=pl.Series(callers[kernels.segment_starts(callers)[:-1]]),  # each once: sorted
             registry=registry,
-            names=text_names(events["caller_id"], cdrs["caller"]),
+            names=names,
             absent=absent,
         ))
-        table = _per_number(by_caller(events), None, extended=not core_only)
+        table = _per_number(events, None, extended=not core_only)
         context = pending.result()
     return _feature_rows(table, context, None, core_only=core_only)
 
