@@ -36,10 +36,14 @@ def pytest_terminal_summary(terminalreporter):
     whole = [(n, RESULTS[("whole process", n)]) for n in SIZES if ("whole process", n) in RESULTS]
     if whole:
         tr.section("whole processes from raw national-form exports (2 threads; ratio = DuckDB / detector)")
-        tr.write_line(f"{'subscribers':>11} {'rows':>11} {'numbers':>9} {'detector s':>10} {'duckdb s':>9} {'ratio':>6}")
+        from bench.bench_process import ROUNDS
+
+        tr.write_line(f"median of {ROUNDS} rounds, each running both in turn; MiB: the highest peak RSS of a round")
+        tr.write_line(f"{'subscribers':>11} {'rows':>11} {'numbers':>9} {'detector s':>10} {'duckdb s':>9} {'ratio':>6} "
+                      f"{'detector MiB':>12} {'duckdb MiB':>10}")
         for n, r in whole:
             tr.write_line(f"{n:>11,} {r['rows']:>11,} {r['numbers']:>9,} {r['detector']:>10.2f} {r['duckdb']:>9.2f} "
-                          f"{r['duckdb'] / r['detector']:>6.2f}")
+                          f"{r['duckdb'] / r['detector']:>6.2f} {r['detector_rss']:>12,.0f} {r['duckdb_rss']:>10,.0f}")
     tr.section("engine vs DuckDB (core features, 2 threads, warm; ratio = DuckDB / engine)")
     tr.write_line("cold s / warm s: a fresh process with an empty / a filled numba cache, imports included;")
     tr.write_line("RSS MiB: peak RSS of the warm process (cold RSS: of the cold one, LLVM compiling included)")
