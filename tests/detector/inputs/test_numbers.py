@@ -311,3 +311,14 @@ def test_national_numbers_behind_the_trunk_prefix_take_the_fast_path_as_the_rule
         value, digits = plain_digits(s)
         assert _trunk_national(s, np.ones(1, bool), value, digits, country_code).tolist() == [True]
         assert str(value[0]) == normalise_series(s, country_code)[0] == _normalise_values(s, country_code)[0]
+
+
+@pytest.mark.parametrize("values", [[], ["0912345678"], [None, None], ["0912345678", None, "VIETTEL", "01621234567"]])
+def test_national_fast_path_on_empty_single_and_null_columns(values):
+    from detector.inputs.numbers import _normalise_values, normalise_series, normalise_with_ids, number_ids
+
+    s = pl.Series("n", values, dtype=pl.Utf8)
+    assert normalise_series(s, "84").to_list() == _normalise_values(s, "84").to_list()
+    text, ids = normalise_with_ids(s, "84")
+    assert text.to_list() == _normalise_values(s, "84").to_list()
+    assert ids.to_list() == number_ids(text).to_list()  # a national number's id is its canonical integer
