@@ -101,6 +101,7 @@ def check(model: DetectorModel, root: Path) -> pl.DataFrame:
         features, labels, allowlist = world_tables(world, root)
         personas = pl.read_csv(root / f"world_{world.seed}" / "personas.csv", schema_overrides={"msisdn": pl.Utf8})
         look_alikes = personas.filter(pl.col("persona").is_in(["delivery_driver", "call_centre"]))
+        enterprise = personas.filter(pl.col("persona") == "enterprise_employee")
         scores, flagged, _ = flag_numbers(score_numbers(model, features), features, model.thresholds, load_rules(),
                                        allowlist)
         metrics = evaluate(scores, labels, flagged).with_columns(
@@ -109,6 +110,10 @@ def check(model: DetectorModel, root: Path) -> pl.DataFrame:
             pl.lit(flagged["msisdn"].is_in(allowlist.implode()).sum()).alias("allowlisted_flagged"),
             # Honest look-alikes: delivery drivers and call centres flagged in any category.
             pl.lit(look_alikes["msisdn"].is_in(flagged["msisdn"].implode()).mean()).alias("look_alikes_flagged"),
+            # Enterprise batches look like a dealer's at activation (domain.md): how many of their
+            # SIMs were flagged in any category, of how many.
+            pl.lit(f"{enterprise['msisdn'].is_in(flagged['msisdn'].implode()).sum()} of {enterprise.height}")
+            .alias("enterprise_flagged"),
         )
         rows.append(metrics)
     return pl.concat(rows)
