@@ -30,7 +30,7 @@ demo: install $(DEMO)/manifest.json
 	@echo "Outputs in $(DEMO)/run: flagged.csv, scores.parquet, report.html (open it in a browser), rejects.csv"
 
 # Re-trains the shipped model (models/default_model.skops) from generated worlds, reproducibly,
-# then scores held-out worlds and prints the acceptance table. About 15 minutes on 2 cores.
+# then scores held-out worlds and prints the acceptance table. About 7 minutes on 2 cores.
 model: install
 	$(BIN)/python -m models.train_shipped
 

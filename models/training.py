@@ -114,6 +114,7 @@ def train_model(
     sources: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
     columns: Sequence[str] | None = None,
+    copies: np.ndarray | None = None,
 ) -> DetectorModel:
     """Fit the classifier on every labelled row and pick each category's threshold for
     ``precision`` from out-of-fold scores.
@@ -148,6 +149,13 @@ def train_model(
         kind of evidence is not known), blends or linear members (both take logarithms, made for
         non-negative rates and counts). ``None``: the engine's own table, read as
         :data:`MODEL_FEATURES` by :data:`FEATURE_SETS`, :data:`FEATURE_GROUPS` and :data:`MIXUP`.
+    copies:
+        Per row (bool), whether it is a copy of another row made only to be fitted on (the
+        shipped model's rows with the columns an export may lack masked: models/train_shipped.py).
+        Copies are fitted and scored out of fold like every row (keep a copy in its original's
+        ``sources``), but the curves, thresholds, held-out PR-AUC and counts of positives come
+        from the other rows: a copy is not another number, and the thresholds are for the
+        numbers as they were.
 
     A category with fewer than ``folds`` positives is not trained (labels may name only some
     categories, cli.md): the model has no threshold or curve for it, and ``summary["positives"]``
@@ -159,7 +167,10 @@ def train_model(
         raise ValueError(f"the feature table lacks {', '.join(missing)}")
     X = feature_matrix(features, names)
     Y = label_matrix(features, labels)
-    positives = {c: int(Y[:, k].sum()) for k, c in enumerate(CATEGORIES)}
+    if copies is not None and len(copies) != X.shape[0]:
+        raise ValueError(f"copies has {len(copies)} values for {X.shape[0]} rows")
+    own = np.ones(X.shape[0], dtype=bool) if copies is None else ~np.asarray(copies, dtype=bool)
+    positives = {c: int(Y[own, k].sum()) for k, c in enumerate(CATEGORIES)}
     trained = [c for c in CATEGORIES if positives[c] >= folds]
     if not trained:
         counts = ", ".join(f"{c} {n}" for c, n in positives.items())
@@ -191,8 +202,8 @@ def train_model(
     for k, category in enumerate(CATEGORIES):
         if category not in trained:
             continue
-        curves[category] = _thin_curve(*precision_recall_curve(Y[:, k], held_out[:, k]))
-        pr_auc[category] = float(average_precision_score(Y[:, k], held_out[:, k]))
+        curves[category] = _thin_curve(*precision_recall_curve(Y[own, k], held_out[own, k]))
+        pr_auc[category] = float(average_precision_score(Y[own, k], held_out[own, k]))
     if progress is not None:
         progress("final model")
     estimator = CategoryClassifier(sets, **make).fit(X, Y)
@@ -204,7 +215,8 @@ def train_model(
         curves=curves,
         summary={
             "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "rows": int(X.shape[0]),
+            "rows": int(own.sum()),
+            **({"copies": int(X.shape[0] - own.sum())} if copies is not None else {}),
             "positives": positives,
             "held_out_pr_auc": pr_auc,
             "folds": folds,

@@ -28,17 +28,40 @@ REMOVED = {
 #: What reasons would say if they cited a missing feature.
 CITES = {"duration_s": ("under 10 s", "1-3 s", "call length", "duration"), "answered": ("answered",),
          "cell_id": ("cell",), "imei": ("handset",)}
-#: PR-AUC floors of the shipped model per category, with each habit, on a held-out careful world
-#: (evasion 0.8). Measured 1.000 / 1.000 / 1.000 / 0.992 (voice / SMS / SIM-box / pre-activation)
-#: with every column and with each habit alike.
-FLOOR = {"voice_spam": 0.9, "sms_spam": 0.9, "simbox": 0.9, "preactivated_sim": 0.9}
+#: Held-out worlds (seeds and evasion levels models/train_shipped.py never trains on): careful
+#: fraud over three days, where every habit scores alike, and the most careful fraud in a single
+#: day, where the evidence a missing column held is missed most.
+WORLDS = {
+    "careful, 3 days": {"subscribers": 4000, "days": 3, "seed": 41, "evasion": 0.8},
+    "most careful, 1 day": {"subscribers": 10_000, "days": 1, "seed": 43, "evasion": 1.0},
+}
+#: PR-AUC floors of the shipped model per world and category, with each habit. Measured (voice /
+#: SMS / SIM-box / pre-activation; with every column, then the lowest over the habits):
+#: - careful, 3 days: 1.000 / 1.000 / 1.000 / 0.997, lowest 1.000 / 1.000 / 1.000 / 0.995 (no cells);
+#: - most careful, 1 day: 0.945 / 0.949 / 0.853 / 0.974, lowest 0.923 / 0.922 / 0.820 / 0.974
+#:   (voice and SIM-box with no durations or answer flags, SMS with no cells).
+#: The model before training on masked copies held 1.000 / 1.000 / 1.000 / 0.992 on the first with
+#: every habit, but on the second SIM-box went from 0.910 with every column to 0.786 without
+#: durations (now 0.853 and 0.902), voice from 0.948 to 0.908 without durations or answer flags
+#: (now 0.945 and 0.923).
+FLOOR = {
+    "careful, 3 days": {"voice_spam": 0.98, "sms_spam": 0.98, "simbox": 0.98, "preactivated_sim": 0.98},
+    "most careful, 1 day": {"voice_spam": 0.9, "sms_spam": 0.9, "simbox": 0.8, "preactivated_sim": 0.95},
+}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("missing")
-    generate_world(root, subscribers=4000, days=3, seed=41, fmt="parquet", evasion=0.8, noise=0.0)
-    return root
+def worlds(tmp_path_factory):
+    roots = {}
+    for name, params in WORLDS.items():
+        roots[name] = tmp_path_factory.mktemp("missing")
+        generate_world(roots[name], fmt="parquet", noise=0.0, **params)
+    return roots
+
+
+@pytest.fixture(scope="module")
+def world(worlds):
+    return worlds["careful, 3 days"]
 
 
 def without(world, columns, tmp_path) -> str:
@@ -69,8 +92,9 @@ def test_features_that_need_a_missing_column_are_null_and_the_rest_are_not(world
 
 
 @pytest.mark.parametrize("habit", REMOVED)
-def test_the_shipped_model_scores_what_remains_and_reasons_never_cite_what_is_missing(world, habit, tmp_path):
-    removed = REMOVED[habit]
+@pytest.mark.parametrize("name", WORLDS)
+def test_the_shipped_model_scores_what_remains_and_reasons_never_cite_what_is_missing(worlds, name, habit, tmp_path):
+    removed, world = REMOVED[habit], worlds[name]
     inputs = read_inputs([without(world, removed, tmp_path)], world / "subscribers.csv")
     result = score_inputs(inputs, load_model(SHIPPED_MODEL), rules=load_rules())
     reasons = result.flagged["reasons"].str.to_lowercase()
@@ -79,6 +103,6 @@ def test_the_shipped_model_scores_what_remains_and_reasons_never_cite_what_is_mi
             assert not reasons.str.contains(phrase, literal=True).any(), (column, phrase)
     metrics = {r["category"]: r["pr_auc"] for r in
                evaluate(result.scores, read_labels(world / "labels.csv"), result.flagged).to_dicts()}
-    print(habit, {c: round(v, 3) for c, v in metrics.items()})
-    for category, floor in FLOOR.items():
-        assert metrics[category] >= floor, (habit, metrics)
+    print(name, habit, {c: round(v, 3) for c, v in metrics.items()})
+    for category, floor in FLOOR[name].items():
+        assert metrics[category] >= floor, (name, habit, metrics)

@@ -123,6 +123,26 @@ def test_a_table_of_own_columns_and_labels_of_one_category():
     assert metrics["sms_spam"]["pr_auc"] > 0.9 and metrics["voice_spam"]["pr_auc"] is None
 
 
+def test_copies_are_fitted_on_but_thresholds_and_counts_come_from_the_numbers_themselves():
+    """models/train_shipped.py fits copies of rows with columns masked; they are not more numbers."""
+    table, labels = _own_table()
+    masked = table.with_columns(("copy:" + pl.col("msisdn")).alias("msisdn"), pl.lit(None, pl.Int64).alias("texts"))
+    both = pl.concat([table, masked])
+    both_labels = pl.concat([labels, labels.with_columns(("copy:" + pl.col("msisdn")).alias("msisdn"))])
+    copies = np.repeat([False, True], table.height)
+    columns = ["texts", "calls", "is_business"]
+    fit = {"columns": columns, "params": {"max_iter": 20}, "folds": 3}
+    with_copies = train_model(both, both_labels, copies=copies, **fit)
+    counted = train_model(both, both_labels, **fit)
+    assert with_copies.summary["rows"] == table.height and with_copies.summary["copies"] == table.height
+    assert with_copies.summary["positives"]["sms_spam"] == labels.height == counted.summary["positives"]["sms_spam"] / 2
+    # The same fits; only what the curves are read from differs: the copies have no evidence.
+    auc = with_copies.summary["held_out_pr_auc"]["sms_spam"]
+    assert auc > 0.9 > counted.summary["held_out_pr_auc"]["sms_spam"]
+    with pytest.raises(ValueError, match="copies has 3 values"):
+        train_model(both, both_labels, copies=copies[:3], **fit)
+
+
 def test_thinned_curve_picks_the_same_thresholds_as_the_full_one():
     from sklearn.metrics import precision_recall_curve
 
