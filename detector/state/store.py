@@ -1,0 +1,310 @@
+"""The state directory: Delta Lake tables that Polars, DuckDB and Spark read, written by one run
+at a time, a night at a time.
+
+Tables (each a Delta table in its own folder of the state directory):
+
+``events``
+    Every CDR row held, in the engine's compact form: the columns of
+    :func:`features.build.event_columns` as the out-of-core engine spills them (numbers and IMEIs
+    as integer ids, cells hashed, booleans packed into ``flags``), with ``day``, the local date of
+    the row's ``start_time``, and ``part``, its caller's hash partition
+    (:func:`features.build.partition_of`). Partitioned by ``day`` and ``part``: a window is a
+    range of days, and a large carrier's night runs partition by partition. Exact duplicates of
+    rows already held are never added.
+``names``
+    ``id``, ``text``: the text of every number or IMEI whose id is not its own digits
+    (:func:`features.build.text_names`).
+``columns``
+    ``day``, ``column``: the optional CDR columns (``duration_s``, ``answered``, ``cell_id``,
+    ``imei``, ...) that a file with rows of that day had. A window's features that need a column
+    no day of it had are missing, as when the same files are scored at once.
+``nights``
+    One row per committed night: its sequence number, when it committed, the ``as_of`` day it
+    scored, the rows it added and the duplicates it dropped, and the version of each table above
+    it left. Readers read the tables at those versions.
+
+``state.json`` holds the layout's format and what every row depends on: the number of hash
+partitions and the country code the numbers were normalised for.
+
+A night commits all of its changes at once or none: its writes to ``events`` and ``names`` make
+new table versions that nobody reads until the one append to ``nights`` names them. A run killed
+before that leaves versions no night names, and the next writer restores those tables to the
+versions the last night recorded. One writer at a time holds ``writer.lock``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from detector.errors import InputError
+from detector.inputs.cdr import duplicate_rows
+from features.build import partition_of
+
+#: The layout written here; a state of another format is refused, never misread.
+FORMAT = 1
+_LAYOUT = "state.json"
+_LOCK = "writer.lock"
+
+#: The compact CDR rows (:func:`features.build.event_columns` with ``imei_ids``).
+EVENT_COLUMNS: dict[str, pl.DataType] = {
+    "caller_id": pl.Int64, "callee_id": pl.Int64, "ts": pl.Int64, "duration_s": pl.Int64, "flags": pl.Int16,
+    "cell": pl.Int64, "imei": pl.Int64, "callee_key": pl.Int64,
+}
+_SCHEMAS: dict[str, pa.Schema] = {
+    "events": pa.schema([("day", pa.date32()), ("part", pa.int32()),
+                         *((name, pl.Series([], dtype=t).to_arrow().type) for name, t in EVENT_COLUMNS.items())]),
+    "names": pa.schema([("id", pa.int64()), ("text", pa.large_string())]),
+    "columns": pa.schema([("day", pa.date32()), ("column", pa.large_string())]),
+    "nights": pa.schema([("night", pa.int64()), ("committed_at", pa.timestamp("us", tz="UTC")),
+                         ("as_of", pa.date32()), ("rows_added", pa.int64()), ("duplicates", pa.int64()),
+                         ("events_version", pa.int64()), ("names_version", pa.int64()),
+                         ("columns_version", pa.int64())]),
+}
+_PARTITION_BY = {"events": ["day", "part"], "names": None, "columns": None, "nights": None}
+#: The tables a night writes and records the versions of.
+_VERSIONED = ("events", "names", "columns")
+
+
+class StateError(InputError):
+    """A state directory that cannot be used as asked: missing, of another format or country,
+    or being written by another run."""
+
+
+@dataclass(frozen=True)
+class State:
+    """A state directory as its last committed night left it (read side)."""
+
+    root: Path
+    partitions: int
+    country_code: str
+    #: The version of each of :data:`_VERSIONED` the last committed night left.
+    versions: dict[str, int]
+    #: The last committed night's sequence number (0: none yet, only the empty tables).
+    night: int
+
+    @classmethod
+    def open(cls, root: str | Path) -> State:
+        """The state at ``root``; :class:`StateError` if it is none, or of another format."""
+        root = Path(root)
+        try:
+            layout = json.loads((root / _LAYOUT).read_text())
+        except FileNotFoundError:
+            raise StateError(f"{root} is not a detector state (no {_LAYOUT}); a first nightly run creates one") from None
+        except (OSError, ValueError) as exc:
+            raise StateError(f"cannot read {root / _LAYOUT}: {exc}") from None
+        if layout.get("format") != FORMAT:
+            raise StateError(f"{root} holds a state of format {layout.get('format')!r}; this version of the "
+                             f"engine reads format {FORMAT} only")
+        nights = pl.read_delta(str(root / "nights"))
+        last = nights.sort("night").tail(1)
+        versions = {name: int(last[f"{name}_version"].item()) for name in _VERSIONED}
+        return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()))
+
+    def events(self, days: Sequence[dt.date] | None = None) -> pl.LazyFrame:
+        """The rows held (of ``days`` only, if given), as the last night left them."""
+        rows = pl.scan_delta(str(self.root / "events"), version=self.versions["events"])
+        return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
+
+    def names(self) -> pl.LazyFrame:
+        """``id`` -> ``text`` of the numbers and IMEIs whose id is not their digits."""
+        return pl.scan_delta(str(self.root / "names"), version=self.versions["names"])
+
+    def present(self, days: Sequence[dt.date]) -> frozenset[str]:
+        """The optional CDR columns some file with rows of ``days`` had."""
+        rows = pl.scan_delta(str(self.root / "columns"), version=self.versions["columns"])
+        return frozenset(rows.filter(pl.col("day").is_in(list(days))).select("column").unique().collect()["column"])
+
+    def nights(self) -> pl.DataFrame:
+        """The committed nights, oldest first (the creation of the state is night 0)."""
+        return pl.read_delta(str(self.root / "nights")).filter(pl.col("night") <= self.night).sort("night")
+
+    def days(self) -> pl.DataFrame:
+        """Per day held: its rows and the distinct numbers that originated them."""
+        return (self.events().group_by("day").agg(pl.len().alias("rows"), pl.col("caller_id").n_unique().alias("numbers"))
+                .sort("day").collect())
+
+
+def create_state(root: str | Path, *, partitions: int, country_code: str) -> State:
+    """A new, empty state at ``root`` (which must not exist, or be an empty directory). Built in
+    a temporary directory beside it and renamed into place, so it is there whole or not at all."""
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise StateError(f"{root} exists and is not an empty directory; give a new path for a new state")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for name, schema in _SCHEMAS.items():
+            DeltaTable.create(str(building / name), schema=schema, partition_by=_PARTITION_BY[name])
+        _append(building / "nights", pl.DataFrame(
+            {"night": [0], "committed_at": [_now()], "as_of": [None], "rows_added": [0], "duplicates": [0],
+             **{f"{name}_version": [0] for name in _VERSIONED}}))
+        (building / _LAYOUT).write_text(json.dumps(
+            {"format": FORMAT, "partitions": partitions, "country_code": country_code}, indent=2) + "\n")
+        if root.exists():
+            root.rmdir()
+        os.rename(building, root)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return State.open(root)
+
+
+@dataclass(frozen=True)
+class Added:
+    """What :meth:`StateWriter.add_events` did: rows added, exact duplicates of rows held (or of
+    each other) dropped, and the days the added rows belong to."""
+
+    rows: int
+    duplicates: int
+    days: tuple[dt.date, ...]
+
+
+class StateWriter:
+    """Tonight's changes to a :class:`State`, invisible to readers until :meth:`commit`."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._added = 0
+        self._duplicates = 0
+
+    def add_events(self, events: pl.DataFrame) -> Added:
+        """Add compact CDR rows (:data:`EVENT_COLUMNS`, with ``day``): late rows join their day;
+        rows equal in every column to a row held, or to an earlier row here, are dropped and
+        counted."""
+        rows = events.select(pl.col("day").cast(pl.Date),
+                             partition_of(pl.col("caller_id"), self.state.partitions).alias("part"),
+                             *(pl.col(name).cast(t) for name, t in EVENT_COLUMNS.items()))
+        days = tuple(sorted(rows["day"].unique().drop_nulls()))
+        held = self._tonight("events").filter(pl.col("day").is_in(list(days))).collect() if days else rows.clear()
+        both = pl.concat([held, rows])
+        drop = duplicate_rows(both)
+        fresh = drop[drop >= held.height] - held.height
+        if fresh.size:
+            keep = np.ones(rows.height, dtype=np.bool_)
+            keep[fresh] = False
+            rows = rows.filter(pl.Series(keep))
+        if rows.height:
+            _append(self.state.root / "events", rows)
+        self._added += rows.height
+        self._duplicates += int(fresh.size)
+        return Added(rows.height, int(fresh.size), tuple(sorted(rows["day"].unique())))
+
+    def add_names(self, names: pl.DataFrame) -> int:
+        """Add ``id``, ``text`` pairs not held yet; returns how many were new."""
+        new = names.select(pl.col("id").cast(pl.Int64), pl.col("text").cast(pl.Utf8)).unique("id")
+        new = new.join(self._tonight("names").select("id").collect(), on="id", how="anti")
+        if new.height:
+            _append(self.state.root / "names", new)
+        return new.height
+
+    def add_columns(self, days: Sequence[dt.date], columns: Sequence[str]) -> None:
+        """Record that files with rows of ``days`` had the optional ``columns``."""
+        pairs = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date}).join(
+            pl.DataFrame({"column": list(columns)}, schema={"column": pl.Utf8}), how="cross")
+        new = pairs.join(self._tonight("columns").collect(), on=["day", "column"], how="anti")
+        if new.height:
+            _append(self.state.root / "columns", new)
+
+    def _tonight(self, name: str) -> pl.LazyFrame:
+        """Table ``name`` as tonight has it so far: the last night's rows and tonight's."""
+        return pl.scan_delta(str(self.state.root / name))
+
+    def commit(self, as_of: dt.date | None) -> State:
+        """Make tonight's changes the state's, at once: one row appended to ``nights`` names the
+        tables' new versions."""
+        night = self.state.night + 1
+        versions = {name: DeltaTable(str(self.state.root / name)).version() for name in _VERSIONED}
+        _append(self.state.root / "nights", pl.DataFrame(
+            {"night": [night], "committed_at": [_now()], "as_of": [as_of], "rows_added": [self._added],
+             "duplicates": [self._duplicates], **{f"{name}_version": [v] for name, v in versions.items()}}))
+        self.state = State.open(self.state.root)
+        self._added = self._duplicates = 0
+        return self.state
+
+
+@contextmanager
+def writing(root: str | Path) -> Iterator[StateWriter]:
+    """Hold the state at ``root`` for writing: refused (:class:`StateError`) while another run
+    holds it; what a killed run left uncommitted is undone first."""
+    root = Path(root)
+    state = State.open(root)
+    lock = root / _LOCK
+    _take_lock(lock)
+    try:
+        yield StateWriter(_recovered(State.open(root)))
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _recovered(state: State) -> State:
+    """``state`` with every table at the version its last night recorded: a run killed between
+    a table's write and the night's commit left a newer one, which nobody may read. (A restore
+    is a new version with the recorded one's content; readers keep reading the recorded one.)"""
+    for name in _VERSIONED:
+        table = DeltaTable(str(state.root / name))
+        if table.version() != state.versions[name]:
+            table.restore(state.versions[name])
+    return state
+
+
+def _take_lock(lock: Path) -> None:
+    """Create ``lock`` or refuse: a lock left by a run that is gone (its process no longer runs
+    on this host) is taken over."""
+    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now().isoformat()})
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(lock)
+            if holder is not None and not _alive(holder):
+                lock.unlink(missing_ok=True)
+                continue
+            who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+                   if holder else "another run")
+            raise StateError(f"the state {lock.parent} is being written by {who}; wait for it to finish "
+                             f"(or remove {lock} if that run is gone)") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(mine)
+        return
+    raise StateError(f"cannot take {lock}: another run took it meanwhile")
+
+
+def _holder(lock: Path) -> dict | None:
+    try:
+        return json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the run that wrote a lock may still run: on another host we cannot tell, so yes."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+def _append(table: Path, rows: pl.DataFrame) -> None:
+    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode="append")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
