@@ -1,0 +1,93 @@
+"""Exactly the batch answer: a window's features from the state, night by night, equal those of
+reading the same days' raw files at once, value for value (issue 26, nightly.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from detector.engine.nightly import add_night, window_features
+from detector.engine.pipeline import feature_table, read_inputs
+from detector.inputs.cdr import read_cdrs
+from detector.inputs.mapping import Mapping
+from detector.inputs.registry import read_registry
+from detector.simulate import generate_world
+from detector.state.store import State
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nightly")
+    generate_world(root, subscribers=2000, days=3, seed=23, fmt="parquet", noise=0.5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def nights(world, tmp_path_factory):
+    """The world's days added one night each (the first file delivered again on the last night)."""
+    state = tmp_path_factory.mktemp("state") / "state"
+    files = sorted((world / "cdr").glob("*.parquet"))
+    added = [add_night(state, read_cdrs([f], Mapping()), Mapping()) for f in files]
+    again = add_night(state, read_cdrs([files[0]], Mapping()), Mapping())
+    return State.open(state), files, added, again
+
+
+def days_of(files):
+    return [dt.date.fromisoformat(f.stem.split("_")[-1]) for f in files]
+
+
+@pytest.mark.parametrize("window", [3, 2, 1])
+def test_a_window_from_the_state_equals_its_raw_files_read_at_once(world, nights, window):
+    state, files, _, _ = nights
+    as_of = days_of(files)[-1]
+    registry = read_registry(world / "subscribers.csv")
+    ours = window_features(state, as_of, window, registry.subscribers)
+    batch = feature_table(read_inputs(files[-window:], world / "subscribers.csv"))
+    assert ours.height == batch.height
+    assert_frame_equal(ours, batch)
+
+
+def test_a_file_delivered_again_adds_nothing(nights):
+    state, files, added, again = nights
+    assert again.added.rows == 0 and again.added.duplicates == added[0].added.rows
+    assert state.days()["rows"].to_list() == [a.added.rows for a in added]
+    assert again.latest == days_of(files)[-1]
+
+
+def test_late_rows_and_rows_delivered_twice_give_the_batch_answer(world, tmp_path):
+    """Deliveries that do not follow the days: a tenth of the first day comes the next night, and
+    part of the first night is delivered again with the second."""
+    files = sorted((world / "cdr").glob("*.parquet"))
+    first, second, third = (pl.read_parquet(f) for f in files)
+    cut = first.height * 9 // 10
+    deliveries = [first.head(cut), pl.concat([second, first.tail(first.height - cut), first.head(500)]), third]
+    state = tmp_path / "state"
+    for i, rows in enumerate(deliveries):
+        path = tmp_path / f"delivery_{i}.parquet"
+        rows.write_parquet(path)
+        add_night(state, read_cdrs([path], Mapping()), Mapping())
+    held = State.open(state)
+    again = tmp_path / "again.parquet"
+    first.head(500).write_parquet(again)  # its parseable, distinct rows were held already
+    assert held.nights()["duplicates"].sum() == read_cdrs([again], Mapping()).cdrs.height > 450
+    ours = window_features(held, days_of(files)[-1], 3, read_registry(world / "subscribers.csv").subscribers)
+    assert_frame_equal(ours, feature_table(read_inputs(files, world / "subscribers.csv")))
+
+
+def test_a_column_missing_from_some_nights_is_missing_only_where_no_file_had_it(world, tmp_path):
+    files = sorted((world / "cdr").glob("*.parquet"))
+    lacking = tmp_path / "lacking" / files[0].name
+    lacking.parent.mkdir()
+    pl.read_parquet(files[0]).drop("imei", "duration_s").write_parquet(lacking)
+    state = tmp_path / "state"
+    for path in (lacking, files[1]):
+        add_night(state, read_cdrs([path], Mapping()), Mapping())
+    held = State.open(state)
+    day1, day2 = days_of(files)[:2]
+    alone = window_features(held, day1, 1)
+    assert alone["distinct_imeis"].null_count() == alone.height
+    assert_frame_equal(alone, feature_table(read_inputs([lacking])))
+    assert_frame_equal(window_features(held, day2, 2), feature_table(read_inputs([lacking, files[1]])))
