@@ -786,6 +786,157 @@ def _print_flagged(flagged: Any, top: int) -> None:
     stdout.print(table)
 
 
+StateOption = Annotated[
+    Path, typer.Option("--state", help="The state directory nightly runs keep (created by the first nightly run).")
+]
+
+
+@app.command()
+@_reports_errors
+@_start_up_unscanned
+def nightly(
+    cdr: CdrOption,
+    state: StateOption,
+    out: Annotated[Path, typer.Option("--out", help="Directory for tonight's outputs (score's, and verify.csv).")],
+    subscribers: SubscribersOption = None,
+    allowlist: Annotated[
+        Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
+    ] = None,
+    mapping: MappingOption = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model file (default: the model shipped in the package).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Rules TOML (default: the shipped models/rules.toml).")
+    ] = None,
+    window: Annotated[int, typer.Option("--window", min=1, help="Days scored, ending on --as-of.")] = 7,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], metavar="<YYYY-MM-DD>",
+                     help="Last day of the window (default: the latest day the state holds)."),
+    ] = None,
+    precision: PrecisionOption = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")] = 10,
+) -> None:
+    """Add tonight's files to the state and score every number active in the window.
+
+    Earlier nights' rows come from the state: tonight's files are the only ones parsed. Writes
+    what score writes (over the window) and verify.csv, the callees to survey before barring.
+
+    \b
+    Example:
+        detector nightly --cdr exports/2026-11-08 --state state/ --subscribers registry.csv --out night/2026-11-08
+    """
+    import polars as pl
+
+    from detector.atomic_writes import write_csv
+    from detector.engine.nightly import run_night
+    from detector.engine.pipeline import NO_REGISTRY_NOTE, run_facts
+    from detector.inputs.labels import read_allowlist
+    from detector.inputs.mapping import load_mapping
+    from detector.inputs.registry import read_registry
+    from detector.outputs.files import write_run_outputs
+    from detector.outputs.report import shared_imeis
+    from models.model_file import SHIPPED_MODEL, load_model
+    from models.rules import load_rules
+
+    mapping_ = load_mapping(mapping)
+    detector_model = load_model(model if model is not None else SHIPPED_MODEL)
+    rule_set = load_rules(rules)
+    allowed = read_allowlist(allowlist) if allowlist is not None else None
+    _started()
+    _untrained_note(detector_model)
+    batch = _read_with_progress(cdr, None, mapping).batch
+    registry = read_registry(subscribers, mapping_) if subscribers is not None else None
+    night = run_night(state, batch, mapping_, detector_model,
+                      registry=registry.subscribers if registry is not None else None, rules=rule_set,
+                      allowlist=allowed, precision=precision, window=window,
+                      as_of=as_of.date() if as_of is not None else None)
+    held = night.state.days().filter(pl.col("day").is_in(night.days))
+    rejects = batch.rejects if registry is None else pl.concat([batch.rejects, registry.rejects])
+    run = {
+        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "window": f"{night.days[0]} to {night.as_of} ({window} days, {held.height} held)",
+        "CDR rows": int(held["rows"].sum()),
+        "tonight's rows": f"{night.added.rows:,} added, {night.added.duplicates:,} already held",
+        "rejected rows": rejects.height,
+        "numbers scored": night.scores.height,
+        "model": "shipped default" if model is None else str(model),
+        "target precision": precision if precision is not None else detector_model.precision,
+    }
+    first, last = night.features["first_out_time"].min(), night.features["last_out_time"].max()
+    run |= run_facts(window=(first, last), duplicates=batch.duplicates + night.added.duplicates,
+                     legs_matched=batch.legs_matched, registry=subscribers is not None, absent=night.absent)
+    paths = write_run_outputs(out, flagged=night.flagged, scores=night.scores,
+                              registry=registry.subscribers if registry is not None else None, rejects=rejects,
+                              imeis=shared_imeis(night.handsets, night.flagged), run=run,
+                              thresholds=night.thresholds, allowlisted=night.allowlisted)
+    write_csv(night.verify, out / "verify.csv")
+    _print_flagged(night.flagged, top)
+    if subscribers is None:
+        _note(NO_REGISTRY_NOTE)
+    flags = night.flagged.height
+    stdout.print(f"night {night.as_of}: {night.added.rows:,} rows added ({night.added.duplicates:,} already held); "
+                 f"flagged {night.flagged['msisdn'].n_unique():,} of {night.scores.height:,} numbers active in "
+                 f"{window} days ({flags:,} flag{'s' * (flags != 1)}); report: {paths['report.html']}", highlight=False)
+
+
+@app.command(name="state")
+@_reports_errors
+def state_command(
+    state: StateOption,
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=0, help="Forget the days older than the latest day minus N.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Show what the state holds (days, rows and numbers per day, nights run, size on disk), or
+    forget old days.
+
+    \b
+    Example:
+        detector state --state state/
+        detector state --state state/ --keep-days 37
+    """
+    import polars as pl
+
+    from detector.engine.nightly import latest_day
+    from detector.state.store import State, writing
+
+    held = State.open(state)
+    if keep_days is not None:
+        latest = latest_day(held)
+        if latest is not None:
+            with writing(state) as night:
+                gone = night.forget_before(latest - dt.timedelta(days=keep_days))
+                held = night.commit(None)
+            stdout.print(f"forgot {gone:,} rows of days before {latest - dt.timedelta(days=keep_days)}", highlight=False)
+    days = held.days()
+    nights = held.nights().filter(pl.col("night") > 0)
+    size = sum(f.stat().st_size for f in Path(state).rglob("*") if f.is_file())
+    summary = {
+        "state": str(state),
+        "days": [{"day": str(r["day"]), "rows": r["rows"], "numbers": r["numbers"]} for r in days.iter_rows(named=True)],
+        "nights": nights.height,
+        "last_night": None if nights.is_empty() else {
+            "as_of": str(nights["as_of"][-1]) if nights["as_of"][-1] is not None else None,
+            "committed_at": nights["committed_at"][-1].isoformat(timespec="seconds"),
+            "rows_added": nights["rows_added"][-1], "duplicates": nights["duplicates"][-1]},
+        "bytes": size,
+    }
+    if as_json:
+        stdout.print_json(json.dumps(summary))
+        return
+    stdout.print(f"{state}: {len(summary['days'])} days, {int(days['rows'].sum()) if days.height else 0:,} rows, "
+                 f"{nights.height} nights, {size / 2**20:,.1f} MiB", highlight=False)
+    for r in summary["days"]:
+        stdout.print(f"  {r['day']}  {r['rows']:>12,} rows  {r['numbers']:>10,} numbers", highlight=False)
+    if summary["last_night"]:
+        last = summary["last_night"]
+        stdout.print(f"last night: as of {last['as_of']}, committed {last['committed_at']}, "
+                     f"{last['rows_added']:,} rows added, {last['duplicates']:,} already held", highlight=False)
+
+
 @app.command()
 @_reports_errors
 def evaluate(

@@ -11,18 +11,30 @@ values as the batch run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
-from detector.state.store import EVENT_COLUMNS, Added, State, create_state, writing
-from features.build import HAS_IMEI, Partition, build_partition_features, event_columns, feature_context, text_names
+from detector.state.store import EVENT_COLUMNS, Added, State, StateWriter, create_state, writing
+from features.build import (
+    ANSWERED, HAS_IMEI, VOICE, Partition, build_partition_features, event_columns, feature_context, number_id,
+    text_names,
+)
+
+if TYPE_CHECKING:
+    from models.model_file import DetectorModel
+    from models.rules import Rule
 
 #: Hash partitions of a new state's rows (fixed for its life: every row's ``part`` depends on it).
 STATE_PARTITIONS = 16
+#: Callees listed per flag in ``verify.csv``: enough to reach a few replies at the 5-7% that
+#: carriers see answer a survey, few enough to send.
+VERIFY_CALLEES = 50
 
 
 @dataclass(frozen=True)
@@ -57,24 +69,34 @@ def compact_rows(batch: CdrBatch, mapping: Mapping) -> pl.DataFrame:
     return events.select(*EVENT_COLUMNS).with_columns(batch.cdrs["start_time"].dt.date().alias("day"))
 
 
-def add_night(root: str | Path, batch: CdrBatch, mapping: Mapping) -> NightAdded:
-    """Add tonight's rows (read by :func:`detector.inputs.cdr.read_cdrs`) to the state at
-    ``root`` and commit: the rows, the texts of the numbers and IMEIs whose id is not their
-    digits, and the optional columns the files had, for the days the rows belong to."""
-    open_or_create(root, mapping)
+def add_rows(night: StateWriter, batch: CdrBatch, mapping: Mapping) -> Added:
+    """Add a batch's rows (read by :func:`detector.inputs.cdr.read_cdrs`) to tonight's changes:
+    the rows, the texts of the numbers and IMEIs whose id is not their digits, and the optional
+    columns its files had, for the days its rows belong to."""
     events = compact_rows(batch, mapping)
     cdrs = batch.cdrs
     names = pl.concat([text_names(events["caller_id"], cdrs["caller"]),
                        text_names(events["callee_id"], cdrs["callee"]),
                        text_names(events["imei"], cdrs["imei"])]).rename({"msisdn": "text"})
+    added = night.add_events(events)
+    night.add_names(names)
+    night.add_columns(sorted(events["day"].unique().drop_nulls()), [c for c in OPTIONAL_COLUMNS if c not in batch.absent])
+    return added
+
+
+def add_night(root: str | Path, batch: CdrBatch, mapping: Mapping) -> NightAdded:
+    """:func:`add_rows` of a batch into the state at ``root`` (created if there is none), committed."""
+    open_or_create(root, mapping)
     with writing(root) as night:
-        added = night.add_events(events)
-        night.add_names(names)
-        days = sorted(events["day"].unique().drop_nulls())
-        night.add_columns(days, [c for c in OPTIONAL_COLUMNS if c not in batch.absent])
+        added = add_rows(night, batch, mapping)
         state = night.commit(None)
+    return NightAdded(state, added, latest_day(state))
+
+
+def latest_day(state: State) -> dt.date | None:
+    """The latest day the state holds rows of."""
     held = state.days()
-    return NightAdded(state, added, held["day"].max() if held.height else None)
+    return held["day"].max() if held.height else None
 
 
 def window_days(as_of: dt.date, window: int) -> list[dt.date]:
@@ -100,6 +122,107 @@ def window_features(state: State, as_of: dt.date, window: int, registry: pl.Data
         callers=events["caller_id"],
         registry=registry,
         names=names if names.height else None,
-        absent=frozenset(c for c in OPTIONAL_COLUMNS if c not in state.present(days)),
+        absent=absent_columns(state, days),
     )
     return build_partition_features(events, context, Partition(0, 1), core_only=core_only)
+
+
+def absent_columns(state: State, days: Sequence[dt.date]) -> frozenset[str]:
+    """The optional CDR columns no file with rows of ``days`` had."""
+    present = state.present(days)
+    return frozenset(c for c in OPTIONAL_COLUMNS if c not in present)
+
+
+def window_handsets(state: State, days: Sequence[dt.date]) -> pl.DataFrame:
+    """``caller``, ``imei``: the texts of each distinct (number, handset) pair of the days' rows
+    with an IMEI, as :func:`detector.outputs.report.shared_imeis` reads a batch's CDRs."""
+    pairs = (state.events(days).filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
+             .collect())
+    names = state.names().collect()
+    return pairs.select(_text(pl.col("caller_id"), names).alias("caller"), _text(pl.col("imei"), names).alias("imei"))
+
+
+def verification_list(state: State, days: Sequence[dt.date], flagged: pl.DataFrame,
+                      per_number: int = VERIFY_CALLEES) -> pl.DataFrame:
+    """``verify.csv`` (nightly.md): for each flag, the callees to survey before barring, those
+    the flagged number contacted most in the window (at most ``per_number``): when last, how
+    often, and how many of its calls they answered."""
+    columns = {"flagged_msisdn": pl.Utf8, "category": pl.Utf8, "callee": pl.Utf8, "last_contact": pl.Datetime("us"),
+               "contacts": pl.Int64, "answered": pl.Int64}
+    if flagged.is_empty():
+        return pl.DataFrame(schema=columns)
+    names = state.names().collect()
+    who = flagged.select("msisdn", "category").with_columns(number_id(pl.col("msisdn")).alias("caller_id"))
+    contacts = (
+        state.events(days).join(who.lazy().select("caller_id").unique(), on="caller_id", how="semi")
+        .group_by("caller_id", "callee_id")
+        .agg(pl.col("ts").max().alias("last_us"), pl.len().alias("contacts"),
+             ((pl.col("flags") & VOICE != 0) & (pl.col("flags") & ANSWERED != 0)).sum().alias("answered"))
+        .sort(["caller_id", "contacts", "last_us", "callee_id"], descending=[False, True, True, False])
+        .group_by("caller_id", maintain_order=True).head(per_number)
+        .collect()
+    )
+    return (
+        who.join(contacts, on="caller_id", how="inner")
+        .select(pl.col("msisdn").alias("flagged_msisdn"), "category", _text(pl.col("callee_id"), names).alias("callee"),
+                pl.from_epoch("last_us", "us").alias("last_contact"), pl.col("contacts").cast(pl.Int64),
+                pl.col("answered").cast(pl.Int64))
+        .sort(["flagged_msisdn", "category", "contacts", "callee"], descending=[False, False, True, False])
+    )
+
+
+def _text(ids: pl.Expr, names: pl.DataFrame) -> pl.Expr:
+    """The text of number or IMEI ids: a plain one's digits, else its name."""
+    lookup = ids.replace_strict(names["id"], names["text"], default=None) if names.height else pl.lit(None, pl.Utf8)
+    return pl.when(ids > 0).then(ids.cast(pl.Utf8)).otherwise(lookup)
+
+
+@dataclass(frozen=True)
+class NightResult:
+    """What a night did and found (the outputs of ``detector nightly``)."""
+
+    state: State
+    added: Added
+    as_of: dt.date
+    #: The window's days, oldest first, and those of them the state holds rows of.
+    days: list[dt.date]
+    features: pl.DataFrame
+    scores: pl.DataFrame
+    flagged: pl.DataFrame
+    thresholds: dict[str, float]
+    allowlisted: dict[str, int]
+    verify: pl.DataFrame
+    #: ``caller``, ``imei`` texts of the window's (number, handset) pairs, for the report.
+    handsets: pl.DataFrame
+    #: Optional CDR columns no file of the window's days had.
+    absent: frozenset[str]
+
+
+def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: DetectorModel, *,
+              registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
+              precision: float | None = None, window: int = 7, as_of: dt.date | None = None) -> NightResult:
+    """Tonight's rows into the state at ``root`` (created if there is none), every number active
+    in the ``window`` days ending on ``as_of`` (default: the latest day held) scored and flagged,
+    the verification list drawn; all in one commit of the state."""
+    from detector.engine.pipeline import model_thresholds
+    from detector.errors import InputError
+    from models.scoring import flag_numbers, score_numbers
+
+    open_or_create(root, mapping)
+    with writing(root) as night:
+        added = add_rows(night, batch, mapping)
+        view = night.view()
+        as_of = as_of or latest_day(view)
+        if as_of is None:
+            raise InputError(f"the state {root} holds no rows yet, and tonight's files added none")
+        days = window_days(as_of, window)
+        table = window_features(view, as_of, window, registry)
+        thresholds = model_thresholds(model, precision)
+        flags = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
+        verify = verification_list(view, days, flags.flagged)
+        handsets = window_handsets(view, days)
+        absent = absent_columns(view, days)
+        state = night.commit(as_of)
+    return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
+                       flagged=flags.flagged, thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify,
+                       handsets=handsets, absent=absent)

@@ -277,13 +277,13 @@ def score_inputs(
     from models.scoring import flag_numbers, score_numbers
 
     table = feature_table(inputs)
-    thresholds = _thresholds(model, precision)
+    thresholds = model_thresholds(model, precision)
     flags = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
     return ScoreResult(features=table, scores=flags.scores, flagged=flags.flagged, thresholds=thresholds,
                        allowlisted=flags.allowlisted)
 
 
-def _thresholds(model: DetectorModel, precision: float | None) -> dict[str, float]:
+def model_thresholds(model: DetectorModel, precision: float | None) -> dict[str, float]:
     """Per category, the model's stored threshold, or the one re-picked for ``precision``."""
     if precision is None:
         return dict(model.thresholds)
@@ -391,7 +391,7 @@ def partitioned_scores(
     from models.scoring import FLAGGED_SCHEMA
 
     progress = progress or RunProgress()
-    thresholds = _thresholds(model, precision)
+    thresholds = model_thresholds(model, precision)
     with spill_directory(engine.tmp_dir) as directory:
         registry, spilled = _spill(cdr, directory, count, engine, subscribers, mapping, progress)
         results = engine.run(partition_jobs(spilled, model=model, thresholds=thresholds, rules=tuple(rules),

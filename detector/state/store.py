@@ -34,6 +34,7 @@ versions the last night recorded. One writer at a time holds ``writer.lock``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -217,6 +218,19 @@ class StateWriter:
         new = pairs.join(self._tonight("columns").collect(), on=["day", "column"], how="anti")
         if new.height:
             _append(self.state.root / "columns", new)
+
+    def view(self) -> State:
+        """The state as tonight has it so far (for this run's own reading before it commits)."""
+        versions = {name: DeltaTable(str(self.state.root / name)).version() for name in _VERSIONED}
+        return dataclasses.replace(self.state, versions=versions)
+
+    def forget_before(self, day: dt.date) -> int:
+        """Drop the rows of days before ``day`` (retention); returns how many rows went."""
+        gone = self._tonight("events").filter(pl.col("day") < day).select(pl.len()).collect().item()
+        if gone:
+            for name in ("events", "columns"):
+                DeltaTable(str(self.state.root / name)).delete(f"day < '{day.isoformat()}'")
+        return gone
 
     def _tonight(self, name: str) -> pl.LazyFrame:
         """Table ``name`` as tonight has it so far: the last night's rows and tonight's."""

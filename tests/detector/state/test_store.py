@@ -159,3 +159,18 @@ def test_the_columns_each_day_had_are_remembered(state):
     assert done.present([DAY]) == {"duration_s", "imei"}
     assert done.present([DAY + dt.timedelta(days=1)]) == {"duration_s"}
     assert done.present([DAY - dt.timedelta(days=1)]) == frozenset()
+
+
+def test_days_before_the_retention_are_forgotten_in_one_commit(state):
+    with writing(state.root) as night:
+        for back in range(3):
+            night.add_events(rows(20, DAY + dt.timedelta(days=back), seed=back))
+        night.add_columns([DAY, DAY + dt.timedelta(days=2)], ["imei"])
+        assert night.view().days()["rows"].to_list() == [20, 20, 20]  # tonight's, before the commit
+        assert State.open(state.root).days().height == 0  # ... which nobody else sees yet
+        night.commit(DAY + dt.timedelta(days=2))
+    with writing(state.root) as night:
+        assert night.forget_before(DAY + dt.timedelta(days=1)) == 20
+        done = night.commit(None)
+    assert done.days()["day"].to_list() == [DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)]
+    assert done.present([DAY]) == frozenset() and done.present([DAY + dt.timedelta(days=2)]) == {"imei"}

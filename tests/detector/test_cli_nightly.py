@@ -1,0 +1,70 @@
+"""detector nightly and detector state from the command line: three nights give what one score
+over the same files gives, a night run again changes nothing, the state says what it holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+
+def detector(*args):
+    return subprocess.run([sys.executable, "-m", "detector", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nightly_cli")
+    done = detector("generate", "--out", root, "--subscribers", 1500, "--days", 3, "--seed", 5, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def nights(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nights")
+    for f in sorted((world / "cdr").glob("*.csv")):
+        done = detector("nightly", "--cdr", f, "--state", out / "state", "--subscribers", world / "subscribers.csv",
+                        "--allowlist", world / "allowlist.csv", "--out", out / f.stem, "--window", 3, "--top", 0)
+        assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_the_third_night_gives_the_batch_answer(world, nights, tmp_path):
+    batch = detector("score", "--cdr", world / "cdr", "--subscribers", world / "subscribers.csv",
+                     "--allowlist", world / "allowlist.csv", "--out", tmp_path, "--top", 0)
+    assert batch.returncode == 0, batch.stderr
+    last = sorted(p for p in nights.iterdir() if p.name.startswith("cdr_"))[-1]
+    assert_frame_equal(pl.read_parquet(last / "scores.parquet"), pl.read_parquet(tmp_path / "scores.parquet"))
+    ours, theirs = (pl.read_csv(p / "flagged.csv", infer_schema=False) for p in (last, tmp_path))
+    assert ours.height and ours.equals(theirs)
+    verify = pl.read_csv(last / "verify.csv", infer_schema=False)
+    assert verify.columns == ["flagged_msisdn", "category", "callee", "last_contact", "contacts", "answered"]
+    assert set(verify["flagged_msisdn"]) <= set(ours["msisdn"])
+    assert {"report.html", "rejects.csv"} <= {p.name for p in last.iterdir()}
+
+
+def test_a_night_run_again_changes_nothing(world, nights, tmp_path):
+    last = sorted((world / "cdr").glob("*.csv"))[-1]
+    before = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
+    again = detector("nightly", "--cdr", last, "--state", nights / "state", "--subscribers", world / "subscribers.csv",
+                     "--allowlist", world / "allowlist.csv", "--out", tmp_path, "--window", 3, "--top", 0)
+    assert again.returncode == 0, again.stderr
+    assert "0 rows added" in again.stdout
+    after = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
+    assert after["days"] == before["days"] and len(after["days"]) == 3
+    assert after["nights"] == before["nights"] + 1 and after["last_night"]["rows_added"] == 0
+    assert_frame_equal(pl.read_parquet(tmp_path / "scores.parquet"),
+                       pl.read_parquet(nights / last.stem / "scores.parquet"))
+
+
+def test_a_directory_that_is_no_state_is_one_line(tmp_path):
+    (tmp_path / "state.json").write_text('{"format": 99}')
+    done = detector("state", "--state", tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "format 99" in done.stderr and "Traceback" not in done.stderr
