@@ -797,7 +797,7 @@ StateOption = Annotated[
 def nightly(
     cdr: CdrOption,
     state: StateOption,
-    out: Annotated[Path, typer.Option("--out", help="Directory for tonight's outputs (score's, and verify.csv).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for tonight's outputs (score's, verify.csv, changes.csv).")],
     subscribers: SubscribersOption = None,
     allowlist: Annotated[
         Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
@@ -821,7 +821,9 @@ def nightly(
     """Add tonight's files to the state and score every number active in the window.
 
     Earlier nights' rows come from the state: tonight's files are the only ones parsed. Writes
-    what score writes (over the window) and verify.csv, the callees to survey before barring.
+    what score writes (over the window; flagged.csv with each flag's case: first_flagged,
+    nights_flagged, status), verify.csv (the callees to survey before barring) and changes.csv
+    (cases opened, reopened or closed tonight).
 
     \b
     Example:
@@ -872,13 +874,66 @@ def nightly(
                               imeis=shared_imeis(night.handsets, night.flagged), run=run,
                               thresholds=night.thresholds, allowlisted=night.allowlisted)
     write_csv(night.verify, out / "verify.csv")
+    write_csv(night.changes, out / "changes.csv")
     _print_flagged(night.flagged, top)
     if subscribers is None:
         _note(NO_REGISTRY_NOTE)
     flags = night.flagged.height
     stdout.print(f"night {night.as_of}: {night.added.rows:,} rows added ({night.added.duplicates:,} already held); "
                  f"flagged {night.flagged['msisdn'].n_unique():,} of {night.scores.height:,} numbers active in "
-                 f"{window} days ({flags:,} flag{'s' * (flags != 1)}); report: {paths['report.html']}", highlight=False)
+                 f"{window} days ({flags:,} flag{'s' * (flags != 1)}); cases: {_case_counts(night.changes)}; "
+                 f"report: {paths['report.html']}", highlight=False)
+
+
+def _case_counts(changes: Any) -> str:
+    """``3 opened, 1 closed``: tonight's changes to the case ledger, or ``no change``."""
+    counts = changes.group_by("change").len().sort("change").iter_rows()
+    return ", ".join(f"{n:,} {change}" for change, n in counts) or "no change"
+
+
+@app.command()
+@_reports_errors
+def cases(
+    state: StateOption,
+    msisdn: Annotated[str | None, typer.Option("--msisdn", help="Only this number's cases (any written form).")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only cases of this status (open, closed, ...).")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Only cases of this category.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the cases to this CSV instead of printing them.")] = None,
+) -> None:
+    """List the case ledger: one row per (number, category) ever flagged by a nightly run.
+
+    \b
+    Example:
+        detector cases --state state/ --status open --category voice_spam
+        detector cases --state state/ --msisdn 0912345678 --out case.csv
+    """
+    import polars as pl
+
+    from detector.atomic_writes import write_csv
+    from detector.inputs.numbers import normalise_series
+    from detector.state.store import State
+
+    held = State.open(state)
+    ledger = held.cases()
+    if msisdn is not None:
+        number = normalise_series(pl.Series([msisdn]), held.country_code)[0]
+        ledger = ledger.filter(pl.col("msisdn") == number)
+    for column, value in (("status", status), ("category", category)):
+        if value is not None:
+            ledger = ledger.filter(pl.col(column) == value)
+    if out is not None:
+        write_csv(ledger, out)
+        stdout.print(f"wrote {ledger.height:,} cases to {out}", highlight=False)
+        return
+    if ledger.is_empty():
+        stdout.print("no cases", highlight=False)
+        return
+    with pl.Config(tbl_rows=50, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
+        stdout.print(ledger.select("msisdn", "category", "status", "first_flagged", "last_flagged", "nights_flagged",
+                                   "highest_score", "source", "reasons"), highlight=False)
+    stdout.print(f"{ledger.height:,} case{'s' * (ledger.height != 1)}"
+                 + (" (first 50 shown; --out for all)" if ledger.height > 50 else ""),
+                 highlight=False)
 
 
 @app.command(name="state")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from detector.engine.cases import changes, update_cases, with_case_columns
 from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
 from detector.state.store import EVENT_COLUMNS, Added, State, StateWriter, create_state, writing
@@ -188,7 +189,10 @@ class NightResult:
     days: list[dt.date]
     features: pl.DataFrame
     scores: pl.DataFrame
+    #: The flags, with their cases' ``first_flagged``, ``nights_flagged`` and ``status``.
     flagged: pl.DataFrame
+    #: ``changes.csv``: the cases opened, reopened or closed tonight.
+    changes: pl.DataFrame
     thresholds: dict[str, float]
     allowlisted: dict[str, int]
     verify: pl.DataFrame
@@ -203,7 +207,7 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
               precision: float | None = None, window: int = 7, as_of: dt.date | None = None) -> NightResult:
     """Tonight's rows into the state at ``root`` (created if there is none), every number active
     in the ``window`` days ending on ``as_of`` (default: the latest day held) scored and flagged,
-    the verification list drawn; all in one commit of the state."""
+    the verification list drawn, the case ledger updated; all in one commit of the state."""
     from detector.engine.pipeline import model_thresholds
     from detector.errors import InputError
     from models.scoring import flag_numbers, score_numbers
@@ -222,7 +226,9 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         verify = verification_list(view, days, flags.flagged)
         handsets = window_handsets(view, days)
         absent = absent_columns(view, days)
+        cases = update_cases(view.cases(), flags.flagged, as_of, window)
+        night.set_cases(cases)
         state = night.commit(as_of)
     return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
-                       flagged=flags.flagged, thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify,
+                       flagged=with_case_columns(flags.flagged, cases), changes=changes(cases, as_of), thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify,
                        handsets=handsets, absent=absent)

@@ -18,6 +18,10 @@ Tables (each a Delta table in its own folder of the state directory):
     ``day``, ``column``: the optional CDR columns (``duration_s``, ``answered``, ``cell_id``,
     ``imei``, ...) that a file with rows of that day had. A window's features that need a column
     no day of it had are missing, as when the same files are scored at once.
+``cases``
+    The case ledger (nightly.md, "Cases"): one row per (``msisdn``, ``category``), opened the
+    first night the number was flagged there; see :data:`CASE_COLUMNS`. Rewritten whole each
+    night (it holds flags, not rows: small).
 ``nights``
     One row per committed night: its sequence number, when it committed, the ``as_of`` day it
     scored, the rows it added and the duplicates it dropped, and the version of each table above
@@ -70,14 +74,24 @@ _SCHEMAS: dict[str, pa.Schema] = {
                          *((name, pl.Series([], dtype=t).to_arrow().type) for name, t in EVENT_COLUMNS.items())]),
     "names": pa.schema([("id", pa.int64()), ("text", pa.large_string())]),
     "columns": pa.schema([("day", pa.date32()), ("column", pa.large_string())]),
+    "cases": pa.schema([("msisdn", pa.large_string()), ("category", pa.large_string()), ("status", pa.large_string()),
+                        ("first_flagged", pa.date32()), ("last_flagged", pa.date32()), ("nights_flagged", pa.int64()),
+                        ("highest_score", pa.float64()), ("score", pa.float64()), ("source", pa.large_string()),
+                        ("reasons", pa.large_string()), ("changed_on", pa.date32()), ("change", pa.large_string()),
+                        ("change_reason", pa.large_string())]),
     "nights": pa.schema([("night", pa.int64()), ("committed_at", pa.timestamp("us", tz="UTC")),
                          ("as_of", pa.date32()), ("rows_added", pa.int64()), ("duplicates", pa.int64()),
                          ("events_version", pa.int64()), ("names_version", pa.int64()),
-                         ("columns_version", pa.int64())]),
+                         ("columns_version", pa.int64()), ("cases_version", pa.int64())]),
 }
-_PARTITION_BY = {"events": ["day", "part"], "names": None, "columns": None, "nights": None}
+_PARTITION_BY = {"events": ["day", "part"], "names": None, "columns": None, "cases": None, "nights": None}
 #: The tables a night writes and records the versions of.
-_VERSIONED = ("events", "names", "columns")
+_VERSIONED = ("events", "names", "columns", "cases")
+#: The case ledger's columns: the status (``open``, ``closed``; the loop adds ``confirmed``,
+#: ``blocked``, ``cleared``, ``unblocked``), the first and last night flagged and how many nights,
+#: the highest and the latest score, the latest source and reasons, and the last change (the
+#: night, ``opened`` / ``reopened`` / ``closed``, and why).
+CASE_COLUMNS: dict[str, pl.DataType] = dict(pl.from_arrow(_SCHEMAS["cases"].empty_table()).schema)
 
 
 class StateError(InputError):
@@ -111,6 +125,10 @@ class State:
             raise StateError(f"{root} holds a state of format {layout.get('format')!r}; this version of the "
                              f"engine reads format {FORMAT} only")
         nights = pl.read_delta(str(root / "nights"))
+        missing = [name for name in _VERSIONED if f"{name}_version" not in nights.columns]
+        if missing or not all((root / name).is_dir() for name in _SCHEMAS):
+            raise StateError(f"{root} was written by another version of the engine (its layout lacks "
+                             f"{', '.join(missing) or 'a table'}); start a new state for this version")
         last = nights.sort("night").tail(1)
         versions = {name: int(last[f"{name}_version"].item()) for name in _VERSIONED}
         return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()))
@@ -128,6 +146,10 @@ class State:
         """The optional CDR columns some file with rows of ``days`` had."""
         rows = pl.scan_delta(str(self.root / "columns"), version=self.versions["columns"])
         return frozenset(rows.filter(pl.col("day").is_in(list(days))).select("column").unique().collect()["column"])
+
+    def cases(self) -> pl.DataFrame:
+        """The case ledger (:data:`CASE_COLUMNS`), by number and category."""
+        return pl.read_delta(str(self.root / "cases"), version=self.versions["cases"]).sort("msisdn", "category")
 
     def nights(self) -> pl.DataFrame:
         """The committed nights, oldest first (the creation of the state is night 0)."""
@@ -218,6 +240,11 @@ class StateWriter:
         new = pairs.join(self._tonight("columns").collect(), on=["day", "column"], how="anti")
         if new.height:
             _append(self.state.root / "columns", new)
+
+    def set_cases(self, cases: pl.DataFrame) -> None:
+        """Replace the case ledger with ``cases`` (:data:`CASE_COLUMNS`)."""
+        write_deltalake(str(self.state.root / "cases"), cases.select(*CASE_COLUMNS).to_arrow().cast(_SCHEMAS["cases"]),
+                        mode="overwrite")
 
     def view(self) -> State:
         """The state as tonight has it so far (for this run's own reading before it commits)."""

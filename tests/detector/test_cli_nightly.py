@@ -42,11 +42,19 @@ def test_the_third_night_gives_the_batch_answer(world, nights, tmp_path):
     last = sorted(p for p in nights.iterdir() if p.name.startswith("cdr_"))[-1]
     assert_frame_equal(pl.read_parquet(last / "scores.parquet"), pl.read_parquet(tmp_path / "scores.parquet"))
     ours, theirs = (pl.read_csv(p / "flagged.csv", infer_schema=False) for p in (last, tmp_path))
-    assert ours.height and ours.equals(theirs)
+    assert ours.height and ours.select(theirs.columns).equals(theirs)
+    # ... and each flag's case: opened on one of the three nights, flagged on at most three, open.
+    assert ours.columns[len(theirs.columns):] == ["first_flagged", "nights_flagged", "status"]
+    assert set(ours["first_flagged"]) <= {"2026-11-02", "2026-11-03", "2026-11-04"}
+    assert set(ours["nights_flagged"]) <= {"1", "2", "3"} and set(ours["status"]) == {"open"}
+    changes = pl.read_csv(last / "changes.csv", infer_schema=False)
+    assert changes.columns == ["msisdn", "category", "change", "reason"] and set(changes["change"]) <= {"opened", "closed"}
     verify = pl.read_csv(last / "verify.csv", infer_schema=False)
     assert verify.columns == ["flagged_msisdn", "category", "callee", "last_contact", "contacts", "answered"]
     assert set(verify["flagged_msisdn"]) <= set(ours["msisdn"])
     assert {"report.html", "rejects.csv"} <= {p.name for p in last.iterdir()}
+    first = pl.read_csv(sorted(p for p in nights.iterdir() if p.name.startswith("cdr_"))[0] / "changes.csv")
+    assert first.height and set(first["change"]) == {"opened"}  # the first night opens every case
 
 
 def test_a_night_run_again_changes_nothing(world, nights, tmp_path):
@@ -68,3 +76,16 @@ def test_a_directory_that_is_no_state_is_one_line(tmp_path):
     done = detector("state", "--state", tmp_path)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "format 99" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_case_ledger_lists_and_filters(nights, tmp_path):
+    listed = detector("cases", "--state", nights / "state", "--out", tmp_path / "cases.csv")
+    assert listed.returncode == 0, listed.stderr
+    ledger = pl.read_csv(tmp_path / "cases.csv", infer_schema=False)
+    assert ledger.height and ledger.select("msisdn", "category").is_unique().all()
+    one = ledger.row(0, named=True)
+    national = "0" + one["msisdn"][2:]  # the number as the carrier writes it
+    shown = detector("cases", "--state", nights / "state", "--msisdn", national, "--category", one["category"])
+    assert shown.returncode == 0 and one["msisdn"] in shown.stdout and "1 case" in shown.stdout
+    closed = detector("cases", "--state", nights / "state", "--status", "no-such-status")
+    assert closed.returncode == 0 and "no cases" in closed.stdout

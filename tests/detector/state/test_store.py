@@ -41,7 +41,7 @@ def test_a_new_state_is_empty_and_says_what_it_is(state):
     assert state.night == 0 and state.days().height == 0 and state.events().collect().height == 0
     layout = json.loads((state.root / "state.json").read_text())
     assert layout == {"format": 1, "partitions": 4, "country_code": "84"}
-    assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "nights", "state.json"}
+    assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "nights", "state.json"}
 
 
 def test_rows_are_held_once_and_a_night_run_twice_changes_nothing(state):
