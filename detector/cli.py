@@ -945,8 +945,8 @@ def state_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Show what the state holds (days, rows and numbers per day, nights run, size on disk), or
-    forget old days.
+    """Show what the state holds (days, rows and numbers per day, nights run, cases by status,
+    size on disk), or forget old days.
 
     \b
     Example:
@@ -977,6 +977,7 @@ def state_command(
             "as_of": str(nights["as_of"][-1]) if nights["as_of"][-1] is not None else None,
             "committed_at": nights["committed_at"][-1].isoformat(timespec="seconds"),
             "rows_added": nights["rows_added"][-1], "duplicates": nights["duplicates"][-1]},
+        "cases": dict(held.cases().group_by("status").len().sort("status").iter_rows()),
         "bytes": size,
     }
     if as_json:
@@ -986,6 +987,8 @@ def state_command(
                  f"{nights.height} nights, {size / 2**20:,.1f} MiB", highlight=False)
     for r in summary["days"]:
         stdout.print(f"  {r['day']}  {r['rows']:>12,} rows  {r['numbers']:>10,} numbers", highlight=False)
+    stdout.print("cases: " + (", ".join(f"{n:,} {status}" for status, n in summary["cases"].items()) or "none"),
+                 highlight=False)
     if summary["last_night"]:
         last = summary["last_night"]
         stdout.print(f"last night: as of {last['as_of']}, committed {last['committed_at']}, "

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: Hash partitions of a new state's rows (fixed for its life: every row's ``part`` depends on it).
 STATE_PARTITIONS = 16
+#: Days kept beyond the window when ``nightly`` is not told (nightly.md: window + 30): a month of
+#: history for the cases' and links' look back.
+RETENTION_MARGIN_DAYS = 30
 #: Callees listed per flag in ``verify.csv``: enough to reach a few replies at the 5-7% that
 #: carriers see answer a survey, few enough to send.
 VERIFY_CALLEES = 50
@@ -200,14 +203,19 @@ class NightResult:
     handsets: pl.DataFrame
     #: Optional CDR columns no file of the window's days had.
     absent: frozenset[str]
+    #: Rows of days older than the retention, forgotten tonight.
+    forgotten: int = 0
 
 
 def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: DetectorModel, *,
               registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
-              precision: float | None = None, window: int = 7, as_of: dt.date | None = None) -> NightResult:
+              precision: float | None = None, window: int = 7, as_of: dt.date | None = None,
+              keep_days: int | None = None) -> NightResult:
     """Tonight's rows into the state at ``root`` (created if there is none), every number active
     in the ``window`` days ending on ``as_of`` (default: the latest day held) scored and flagged,
-    the verification list drawn, the case ledger updated; all in one commit of the state."""
+    the verification list drawn, the case ledger updated, and the days older than the latest
+    minus ``keep_days`` (default: the window + :data:`RETENTION_MARGIN_DAYS`) forgotten; all in
+    one commit of the state."""
     from detector.engine.pipeline import model_thresholds
     from detector.errors import InputError
     from models.scoring import flag_numbers, score_numbers
@@ -228,7 +236,10 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         absent = absent_columns(view, days)
         cases = update_cases(view.cases(), flags.flagged, as_of, window)
         night.set_cases(cases)
+        latest = latest_day(view)
+        keep = window + RETENTION_MARGIN_DAYS if keep_days is None else keep_days
+        forgotten = night.forget_before(latest - dt.timedelta(days=keep)) if latest is not None else 0
         state = night.commit(as_of)
     return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
                        flagged=with_case_columns(flags.flagged, cases), changes=changes(cases, as_of), thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify,
-                       handsets=handsets, absent=absent)
+                       handsets=handsets, absent=absent, forgotten=forgotten)

@@ -67,6 +67,7 @@ def test_a_night_run_again_changes_nothing(world, nights, tmp_path):
     after = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
     assert after["days"] == before["days"] and len(after["days"]) == 3
     assert after["nights"] == before["nights"] + 1 and after["last_night"]["rows_added"] == 0
+    assert after["cases"] == before["cases"] and after["cases"].get("open", 0) > 0
     assert_frame_equal(pl.read_parquet(tmp_path / "scores.parquet"),
                        pl.read_parquet(nights / last.stem / "scores.parquet"))
 
@@ -89,3 +90,25 @@ def test_the_case_ledger_lists_and_filters(nights, tmp_path):
     assert shown.returncode == 0 and one["msisdn"] in shown.stdout and "1 case" in shown.stdout
     closed = detector("cases", "--state", nights / "state", "--status", "no-such-status")
     assert closed.returncode == 0 and "no cases" in closed.stdout
+
+
+def test_a_second_writer_is_one_line_and_touches_nothing(world, nights, tmp_path):
+    import os
+    import socket
+    import time
+
+    state = nights / "state"
+    before = json.loads(detector("state", "--state", state, "--json").stdout)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a live run on this host holds the state
+        (state / "writer.lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
+                                                       "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+        done = detector("nightly", "--cdr", sorted((world / "cdr").glob("*.csv"))[-1], "--state", state,
+                        "--out", tmp_path, "--top", 0)
+    finally:
+        holder.kill()
+        holder.wait()
+        os.unlink(state / "writer.lock")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "being written by pid" in done.stderr
+    assert json.loads(detector("state", "--state", state, "--json").stdout) == before
+    assert not (tmp_path / "flagged.csv").exists()

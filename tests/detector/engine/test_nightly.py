@@ -91,3 +91,18 @@ def test_a_column_missing_from_some_nights_is_missing_only_where_no_file_had_it(
     assert alone["distinct_imeis"].null_count() == alone.height
     assert_frame_equal(alone, feature_table(read_inputs([lacking])))
     assert_frame_equal(window_features(held, day2, 2), feature_table(read_inputs([lacking, files[1]])))
+
+
+def test_a_night_forgets_the_days_past_its_retention(world, tmp_path):
+    from detector.engine.nightly import run_night
+    from models.model_file import SHIPPED_MODEL, load_model
+
+    model = load_model(SHIPPED_MODEL)
+    files = sorted((world / "cdr").glob("*.parquet"))
+    done = [run_night(tmp_path / "state", read_cdrs([f], Mapping()), Mapping(), model, window=1, keep_days=1)
+            for f in files]
+    assert [d.forgotten for d in done] == [0, 0, done[0].added.rows]
+    assert done[-1].state.days()["day"].to_list() == days_of(files)[1:]
+    assert done[-1].scores.height  # the window (one day) was scored before anything was forgotten
+    kept = run_night(tmp_path / "kept", read_cdrs([files[0]], Mapping()), Mapping(), model)
+    assert kept.forgotten == 0  # by default: the window and 30 days more
