@@ -560,6 +560,17 @@ def features(
 SubscribersOption = Annotated[
     Path | None, typer.Option("--subscribers", help="Subscriber registry (CSV or Parquet).")
 ]
+AllowlistOption = Annotated[
+    Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
+]
+#: The model a scoring run reads (train's --model is the file it writes).
+ScoringModelOption = Annotated[
+    Path | None, typer.Option("--model", help="Model file (default: the model shipped in the package).")
+]
+RulesOption = Annotated[
+    Path | None, typer.Option("--rules", help="Rules TOML (default: the shipped models/rules.toml).")
+]
+TopOption = Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")]
 PrecisionOption = Annotated[
     float | None,
     typer.Option("--precision", min=0.01, max=1.0,
@@ -672,18 +683,12 @@ def score(
     graph: GraphOption = None,
     table: FeatureTableOption = None,
     subscribers: SubscribersOption = None,
-    allowlist: Annotated[
-        Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
-    ] = None,
+    allowlist: AllowlistOption = None,
     mapping: MappingOption = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: the model shipped in the package).")
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Rules TOML (default: the shipped models/rules.toml).")
-    ] = None,
+    model: ScoringModelOption = None,
+    rules: RulesOption = None,
     precision: PrecisionOption = None,
-    top: Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")] = 10,
+    top: TopOption = 10,
     engine: EngineOption = EngineKind.local,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
@@ -799,16 +804,10 @@ def nightly(
     state: StateOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for tonight's outputs (score's, verify.csv, changes.csv).")],
     subscribers: SubscribersOption = None,
-    allowlist: Annotated[
-        Path | None, typer.Option("--allowlist", help="CSV with a msisdn column: numbers never flagged.")
-    ] = None,
+    allowlist: AllowlistOption = None,
     mapping: MappingOption = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: the model shipped in the package).")
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Rules TOML (default: the shipped models/rules.toml).")
-    ] = None,
+    model: ScoringModelOption = None,
+    rules: RulesOption = None,
     window: Annotated[int, typer.Option("--window", min=1, help="Days scored, ending on --as-of.")] = 7,
     as_of: Annotated[
         dt.datetime | None,
@@ -816,7 +815,7 @@ def nightly(
                      help="Last day of the window (default: the latest day the state holds)."),
     ] = None,
     precision: PrecisionOption = None,
-    top: Annotated[int, typer.Option("--top", min=0, help="Flagged rows to print.")] = 10,
+    top: TopOption = 10,
 ) -> None:
     """Add tonight's files to the state and score every number active in the window.
 
