@@ -21,10 +21,10 @@ import polars as pl
 from detector.engine.cases import changes, update_cases, with_case_columns
 from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
-from detector.state.store import EVENT_COLUMNS, Added, State, StateWriter, create_state, writing
+from detector.state.store import EVENT_COLUMNS, Added, State, StateError, StateWriter, create_state, writing
 from features.build import (
     ANSWERED, HAS_IMEI, VOICE, Partition, build_partition_features, event_columns, feature_context, number_id,
-    text_names,
+    number_texts, text_names,
 )
 
 if TYPE_CHECKING:
@@ -54,8 +54,6 @@ class NightAdded:
 def open_or_create(root: str | Path, mapping: Mapping) -> State:
     """The state at ``root``, created empty if there is none; refused if its numbers were
     normalised for another country than ``mapping``'s."""
-    from detector.state.store import StateError
-
     root = Path(root)
     if not (root / "state.json").exists():
         return create_state(root, partitions=STATE_PARTITIONS, country_code=mapping.country_code)
@@ -142,8 +140,9 @@ def window_handsets(state: State, days: Sequence[dt.date]) -> pl.DataFrame:
     with an IMEI, as :func:`detector.outputs.report.shared_imeis` reads a batch's CDRs."""
     pairs = (state.events(days).filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
              .collect())
-    names = state.names().collect()
-    return pairs.select(_text(pl.col("caller_id"), names).alias("caller"), _text(pl.col("imei"), names).alias("imei"))
+    names = _names(state)
+    callers = number_texts(pairs, names, "caller_id").rename({"msisdn": "caller"})
+    return number_texts(callers, names, "imei").select("caller", pl.col("msisdn").alias("imei"))
 
 
 def verification_list(state: State, days: Sequence[dt.date], flagged: pl.DataFrame,
@@ -155,7 +154,6 @@ def verification_list(state: State, days: Sequence[dt.date], flagged: pl.DataFra
                "contacts": pl.Int64, "answered": pl.Int64}
     if flagged.is_empty():
         return pl.DataFrame(schema=columns)
-    names = state.names().collect()
     who = flagged.select("msisdn", "category").with_columns(number_id(pl.col("msisdn")).alias("caller_id"))
     contacts = (
         state.events(days).join(who.lazy().select("caller_id").unique(), on="caller_id", how="semi")
@@ -166,19 +164,20 @@ def verification_list(state: State, days: Sequence[dt.date], flagged: pl.DataFra
         .group_by("caller_id", maintain_order=True).head(per_number)
         .collect()
     )
+    listed = who.rename({"msisdn": "flagged_msisdn"}).join(contacts, on="caller_id", how="inner")
     return (
-        who.join(contacts, on="caller_id", how="inner")
-        .select(pl.col("msisdn").alias("flagged_msisdn"), "category", _text(pl.col("callee_id"), names).alias("callee"),
+        number_texts(listed, _names(state), "callee_id")
+        .select("flagged_msisdn", "category", pl.col("msisdn").alias("callee"),
                 pl.from_epoch("last_us", "us").alias("last_contact"), pl.col("contacts").cast(pl.Int64),
                 pl.col("answered").cast(pl.Int64))
         .sort(["flagged_msisdn", "category", "contacts", "callee"], descending=[False, False, True, False])
     )
 
 
-def _text(ids: pl.Expr, names: pl.DataFrame) -> pl.Expr:
-    """The text of number or IMEI ids: a plain one's digits, else its name."""
-    lookup = ids.replace_strict(names["id"], names["text"], default=None) if names.height else pl.lit(None, pl.Utf8)
-    return pl.when(ids > 0).then(ids.cast(pl.Utf8)).otherwise(lookup)
+def _names(state: State) -> pl.DataFrame | None:
+    """The state's names as :func:`features.build.number_texts` reads them (``None``: none)."""
+    names = state.names().rename({"text": "msisdn"}).collect()
+    return names if names.height else None
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,7 @@ class NightResult:
     state: State
     added: Added
     as_of: dt.date
-    #: The window's days, oldest first, and those of them the state holds rows of.
+    #: The window's days, oldest first (the state may hold rows of only some of them).
     days: list[dt.date]
     features: pl.DataFrame
     scores: pl.DataFrame
@@ -224,7 +223,8 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
     with writing(root) as night:
         added = add_rows(night, batch, mapping)
         view = night.view()
-        as_of = as_of or latest_day(view)
+        latest = latest_day(view)
+        as_of = as_of or latest
         if as_of is None:
             raise InputError(f"the state {root} holds no rows yet, and tonight's files added none")
         days = window_days(as_of, window)
@@ -236,10 +236,10 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         absent = absent_columns(view, days)
         cases = update_cases(view.cases(), flags.flagged, as_of, window)
         night.set_cases(cases)
-        latest = latest_day(view)
         keep = window + RETENTION_MARGIN_DAYS if keep_days is None else keep_days
         forgotten = night.forget_before(latest - dt.timedelta(days=keep)) if latest is not None else 0
         state = night.commit(as_of)
     return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
-                       flagged=with_case_columns(flags.flagged, cases), changes=changes(cases, as_of), thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify,
-                       handsets=handsets, absent=absent, forgotten=forgotten)
+                       flagged=with_case_columns(flags.flagged, cases), changes=changes(cases, as_of),
+                       thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify, handsets=handsets,
+                       absent=absent, forgotten=forgotten)

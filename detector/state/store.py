@@ -172,7 +172,7 @@ def create_state(root: str | Path, *, partitions: int, country_code: str) -> Sta
     try:
         for name, schema in _SCHEMAS.items():
             DeltaTable.create(str(building / name), schema=schema, partition_by=_PARTITION_BY[name])
-        _append(building / "nights", pl.DataFrame(
+        _write(building / "nights", pl.DataFrame(
             {"night": [0], "committed_at": [_now()], "as_of": [None], "rows_added": [0], "duplicates": [0],
              **{f"{name}_version": [0] for name in _VERSIONED}}))
         (building / _LAYOUT).write_text(json.dumps(
@@ -220,7 +220,7 @@ class StateWriter:
             keep[fresh] = False
             rows = rows.filter(pl.Series(keep))
         if rows.height:
-            _append(self.state.root / "events", rows)
+            _write(self.state.root / "events", rows)
         self._added += rows.height
         self._duplicates += int(fresh.size)
         return Added(rows.height, int(fresh.size), tuple(sorted(rows["day"].unique())))
@@ -230,7 +230,7 @@ class StateWriter:
         new = names.select(pl.col("id").cast(pl.Int64), pl.col("text").cast(pl.Utf8)).unique("id")
         new = new.join(self._tonight("names").select("id").collect(), on="id", how="anti")
         if new.height:
-            _append(self.state.root / "names", new)
+            _write(self.state.root / "names", new)
         return new.height
 
     def add_columns(self, days: Sequence[dt.date], columns: Sequence[str]) -> None:
@@ -239,12 +239,11 @@ class StateWriter:
             pl.DataFrame({"column": list(columns)}, schema={"column": pl.Utf8}), how="cross")
         new = pairs.join(self._tonight("columns").collect(), on=["day", "column"], how="anti")
         if new.height:
-            _append(self.state.root / "columns", new)
+            _write(self.state.root / "columns", new)
 
     def set_cases(self, cases: pl.DataFrame) -> None:
         """Replace the case ledger with ``cases`` (:data:`CASE_COLUMNS`)."""
-        write_deltalake(str(self.state.root / "cases"), cases.select(*CASE_COLUMNS).to_arrow().cast(_SCHEMAS["cases"]),
-                        mode="overwrite")
+        _write(self.state.root / "cases", cases.select(*CASE_COLUMNS), mode="overwrite")
 
     def view(self) -> State:
         """The state as tonight has it so far (for this run's own reading before it commits)."""
@@ -267,8 +266,8 @@ class StateWriter:
         """Make tonight's changes the state's, at once: one row appended to ``nights`` names the
         tables' new versions."""
         night = self.state.night + 1
-        versions = {name: DeltaTable(str(self.state.root / name)).version() for name in _VERSIONED}
-        _append(self.state.root / "nights", pl.DataFrame(
+        versions = self.view().versions
+        _write(self.state.root / "nights", pl.DataFrame(
             {"night": [night], "committed_at": [_now()], "as_of": [as_of], "rows_added": [self._added],
              "duplicates": [self._duplicates], **{f"{name}_version": [v] for name, v in versions.items()}}))
         self.state = State.open(self.state.root)
@@ -343,8 +342,9 @@ def _alive(holder: dict) -> bool:
     return True
 
 
-def _append(table: Path, rows: pl.DataFrame) -> None:
-    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode="append")
+def _write(table: Path, rows: pl.DataFrame, mode: str = "append") -> None:
+    """Write ``rows`` into ``table`` (``append`` or ``overwrite``) in the table's own schema."""
+    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode=mode)
 
 
 def _now() -> dt.datetime:
