@@ -815,6 +815,12 @@ def nightly(
                      help="Last day of the window (default: the latest day the state holds)."),
     ] = None,
     precision: PrecisionOption = None,
+    verify_callees: Annotated[
+        int, typer.Option("--verify-callees", min=0, help="Callees listed in verify.csv per voice or SMS case "
+                          "opened tonight (50: about 3 replies at the 5-7% who answer).")] = 50,
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=1, help="Forget days older than the latest minus N "
+                                 "(default: the window + 30).")] = None,
     top: TopOption = 10,
 ) -> None:
     """Add tonight's files to the state and score every number active in the window.
@@ -852,7 +858,8 @@ def nightly(
     night = run_night(state, batch, mapping_, detector_model,
                       registry=registry.subscribers if registry is not None else None, rules=rule_set,
                       allowlist=allowed, precision=precision, window=window,
-                      as_of=as_of.date() if as_of is not None else None)
+                      as_of=as_of.date() if as_of is not None else None, keep_days=keep_days,
+                      verify_callees=verify_callees)
     held = night.state.days().filter(pl.col("day").is_in(night.days))
     rejects = batch.rejects if registry is None else pl.concat([batch.rejects, registry.rejects])
     run = {

@@ -22,9 +22,9 @@ from detector.engine.cases import changes, update_cases, with_case_columns
 from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
 from detector.state.store import EVENT_COLUMNS, Added, State, StateError, StateWriter, create_state, writing
+from detector.engine.verification import VERIFY_CALLEES, verification_list
 from features.build import (
-    ANSWERED, HAS_IMEI, VOICE, Partition, build_partition_features, event_columns, feature_context, number_id,
-    number_texts, text_names,
+    HAS_IMEI, Partition, build_partition_features, event_columns, feature_context, number_texts, text_names,
 )
 
 if TYPE_CHECKING:
@@ -36,9 +36,6 @@ STATE_PARTITIONS = 16
 #: Days kept beyond the window when ``nightly`` is not told (nightly.md: window + 30): a month of
 #: history for the cases' and links' look back.
 RETENTION_MARGIN_DAYS = 30
-#: Callees listed per flag in ``verify.csv``: enough to reach a few replies at the 5-7% that
-#: carriers see answer a survey, few enough to send.
-VERIFY_CALLEES = 50
 
 
 @dataclass(frozen=True)
@@ -140,44 +137,15 @@ def window_handsets(state: State, days: Sequence[dt.date]) -> pl.DataFrame:
     with an IMEI, as :func:`detector.outputs.report.shared_imeis` reads a batch's CDRs."""
     pairs = (state.events(days).filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
              .collect())
-    names = _names(state)
+    names = state.number_names()
     callers = number_texts(pairs, names, "caller_id").rename({"msisdn": "caller"})
     return number_texts(callers, names, "imei").select("caller", pl.col("msisdn").alias("imei"))
 
 
-def verification_list(state: State, days: Sequence[dt.date], flagged: pl.DataFrame,
-                      per_number: int = VERIFY_CALLEES) -> pl.DataFrame:
-    """``verify.csv`` (nightly.md): for each flag, the callees to survey before barring, those
-    the flagged number contacted most in the window (at most ``per_number``): when last, how
-    often, and how many of its calls they answered."""
-    columns = {"flagged_msisdn": pl.Utf8, "category": pl.Utf8, "callee": pl.Utf8, "last_contact": pl.Datetime("us"),
-               "contacts": pl.Int64, "answered": pl.Int64}
-    if flagged.is_empty():
-        return pl.DataFrame(schema=columns)
-    who = flagged.select("msisdn", "category").with_columns(number_id(pl.col("msisdn")).alias("caller_id"))
-    contacts = (
-        state.events(days).join(who.lazy().select("caller_id").unique(), on="caller_id", how="semi")
-        .group_by("caller_id", "callee_id")
-        .agg(pl.col("ts").max().alias("last_us"), pl.len().alias("contacts"),
-             ((pl.col("flags") & VOICE != 0) & (pl.col("flags") & ANSWERED != 0)).sum().alias("answered"))
-        .sort(["caller_id", "contacts", "last_us", "callee_id"], descending=[False, True, True, False])
-        .group_by("caller_id", maintain_order=True).head(per_number)
-        .collect()
-    )
-    listed = who.rename({"msisdn": "flagged_msisdn"}).join(contacts, on="caller_id", how="inner")
-    return (
-        number_texts(listed, _names(state), "callee_id")
-        .select("flagged_msisdn", "category", pl.col("msisdn").alias("callee"),
-                pl.from_epoch("last_us", "us").alias("last_contact"), pl.col("contacts").cast(pl.Int64),
-                pl.col("answered").cast(pl.Int64))
-        .sort(["flagged_msisdn", "category", "contacts", "callee"], descending=[False, False, True, False])
-    )
-
-
-def _names(state: State) -> pl.DataFrame | None:
-    """The state's names as :func:`features.build.number_texts` reads them (``None``: none)."""
-    names = state.names().rename({"text": "msisdn"}).collect()
-    return names if names.height else None
+def new_cases(flagged: pl.DataFrame, cases: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The flags of ``flagged`` whose case opened or reopened on the night ``as_of``."""
+    fresh = cases.filter((pl.col("changed_on") == as_of) & pl.col("change").is_in(["opened", "reopened"]))
+    return flagged.join(fresh.select("msisdn", "category"), on=["msisdn", "category"], how="semi")
 
 
 @dataclass(frozen=True)
@@ -209,10 +177,11 @@ class NightResult:
 def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: DetectorModel, *,
               registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
               precision: float | None = None, window: int = 7, as_of: dt.date | None = None,
-              keep_days: int | None = None) -> NightResult:
+              keep_days: int | None = None, verify_callees: int = VERIFY_CALLEES) -> NightResult:
     """Tonight's rows into the state at ``root`` (created if there is none), every number active
     in the ``window`` days ending on ``as_of`` (default: the latest day held) scored and flagged,
-    the verification list drawn, the case ledger updated, and the days older than the latest
+    the case ledger updated, the verification list drawn (at most ``verify_callees`` per case
+    opened tonight), tonight's flags and surveys recorded, and the days older than the latest
     minus ``keep_days`` (default: the window + :data:`RETENTION_MARGIN_DAYS`) forgotten; all in
     one commit of the state."""
     from detector.engine.pipeline import model_thresholds
@@ -231,15 +200,21 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         table = window_features(view, as_of, window, registry)
         thresholds = model_thresholds(model, precision)
         flags = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
-        verify = verification_list(view, days, flags.flagged)
         handsets = window_handsets(view, days)
         absent = absent_columns(view, days)
         cases = update_cases(view.cases(), flags.flagged, as_of, window)
+        flagged = with_case_columns(flags.flagged, cases)
+        new = new_cases(flagged, cases, as_of)
+        verify = verification_list(view, days, new, flags.flagged, registry=registry, allowlist=allowlist,
+                                   per_case=verify_callees)
         night.set_cases(cases)
+        night.set_flags(as_of, flagged.join(new.select("msisdn", "category", new=pl.lit(True)),
+                                            on=["msisdn", "category"], how="left").with_columns(pl.col("new").fill_null(False)))
+        night.set_surveys(as_of, verify)
         keep = window + RETENTION_MARGIN_DAYS if keep_days is None else keep_days
         forgotten = night.forget_before(latest - dt.timedelta(days=keep)) if latest is not None else 0
         state = night.commit(as_of)
     return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
-                       flagged=with_case_columns(flags.flagged, cases), changes=changes(cases, as_of),
+                       flagged=flagged, changes=changes(cases, as_of),
                        thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify, handsets=handsets,
                        absent=absent, forgotten=forgotten)

@@ -22,10 +22,21 @@ Tables (each a Delta table in its own folder of the state directory):
     The case ledger (nightly.md, "Cases"): one row per (``msisdn``, ``category``), opened the
     first night the number was flagged there; see :data:`CASE_COLUMNS`. Rewritten whole each
     night (it holds flags, not rows: small).
+``flags``
+    ``as_of``, ``msisdn``, ``category``, ``score``, ``source``, ``new``: each night's flags (the
+    night is its ``as_of`` day; a night run again replaces its own rows), ``new`` when the flag
+    opened or reopened its case that night. The report's history across nights reads it; the
+    loop and the links read what was flagged when.
+``surveys``
+    ``asked_on``, ``flagged_msisdn``, ``category``, ``callee``: the callees each night's
+    ``verify.csv`` listed, so that no callee is asked twice within :data:`SURVEY_REST_DAYS`.
 ``nights``
     One row per committed night: its sequence number, when it committed, the ``as_of`` day it
     scored, the rows it added and the duplicates it dropped, and the version of each table above
     it left. Readers read the tables at those versions.
+
+Tables added to the layout after format 1 began (:data:`_ADDED_LATER`) are created empty in an
+older state by its next writer, and read as empty until then: an older state is read, not refused.
 
 ``state.json`` holds the layout's format and what every row depends on: the number of hash
 partitions and the country code the numbers were normalised for.
@@ -79,14 +90,23 @@ _SCHEMAS: dict[str, pa.Schema] = {
                         ("highest_score", pa.float64()), ("score", pa.float64()), ("source", pa.large_string()),
                         ("reasons", pa.large_string()), ("changed_on", pa.date32()), ("change", pa.large_string()),
                         ("change_reason", pa.large_string())]),
+    "flags": pa.schema([("as_of", pa.date32()), ("msisdn", pa.large_string()), ("category", pa.large_string()),
+                        ("score", pa.float64()), ("source", pa.large_string()), ("new", pa.bool_())]),
+    "surveys": pa.schema([("asked_on", pa.date32()), ("flagged_msisdn", pa.large_string()),
+                          ("category", pa.large_string()), ("callee", pa.large_string())]),
     "nights": pa.schema([("night", pa.int64()), ("committed_at", pa.timestamp("us", tz="UTC")),
                          ("as_of", pa.date32()), ("rows_added", pa.int64()), ("duplicates", pa.int64()),
                          ("events_version", pa.int64()), ("names_version", pa.int64()),
-                         ("columns_version", pa.int64()), ("cases_version", pa.int64())]),
+                         ("columns_version", pa.int64()), ("cases_version", pa.int64()),
+                         ("flags_version", pa.int64()), ("surveys_version", pa.int64())]),
 }
-_PARTITION_BY = {"events": ["day", "part"], "names": None, "columns": None, "cases": None, "nights": None}
+_PARTITION_BY = {"events": ["day", "part"]}
 #: The tables a night writes and records the versions of.
-_VERSIONED = ("events", "names", "columns", "cases")
+_VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys")
+#: Tables format 1 gained after its first release: a state without them is upgraded, not refused.
+_ADDED_LATER = ("flags", "surveys")
+#: Days a callee rests after being listed in ``verify.csv`` before any case may list it again.
+SURVEY_REST_DAYS = 7
 #: The case ledger's columns: the status (``open``, ``closed``; the loop adds ``confirmed``,
 #: ``blocked``, ``cleared``, ``unblocked``), the first and last night flagged and how many nights,
 #: the highest and the latest score, the latest source and reasons, and the last change (the
@@ -106,8 +126,9 @@ class State:
     root: Path
     partitions: int
     country_code: str
-    #: The version of each of :data:`_VERSIONED` the last committed night left.
-    versions: dict[str, int]
+    #: The version of each of :data:`_VERSIONED` the last committed night left (``None``: a
+    #: table of :data:`_ADDED_LATER` this state does not have yet).
+    versions: dict[str, int | None]
     #: The last committed night's sequence number (0: none yet, only the empty tables).
     night: int
 
@@ -125,31 +146,53 @@ class State:
             raise StateError(f"{root} holds a state of format {layout.get('format')!r}; this version of the "
                              f"engine reads format {FORMAT} only")
         nights = pl.read_delta(str(root / "nights"))
-        missing = [name for name in _VERSIONED if f"{name}_version" not in nights.columns]
-        if missing or not all((root / name).is_dir() for name in _SCHEMAS):
+        first = [name for name in _SCHEMAS if name not in _ADDED_LATER]
+        missing = [name for name in first if name != "nights" and f"{name}_version" not in nights.columns]
+        if missing or not all((root / name).is_dir() for name in first):
             raise StateError(f"{root} was written by another version of the engine (its layout lacks "
                              f"{', '.join(missing) or 'a table'}); start a new state for this version")
         last = nights.sort("night").tail(1)
-        versions = {name: int(last[f"{name}_version"].item()) for name in _VERSIONED}
+        versions = {name: _recorded_version(root, last, name) for name in _VERSIONED}
         return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()))
+
+    def _scan(self, name: str) -> pl.LazyFrame:
+        """Table ``name`` at the version the last night recorded (empty if this state predates it)."""
+        version = self.versions[name]
+        if version is None:
+            return pl.LazyFrame(schema=pl.from_arrow(_SCHEMAS[name].empty_table()).schema)
+        return pl.scan_delta(str(self.root / name), version=version)
 
     def events(self, days: Sequence[dt.date] | None = None) -> pl.LazyFrame:
         """The rows held (of ``days`` only, if given), as the last night left them."""
-        rows = pl.scan_delta(str(self.root / "events"), version=self.versions["events"])
+        rows = self._scan("events")
         return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
 
     def names(self) -> pl.LazyFrame:
         """``id`` -> ``text`` of the numbers and IMEIs whose id is not their digits."""
-        return pl.scan_delta(str(self.root / "names"), version=self.versions["names"])
+        return self._scan("names")
+
+    def number_names(self) -> pl.DataFrame | None:
+        """``id``, ``msisdn``: :meth:`names` as :func:`features.build.number_texts` reads them
+        (``None``: there are none)."""
+        names = self.names().rename({"text": "msisdn"}).collect()
+        return names if names.height else None
 
     def present(self, days: Sequence[dt.date]) -> frozenset[str]:
         """The optional CDR columns some file with rows of ``days`` had."""
-        rows = pl.scan_delta(str(self.root / "columns"), version=self.versions["columns"])
+        rows = self._scan("columns")
         return frozenset(rows.filter(pl.col("day").is_in(list(days))).select("column").unique().collect()["column"])
 
     def cases(self) -> pl.DataFrame:
         """The case ledger (:data:`CASE_COLUMNS`), by number and category."""
-        return pl.read_delta(str(self.root / "cases"), version=self.versions["cases"]).sort("msisdn", "category")
+        return self._scan("cases").collect().sort("msisdn", "category")
+
+    def flags(self) -> pl.DataFrame:
+        """Every night's flags (``as_of``, ``msisdn``, ``category``, ``score``, ``source``, ``new``)."""
+        return self._scan("flags").collect().sort("as_of", "category", "msisdn")
+
+    def surveys(self) -> pl.LazyFrame:
+        """The callees listed for survey, by night (``asked_on``, ``flagged_msisdn``, ``category``, ``callee``)."""
+        return self._scan("surveys")
 
     def nights(self) -> pl.DataFrame:
         """The committed nights, oldest first (the creation of the state is night 0)."""
@@ -171,7 +214,7 @@ def create_state(root: str | Path, *, partitions: int, country_code: str) -> Sta
     building = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
         for name, schema in _SCHEMAS.items():
-            DeltaTable.create(str(building / name), schema=schema, partition_by=_PARTITION_BY[name])
+            DeltaTable.create(str(building / name), schema=schema, partition_by=_PARTITION_BY.get(name))
         _write(building / "nights", pl.DataFrame(
             {"night": [0], "committed_at": [_now()], "as_of": [None], "rows_added": [0], "duplicates": [0],
              **{f"{name}_version": [0] for name in _VERSIONED}}))
@@ -245,6 +288,18 @@ class StateWriter:
         """Replace the case ledger with ``cases`` (:data:`CASE_COLUMNS`)."""
         _write(self.state.root / "cases", cases.select(*CASE_COLUMNS), mode="overwrite")
 
+    def set_flags(self, as_of: dt.date, flags: pl.DataFrame) -> None:
+        """Record the night ``as_of``'s flags (``msisdn``, ``category``, ``score``, ``source``,
+        ``new``), replacing what an earlier run of the same night recorded."""
+        rows = flags.select(pl.lit(as_of).alias("as_of"), "msisdn", "category", "score", "source", "new")
+        _write(self.state.root / "flags", rows, mode="overwrite", predicate=f"as_of = '{as_of.isoformat()}'")
+
+    def set_surveys(self, asked_on: dt.date, listed: pl.DataFrame) -> None:
+        """Record the callees the night ``asked_on`` listed for survey (``flagged_msisdn``,
+        ``category``, ``callee``), replacing an earlier run of the same night's."""
+        rows = listed.select(pl.lit(asked_on).alias("asked_on"), "flagged_msisdn", "category", "callee")
+        _write(self.state.root / "surveys", rows, mode="overwrite", predicate=f"asked_on = '{asked_on.isoformat()}'")
+
     def view(self) -> State:
         """The state as tonight has it so far (for this run's own reading before it commits)."""
         versions = {name: DeltaTable(str(self.state.root / name)).version() for name in _VERSIONED}
@@ -256,6 +311,8 @@ class StateWriter:
         if gone:
             for name in ("events", "columns"):
                 DeltaTable(str(self.state.root / name)).delete(f"day < '{day.isoformat()}'")
+            DeltaTable(str(self.state.root / "flags")).delete(f"as_of < '{day.isoformat()}'")
+            DeltaTable(str(self.state.root / "surveys")).delete(f"asked_on < '{day.isoformat()}'")
         return gone
 
     def _tonight(self, name: str) -> pl.LazyFrame:
@@ -267,9 +324,11 @@ class StateWriter:
         tables' new versions."""
         night = self.state.night + 1
         versions = self.view().versions
+        # ``merge``: a state from before :data:`_ADDED_LATER` gains their version columns here.
         _write(self.state.root / "nights", pl.DataFrame(
             {"night": [night], "committed_at": [_now()], "as_of": [as_of], "rows_added": [self._added],
-             "duplicates": [self._duplicates], **{f"{name}_version": [v] for name, v in versions.items()}}))
+             "duplicates": [self._duplicates], **{f"{name}_version": [v] for name, v in versions.items()}}),
+            schema_mode="merge")
         self.state = State.open(self.state.root)
         self._added = self._duplicates = 0
         return self.state
@@ -280,13 +339,31 @@ def writing(root: str | Path) -> Iterator[StateWriter]:
     """Hold the state at ``root`` for writing: refused (:class:`StateError`) while another run
     holds it; what a killed run left uncommitted is undone first."""
     root = Path(root)
-    state = State.open(root)
+    State.open(root)
     lock = root / _LOCK
     _take_lock(lock)
     try:
+        _upgrade(root)
         yield StateWriter(_recovered(State.open(root)))
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _upgrade(root: Path) -> None:
+    """Create the tables of :data:`_ADDED_LATER` an older state lacks, empty: they are read at
+    version 0 until a night records them."""
+    for name in _ADDED_LATER:
+        if not (root / name).is_dir():
+            DeltaTable.create(str(root / name), schema=_SCHEMAS[name], partition_by=_PARTITION_BY.get(name))
+
+
+def _recorded_version(root: Path, last: pl.DataFrame, name: str) -> int | None:
+    """The version of table ``name`` the night ``last`` recorded: a table added to the layout
+    later that the night did not know is at 0 (as created) if it exists, else absent (``None``)."""
+    column = f"{name}_version"
+    if column in last.columns and last[column].item() is not None:
+        return int(last[column].item())
+    return 0 if (root / name).is_dir() else None
 
 
 def _recovered(state: State) -> State:
@@ -295,8 +372,9 @@ def _recovered(state: State) -> State:
     is a new version with the recorded one's content; readers keep reading the recorded one.)"""
     for name in _VERSIONED:
         table = DeltaTable(str(state.root / name))
-        if table.version() != state.versions[name]:
-            table.restore(state.versions[name])
+        recorded = state.versions[name] or 0  # created by :func:`_upgrade` at version 0
+        if table.version() != recorded:
+            table.restore(recorded)
     return state
 
 
@@ -342,9 +420,10 @@ def _alive(holder: dict) -> bool:
     return True
 
 
-def _write(table: Path, rows: pl.DataFrame, mode: str = "append") -> None:
-    """Write ``rows`` into ``table`` (``append`` or ``overwrite``) in the table's own schema."""
-    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode=mode)
+def _write(table: Path, rows: pl.DataFrame, mode: str = "append", **options: str) -> None:
+    """Write ``rows`` into ``table`` (``append`` or ``overwrite``, with deltalake's ``predicate``
+    or ``schema_mode``) in the table's own schema."""
+    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode=mode, **options)
 
 
 def _now() -> dt.datetime:

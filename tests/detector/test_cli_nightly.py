@@ -51,7 +51,17 @@ def test_the_third_night_gives_the_batch_answer(world, nights, tmp_path):
     assert changes.columns == ["msisdn", "category", "change", "reason"] and set(changes["change"]) <= {"opened", "closed"}
     verify = pl.read_csv(last / "verify.csv", infer_schema=False)
     assert verify.columns == ["flagged_msisdn", "category", "callee", "last_contact", "contacts", "answered"]
-    assert set(verify["flagged_msisdn"]) <= set(ours["msisdn"])
+    assert set(verify["flagged_msisdn"]) <= set(ours["msisdn"]) and set(verify["category"]) <= {"voice_spam", "sms_spam"}
+    assert verify["callee"].n_unique() == verify.height and not set(verify["callee"]) & set(ours["msisdn"])
+    # The state remembers each night's flags and who was asked: no callee twice in a week.
+    from detector.state.store import State
+
+    held = State.open(nights / "state")
+    flags = held.flags()
+    assert flags.filter(pl.col("as_of") == flags["as_of"].max()).height == ours.height
+    assert flags.group_by("as_of").agg(pl.col("new").sum())["new"].sum() == held.cases().height
+    asked = held.surveys().collect()
+    assert asked.height > verify.height and asked["callee"].n_unique() == asked.height
     assert {"report.html", "rejects.csv"} <= {p.name for p in last.iterdir()}
     first = pl.read_csv(sorted(p for p in nights.iterdir() if p.name.startswith("cdr_"))[0] / "changes.csv")
     assert first.height and set(first["change"]) == {"opened"}  # the first night opens every case

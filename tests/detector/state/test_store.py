@@ -41,7 +41,8 @@ def test_a_new_state_is_empty_and_says_what_it_is(state):
     assert state.night == 0 and state.days().height == 0 and state.events().collect().height == 0
     layout = json.loads((state.root / "state.json").read_text())
     assert layout == {"format": 1, "partitions": 4, "country_code": "84"}
-    assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "nights", "state.json"}
+    assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "flags", "surveys",
+                                                      "nights", "state.json"}
 
 
 def test_rows_are_held_once_and_a_night_run_twice_changes_nothing(state):
@@ -174,3 +175,51 @@ def test_days_before_the_retention_are_forgotten_in_one_commit(state):
         done = night.commit(None)
     assert done.days()["day"].to_list() == [DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)]
     assert done.present([DAY]) == frozenset() and done.present([DAY + dt.timedelta(days=2)]) == {"imei"}
+
+
+def _as_before_flags_and_surveys(state: State) -> None:
+    """Rewrite ``state`` as the engine wrote it before the layout gained ``flags`` and ``surveys``."""
+    import shutil
+
+    from deltalake import write_deltalake
+
+    nights = pl.read_delta(str(state.root / "nights")).drop("flags_version", "surveys_version")
+    shutil.rmtree(state.root / "nights")
+    write_deltalake(str(state.root / "nights"), nights.to_arrow())
+    for name in ("flags", "surveys"):
+        shutil.rmtree(state.root / name)
+
+
+def test_a_state_from_before_the_flags_and_surveys_tables_is_read_then_upgraded(state):
+    with writing(state.root) as night:
+        night.add_events(rows(5))
+        night.commit(DAY)
+    _as_before_flags_and_surveys(state)
+    older = State.open(state.root)
+    assert older.versions["flags"] is None and older.flags().height == 0
+    assert older.surveys().collect().height == 0 and held(older).height == 5
+
+    flags = pl.DataFrame({"msisdn": ["84900000001"], "category": ["voice_spam"], "score": [0.9],
+                          "source": ["model"], "new": [True]})
+    with writing(state.root) as night:
+        night.set_flags(DAY, flags)
+        upgraded = night.commit(DAY)
+    assert upgraded.flags().drop("as_of").equals(flags) and held(upgraded).height == 5
+    assert State.open(state.root).nights()["flags_version"].to_list()[:2] == [None, None]
+
+
+def test_a_night_run_again_replaces_its_own_flags_and_surveys(state):
+    def night_of(day: dt.date, numbers: list[str]) -> None:
+        with writing(state.root) as night:
+            night.set_flags(day, pl.DataFrame({"msisdn": numbers, "category": "sms_spam", "score": 0.8,
+                                               "source": "model", "new": True}))
+            night.set_surveys(day, pl.DataFrame({"flagged_msisdn": numbers, "category": "sms_spam",
+                                                 "callee": [n + "9" for n in numbers]}))
+            night.commit(day)
+
+    night_of(DAY, ["849001", "849002"])
+    night_of(DAY + dt.timedelta(days=1), ["849003"])
+    night_of(DAY, ["849001"])
+    again = State.open(state.root)
+    assert again.flags().select("as_of", "msisdn").rows() == [(DAY, "849001"), (DAY + dt.timedelta(days=1), "849003")]
+    assert sorted(again.surveys().collect()["callee"]) == ["8490019", "8490039"]
