@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from detector.engine.partitioned import SpillError
-from detector.errors import InputError
+from detector.errors import InputError, no_room
 
 app = typer.Typer(
     name="detector",
@@ -102,6 +102,10 @@ def _reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise _fail("interrupted", INTERRUPTED) from None
             if _State.debug:
                 raise
+            room = no_room(exc)
+            if room is not None:  # outputs and state are written whole or not at all: nothing half-kept
+                raise _fail(f"no room to write ({room}): free some space and run again; what this run had not "
+                            "finished writing was not kept, earlier outputs and the state are as they were", 1) from None
             raise _fail(f"{type(exc).__name__}: {exc} (run with --debug for details)", 1) from None
 
     return wrapper
@@ -878,7 +882,8 @@ def nightly(
     paths = write_run_outputs(out, flagged=night.flagged, scores=night.scores,
                               registry=registry.subscribers if registry is not None else None, rejects=rejects,
                               imeis=shared_imeis(night.handsets, night.flagged), run=run,
-                              thresholds=night.thresholds, allowlisted=night.allowlisted)
+                              thresholds=night.thresholds, allowlisted=night.allowlisted, history=night.history,
+                              cases=night.cases)
     write_csv(night.verify, out / "verify.csv")
     write_csv(night.changes, out / "changes.csv")
     _print_flagged(night.flagged, top)

@@ -170,6 +170,10 @@ class NightResult:
     handsets: pl.DataFrame
     #: Optional CDR columns no file of the window's days had.
     absent: frozenset[str]
+    #: Every night's flags the state holds, tonight's included (the report's history).
+    history: pl.DataFrame | None = None
+    #: The case ledger after tonight.
+    cases: pl.DataFrame | None = None
     #: Rows of days older than the retention, forgotten tonight.
     forgotten: int = 0
 
@@ -217,4 +221,4 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
     return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
                        flagged=flagged, changes=changes(cases, as_of),
                        thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify, handsets=handsets,
-                       absent=absent, forgotten=forgotten)
+                       absent=absent, history=state.flags(), cases=cases, forgotten=forgotten)

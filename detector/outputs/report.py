@@ -1,6 +1,7 @@
 """The analyst report: ``DIR/report.html``, one self-contained page a fraud analyst opens in a browser.
 
-The page has a header with the run's facts and five sections, each with a short "how to read this"
+The page has a header with the run's facts and five sections (six for a nightly run, whose
+first shows the flags night by night and the cases by status), each with a short "how to read this"
 line: flagged counts per category (and whether the model, a rule or both raised them), score
 histograms per category, the flagged list itself (sortable), the dealers behind suspected
 pre-activated SIMs, and handsets (IMEIs) shared by many SIMs.
@@ -34,6 +35,8 @@ HISTOGRAM_BINS = 20
 TOP_DEALERS = 20
 #: SIMs listed per IMEI in :func:`shared_imeis`.
 MSISDNS_PER_IMEI = 8
+#: The case statuses (nightly.md, "Cases") in the order the ledger table shows them.
+CASE_STATUSES = ("open", "confirmed", "blocked", "cleared", "unblocked", "closed")
 
 
 # --- Data: the two tables the report computes from raw inputs --------------------------------------
@@ -146,6 +149,8 @@ def render_report(
     run: dict[str, object],
     thresholds: Mapping[str, float] | None = None,
     allowlisted: Mapping[str, int] | None = None,
+    history: pl.DataFrame | None = None,
+    cases: pl.DataFrame | None = None,
 ) -> str:
     """The whole report as one self-contained HTML string.
 
@@ -154,17 +159,21 @@ def render_report(
     column per category; ``registry`` (optional) enables the dealer section; ``imeis`` (optional)
     is the output of :func:`shared_imeis`; ``run`` holds free-form facts shown in the header;
     ``thresholds`` (the model's, per category) and ``allowlisted`` (flags the allowlist removed,
-    per category) join the counts when given.
+    per category) join the counts when given. A nightly run adds ``history`` (every night's flags:
+    ``as_of``, ``msisdn``, ``category``, ``new``) and ``cases`` (the ledger: ``category``,
+    ``status``), shown as the nights section.
     """
     categories = _categories(flagged)
+    nightly = [] if history is None else [_nights_section(history, cases, categories)]
     sections = [
+        *nightly,
         _counts_section(flagged, scores.height, categories, thresholds, allowlisted),
         _histogram_section(scores, flagged, categories),
         _flagged_section(flagged),
         _dealer_section(flagged, registry),
         _imei_section(imeis),
     ]
-    return _page(_header(flagged, scores.height, run), sections)
+    return _page(_header(flagged, scores.height, run, bool(nightly)), sections)
 
 
 def write_report(path: str | Path, **kwargs: object) -> None:
@@ -204,7 +213,7 @@ def _categories(flagged: pl.DataFrame) -> list[str]:
     return list(CATEGORIES) + [c for c in extra if c not in CATEGORIES]
 
 
-def _header(flagged: pl.DataFrame, n_scored: int, run: dict[str, object]) -> str:
+def _header(flagged: pl.DataFrame, n_scored: int, run: dict[str, object], nightly: bool = False) -> str:
     """Title, a one-line summary and the run's facts."""
     n_numbers = flagged.get_column("msisdn").n_unique()
     summary = (
@@ -213,10 +222,11 @@ def _header(flagged: pl.DataFrame, n_scored: int, run: dict[str, object]) -> str
     )
     facts = _table([_Column("fact"), _Column("value")], [(k, _fact(v)) for k, v in run.items()],
                    sortable=False, head=False, css_class="facts")
+    nights = '<a href="#nights">Nights</a>' if nightly else ""
     return (
         "<header><h1>Anti-spam report</h1>"
         f'<p class="summary">{html.escape(summary)}</p>{facts}'
-        '<nav><a href="#counts">Counts</a><a href="#scores">Scores</a><a href="#flagged">Flagged list</a>'
+        f'<nav>{nights}<a href="#counts">Counts</a><a href="#scores">Scores</a><a href="#flagged">Flagged list</a>'
         '<a href="#dealers">Dealers</a><a href="#imeis">Shared handsets</a></nav></header>'
     )
 
@@ -346,6 +356,70 @@ def _imei_section(imeis: pl.DataFrame | None) -> _Section:
     spaced = pl.col("msisdns").str.replace_all(",", ", ")  # lets the browser wrap the list
     rows = imeis.select("imei", "sims", "flagged_sims", spaced).iter_rows()
     return _Section("imeis", title, how, _table(columns, rows, table_id="imei-table"))
+
+
+def _nights_section(history: pl.DataFrame, cases: pl.DataFrame | None, categories: list[str]) -> _Section:
+    """Flags per category per night, new against repeated, and the case ledger by status."""
+    nights = history.get_column("as_of").unique().sort()
+    per_night = (
+        history.group_by("category", "as_of")
+        .agg(pl.col("new").sum().cast(pl.Int64).alias("new"), (~pl.col("new")).sum().cast(pl.Int64).alias("repeated"))
+    )
+    figures = []
+    for category in categories:  # one chart per category (four), not per data row
+        counts = (pl.DataFrame({"as_of": nights}).join(per_night.filter(pl.col("category") == category),
+                                                          on="as_of", how="left", maintain_order="left")
+                  .with_columns(pl.col("new", "repeated").fill_null(0)))
+        figures.append(_figure(category, _svg_nights(category, counts)))
+    body = f'<div class="charts">{"".join(figures)}</div>'
+    if cases is not None and cases.height:
+        ledger = (cases.group_by("category", "status").len().pivot("status", index="category", values="len")
+                  .fill_null(0))
+        statuses = [s for s in CASE_STATUSES if s in ledger.columns]
+        ledger = (pl.DataFrame({"category": categories}).join(ledger, on="category", how="inner", maintain_order="left")
+                  .select("category", *statuses))
+        body += "<h3>Cases by status</h3>" + _table(
+            [_Column("category", "category"), *(_Column(s, "int") for s in statuses)], ledger.iter_rows(),
+            sortable=False, css_class="counts")
+    return _Section(
+        "nights", "Flags night by night",
+        f"Each night's flags over the window ending that night ({nights.len()} night"
+        f"{'s' * (nights.len() != 1)} held). Red: flags whose case opened (or reopened) that night; "
+        "grey: numbers still flagged from an earlier night. A red bar that grows night after night "
+        "is a new wave; a grey one that never shrinks, numbers nobody verified or barred. Hover for counts.",
+        body,
+    )
+
+
+def _svg_nights(category: str, counts: pl.DataFrame) -> str:
+    """An inline SVG of stacked bars per night: repeated flags (grey) under new ones (red)."""
+    width, height, left, bottom, top = 300, 160, 46, 20, 8
+    plot_w, plot_h = width - left - 6, height - bottom - top
+    new, repeated = counts["new"].to_numpy(), counts["repeated"].to_numpy()
+    days = counts["as_of"].to_list()
+    peak = max(int((new + repeated).max(initial=0)), 1)
+    scale = plot_h / peak
+    bar_w = plot_w / max(len(days), 1)
+    base = top + plot_h
+    bars = []
+    for i, day in enumerate(days):  # one bar per night held (the retention bounds them)
+        x = left + bar_w * i
+        tip = f"{day}: {int(new[i]):,} new, {int(repeated[i]):,} repeated"
+        old_h, new_h = repeated[i] * scale, new[i] * scale
+        bars.append(f"<g><title>{html.escape(tip)}</title>{_bar('all', x, max(bar_w - 1, 1), base, old_h)}"
+                    f"{_bar('hit', x, max(bar_w - 1, 1), base - old_h, new_h)}</g>")
+    ticks = "".join(f'<line class="grid" x1="{left}" x2="{width - 6}" y1="{base - v * scale:.1f}" '
+                    f'y2="{base - v * scale:.1f}"/><text class="ytick" x="{left - 4}" y="{base - v * scale + 4:.1f}">'
+                    f"{v:,}</text>" for v in sorted({0, peak // 2, peak}))
+    xlabels = "" if not days else (
+        f'<text class="xtick" x="{left + bar_w / 2:.1f}" y="{height - 5}">{days[0]:%m-%d}</text>'
+        + (f'<text class="xtick" x="{left + bar_w * (len(days) - 0.5):.1f}" y="{height - 5}">{days[-1]:%m-%d}</text>'
+           if len(days) > 1 else ""))
+    label = html.escape(f"{category} flags per night: {int(new.sum()):,} new, {int(repeated.sum()):,} repeated over "
+                        f"{len(days)} nights", quote=True)
+    return (f'<svg class="hist" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
+            f'{ticks}{"".join(bars)}<line class="axis" x1="{left}" x2="{width - 6}" y1="{base}" y2="{base}"/>'
+            f"{xlabels}</svg>")
 
 
 # --- Histograms --------------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +107,9 @@ _PARTITION_BY = {"events": ["day", "part"]}
 _VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys")
 #: Tables format 1 gained after its first release: a state without them is upgraded, not refused.
 _ADDED_LATER = ("flags", "surveys")
+#: How long a failed write's other tasks take to finish printing their panics (measured: all
+#: within 50 ms; four times that).
+_PANICS_SETTLE_S = 0.2
 #: Days a callee rests after being listed in ``verify.csv`` before any case may list it again.
 SURVEY_REST_DAYS = 7
 #: The case ledger's columns: the status (``open``, ``closed``; the loop adds ``confirmed``,
@@ -423,7 +428,40 @@ def _alive(holder: dict) -> bool:
 def _write(table: Path, rows: pl.DataFrame, mode: str = "append", **options: str) -> None:
     """Write ``rows`` into ``table`` (``append`` or ``overwrite``, with deltalake's ``predicate``
     or ``schema_mode``) in the table's own schema."""
-    write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode=mode, **options)
+    with _panics_kept_off_stderr():
+        write_deltalake(str(table), rows.to_arrow().cast(_SCHEMAS[table.name]), mode=mode, **options)
+
+
+@contextmanager
+def _panics_kept_off_stderr() -> Iterator[None]:
+    """Hold what the process writes to stderr (fd 2) during a Delta write. When a write fails (a
+    full disk), deltalake raises an error, but its writer's other tasks each print a Rust panic
+    trace ("Already shut down", apache/arrow-rs-object-store#810), a few milliseconds later too:
+    those traces are kept from the user's one-line error (and added to the exception's notes,
+    which ``--debug`` shows). After a write that succeeds, whatever was held is passed on."""
+    sys.stderr.flush()
+    held = tempfile.TemporaryFile()
+    saved = os.dup(2)
+    os.dup2(held.fileno(), 2)
+    try:
+        yield
+    except BaseException as exc:
+        time.sleep(_PANICS_SETTLE_S)
+        os.dup2(saved, 2)
+        held.seek(0)
+        text = held.read().decode(errors="replace").strip()
+        if text:
+            exc.add_note(text)
+        raise
+    else:
+        os.dup2(saved, 2)
+        held.seek(0)
+        text = held.read()
+        if text:
+            os.write(2, text)
+    finally:
+        os.close(saved)
+        held.close()
 
 
 def _now() -> dt.datetime:

@@ -122,3 +122,35 @@ def test_a_second_writer_is_one_line_and_touches_nothing(world, nights, tmp_path
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "being written by pid" in done.stderr
     assert json.loads(detector("state", "--state", state, "--json").stdout) == before
     assert not (tmp_path / "flagged.csv").exists()
+
+
+def test_a_full_disk_is_one_line_exit_1_and_the_state_as_it_was(world, nights, tmp_path):
+    """The OS refuses tonight's writes (here: a file-size limit on the process, which the OS
+    reports as a full disk is reported, by the same write calls failing): one line, exit 1, the
+    state as the first night left it; run again with room, the night gives the uninterrupted answer."""
+    import resource
+
+    files = sorted((world / "cdr").glob("*.csv"))
+    state = tmp_path / "state"
+    args = ["--state", state, "--subscribers", world / "subscribers.csv", "--allowlist", world / "allowlist.csv",
+            "--window", 3, "--top", 0]
+    first = detector("nightly", "--cdr", files[0], "--out", tmp_path / "first", *args)
+    assert first.returncode == 0, first.stderr
+    before = json.loads(detector("state", "--state", state, "--json").stdout)
+
+    def small_files() -> None:  # any file this run writes may not grow past 16 KB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, resource.RLIM_INFINITY))
+
+    full = subprocess.run([sys.executable, "-m", "detector", "nightly", "--cdr", str(files[1]), "--out",
+                           str(tmp_path / "second"), *map(str, args)], capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files)
+    assert full.returncode == 1, full.stderr
+    assert full.stderr.strip().count("\n") == 0 and "no room to write (File too large)" in full.stderr
+    assert "Traceback" not in full.stderr
+    after = json.loads(detector("state", "--state", state, "--json").stdout)
+    assert after == before
+    again = detector("nightly", "--cdr", files[1], "--out", tmp_path / "second", *args)
+    assert again.returncode == 0, again.stderr
+    # The same night's answer as the module's uninterrupted nights (which ran the same two files first).
+    second = json.loads(detector("state", "--state", state, "--json").stdout)
+    assert second["days"] == json.loads(detector("state", "--state", nights / "state", "--json").stdout)["days"][:2]

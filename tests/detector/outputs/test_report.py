@@ -407,3 +407,42 @@ def test_counts_show_thresholds_allowlist_and_rules(data):
     ruled = flagged.filter((pl.col("rules") != "") & (pl.col("category") == "voice_spam")).height
     assert (f'voice_spam</span></td><td>mass calls to strangers</td><td class="n">{ruled:,}</td>') in counts
     assert "<th>rules</th>" in page.split('id="flagged-table"')[1]
+
+
+def night_history() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Three nights' flags: a voice wave that opens on the 2nd and repeats, one SMS case a night."""
+    days = [dt.date(2026, 11, 2) + dt.timedelta(days=d) for d in range(3)]
+    rows = [(days[0], "849001", "voice_spam", True), (days[0], "849002", "voice_spam", True),
+            (days[1], "849001", "voice_spam", False), (days[1], "849002", "voice_spam", False),
+            (days[1], "849003", "voice_spam", True), (days[2], "849003", "voice_spam", False),
+            *((d, f"84910{i}", "sms_spam", True) for i, d in enumerate(days))]
+    history = pl.DataFrame(rows, schema=["as_of", "msisdn", "category", "new"], orient="row")
+    cases = pl.DataFrame({"msisdn": ["849001", "849002", "849003", "849100", "849101", "849102"],
+                          "category": ["voice_spam"] * 3 + ["sms_spam"] * 3,
+                          "status": ["closed", "closed", "open", "closed", "open", "open"]})
+    return history, cases
+
+
+def test_a_nightly_report_shows_flags_night_by_night_and_cases_by_status(data):
+    history, cases = night_history()
+    page = render_report(flagged=data["flagged"], scores=data["scores"], registry=None, imeis=None, run={},
+                         history=history, cases=cases)
+    nights = page[page.index('<section id="nights">'):page.index('<section id="counts">')]
+    assert '<a href="#nights">' in page
+    assert "2026-11-03: 1 new, 2 repeated" in nights and "2026-11-04: 0 new, 1 repeated" in nights
+    assert "sms_spam flags per night: 3 new, 0 repeated over 3 nights" in nights
+    assert "simbox flags per night: 0 new, 0 repeated over 3 nights" in nights
+    ledger = nights[nights.index("Cases by status"):]
+    assert re.search(r"voice_spam</span></td><td class=\"n\">1</td><td class=\"n\">2</td>", ledger)  # open, closed
+    # A score run has no nights section.
+    plain = render_report(flagged=data["flagged"], scores=data["scores"], registry=None, imeis=None, run={})
+    assert 'id="nights"' not in plain and '#nights' not in plain
+
+
+def test_a_nightly_report_renders_in_chromium(chromium, data, tmp_path):
+    history, cases = night_history()
+    page = render_report(flagged=data["flagged"], scores=data["scores"], registry=None, imeis=None, run=RUN,
+                         history=history, cases=cases)
+    dom, errors = render_in_chromium(chromium, page, tmp_path)
+    assert errors == []
+    assert "Flags night by night" in dom and "Cases by status" in dom
