@@ -23,11 +23,19 @@ $(DEMO)/manifest.json: | install
 	$(BIN)/detector generate --out $(DEMO) --subscribers 5000 --days 7 --seed 7 --format csv
 
 # Scores the demo carrier with the model shipped in the package; prints the top of the flagged
-# list and where the report is.
+# list and where the report is; then runs its first three days as nightly runs and lists the cases.
 demo: install $(DEMO)/manifest.json
 	$(BIN)/detector score --cdr $(DEMO)/cdr --subscribers $(DEMO)/subscribers.csv \
 		--allowlist $(DEMO)/allowlist.csv --out $(DEMO)/run
 	@echo "Outputs in $(DEMO)/run: flagged.csv, scores.parquet, report.html (open it in a browser), rejects.csv"
+	@echo "Then the same carrier night by night: three nights into a state, then its case ledger."
+	rm -rf $(DEMO)/state $(DEMO)/nights
+	for f in $$(ls $(DEMO)/cdr/*.csv | head -3); do \
+		$(BIN)/detector nightly --cdr $$f --state $(DEMO)/state --subscribers $(DEMO)/subscribers.csv \
+			--allowlist $(DEMO)/allowlist.csv --out $(DEMO)/nights/$$(basename $$f .csv) --top 0 || exit 1; \
+	done
+	$(BIN)/detector cases --state $(DEMO)/state --status open
+	@echo "Each night's outputs in $(DEMO)/nights/ (verify.csv, changes.csv, report.html with the nights); the state in $(DEMO)/state"
 
 # Re-trains the shipped model (models/default_model.skops) from generated worlds, reproducibly,
 # then scores held-out worlds and prints the acceptance table. About 7 minutes on 2 cores.
