@@ -825,6 +825,12 @@ def nightly(
     keep_days: Annotated[
         int | None, typer.Option("--keep-days", min=1, help="Forget days older than the latest minus N "
                                  "(default: the window + 30).")] = None,
+    engine: EngineOption = EngineKind.local,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
+    tmp_dir: TmpDirOption = None,
     top: TopOption = 10,
 ) -> None:
     """Add tonight's files to the state and score every number active in the window.
@@ -855,6 +861,7 @@ def nightly(
     detector_model = load_model(model if model is not None else SHIPPED_MODEL)
     rule_set = load_rules(rules)
     allowed = read_allowlist(allowlist) if allowlist is not None else None
+    run_engine = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
     _started()
     _untrained_note(detector_model)
     batch = _read_with_progress(cdr, None, mapping).batch
@@ -863,7 +870,7 @@ def nightly(
                       registry=registry.subscribers if registry is not None else None, rules=rule_set,
                       allowlist=allowed, precision=precision, window=window,
                       as_of=as_of.date() if as_of is not None else None, keep_days=keep_days,
-                      verify_callees=verify_callees)
+                      verify_callees=verify_callees, engine=run_engine)
     held = night.state.days().filter(pl.col("day").is_in(night.days))
     rejects = batch.rejects if registry is None else pl.concat([batch.rejects, registry.rejects])
     run = {
@@ -876,8 +883,7 @@ def nightly(
         "model": "shipped default" if model is None else str(model),
         "target precision": precision if precision is not None else detector_model.precision,
     }
-    first, last = night.features["first_out_time"].min(), night.features["last_out_time"].max()
-    run |= run_facts(window=(first, last), duplicates=batch.duplicates + night.added.duplicates,
+    run |= run_facts(window=night.traffic, duplicates=batch.duplicates + night.added.duplicates,
                      legs_matched=batch.legs_matched, registry=subscribers is not None, absent=night.absent)
     paths = write_run_outputs(out, flagged=night.flagged, scores=night.scores,
                               registry=registry.subscribers if registry is not None else None, rejects=rejects,
@@ -892,7 +898,9 @@ def nightly(
     flags = night.flagged.height
     stdout.print(f"night {night.as_of}: {night.added.rows:,} rows added ({night.added.duplicates:,} already held); "
                  f"flagged {night.flagged['msisdn'].n_unique():,} of {night.scores.height:,} numbers active in "
-                 f"{window} days ({flags:,} flag{'s' * (flags != 1)}); cases: {_case_counts(night.changes)}; "
+                 f"{window} days ({flags:,} flag{'s' * (flags != 1)}"
+                 f"{f'; in {night.partitions} partitions' if night.partitions > 1 else ''}); "
+                 f"cases: {_case_counts(night.changes)}; "
                  f"report: {paths['report.html']}", highlight=False)
 
 

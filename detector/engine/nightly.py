@@ -11,6 +11,7 @@ values as the batch run.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,20 +20,28 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from detector.engine.cases import changes, update_cases, with_case_columns
+from detector.engine.partitioned import BYTES_PER_SUBSCRIBER, PartitionJob
 from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
 from detector.state.store import EVENT_COLUMNS, Added, State, StateError, StateWriter, create_state, writing
 from detector.engine.verification import VERIFY_CALLEES, verification_list
 from features.build import (
-    HAS_IMEI, Partition, build_partition_features, event_columns, feature_context, number_texts, text_names,
+    HAS_IMEI, FeatureContext, Partition, build_partition_features, event_columns, feature_context, number_texts,
+    text_names,
 )
 
 if TYPE_CHECKING:
+    from detector.engine.pipeline import Engine
     from models.model_file import DetectorModel
     from models.rules import Rule
+    from models.scoring import Flags
 
-#: Hash partitions of a new state's rows (fixed for its life: every row's ``part`` depends on it).
-STATE_PARTITIONS = 16
+#: A new state's hash partitions (fixed for its life: every row's ``part`` depends on it) are a
+#: power of two, about one per this many rows of its first night: then a day's file of a
+#: partition holds about as many rows whatever the carrier's size, and a large carrier's window
+#: can be split finely enough for its memory limit (4M subscribers, ~7M rows a day: 128).
+ROWS_PER_STATE_PARTITION = 60_000
+STATE_PARTITIONS = (4, 256)
 #: Days kept beyond the window when ``nightly`` is not told (nightly.md: window + 30): a month of
 #: history for the cases' and links' look back.
 RETENTION_MARGIN_DAYS = 30
@@ -48,17 +57,26 @@ class NightAdded:
     latest: dt.date | None
 
 
-def open_or_create(root: str | Path, mapping: Mapping) -> State:
-    """The state at ``root``, created empty if there is none; refused if its numbers were
-    normalised for another country than ``mapping``'s."""
+def open_or_create(root: str | Path, mapping: Mapping, rows: int = 0) -> State:
+    """The state at ``root``, created empty if there is none (partitioned for a first night of
+    ``rows`` rows, :func:`state_partitions`); refused if its numbers were normalised for another
+    country than ``mapping``'s."""
     root = Path(root)
     if not (root / "state.json").exists():
-        return create_state(root, partitions=STATE_PARTITIONS, country_code=mapping.country_code)
+        return create_state(root, partitions=state_partitions(rows), country_code=mapping.country_code)
     state = State.open(root)
     if state.country_code != mapping.country_code:
         raise StateError(f"the state {root} holds numbers of country code {state.country_code}; the mapping "
                          f"says {mapping.country_code}: use another --state for another country")
     return state
+
+
+def state_partitions(rows: int) -> int:
+    """The hash partitions of a new state whose first night has ``rows`` rows: a power of two,
+    about ``rows /`` :data:`ROWS_PER_STATE_PARTITION`, within :data:`STATE_PARTITIONS`."""
+    low, high = STATE_PARTITIONS
+    wanted = max(1, math.ceil(rows / ROWS_PER_STATE_PARTITION))
+    return min(high, max(low, 1 << (wanted - 1).bit_length()))
 
 
 def compact_rows(batch: CdrBatch, mapping: Mapping) -> pl.DataFrame:
@@ -85,7 +103,7 @@ def add_rows(night: StateWriter, batch: CdrBatch, mapping: Mapping) -> Added:
 
 def add_night(root: str | Path, batch: CdrBatch, mapping: Mapping) -> NightAdded:
     """:func:`add_rows` of a batch into the state at ``root`` (created if there is none), committed."""
-    open_or_create(root, mapping)
+    open_or_create(root, mapping, batch.cdrs.height)
     with writing(root) as night:
         added = add_rows(night, batch, mapping)
         state = night.commit(None)
@@ -93,8 +111,8 @@ def add_night(root: str | Path, batch: CdrBatch, mapping: Mapping) -> NightAdded
 
 
 def latest_day(state: State) -> dt.date | None:
-    """The latest day the state holds rows of."""
-    held = state.days()
+    """The latest day the state holds rows of (from its metadata)."""
+    held = state.rows_held()
     return held["day"].max() if held.height else None
 
 
@@ -103,27 +121,108 @@ def window_days(as_of: dt.date, window: int) -> list[dt.date]:
     return [as_of - dt.timedelta(days=back) for back in range(window - 1, -1, -1)]
 
 
+def window_context(state: State, days: Sequence[dt.date], registry: pl.DataFrame | None, rows: pl.LazyFrame,
+                   partitions: int | None = None) -> FeatureContext:
+    """The :class:`~features.build.FeatureContext` of the window ``days``, gathered from
+    ``rows`` (the window's rows: held in memory, or scanned from the state): the same small
+    tables a batch run gathers from the same days' raw files. ``partitions``: the window is
+    scored in this many partitions."""
+    summary = rows.select(pl.col("day").n_unique().alias("days"), pl.col("ts").max().alias("end")).collect()
+    callers = rows.select("caller_id").unique().collect()["caller_id"]
+    names = state.names().rename({"text": "msisdn"}).join(callers.to_frame("id").lazy(), on="id", how="semi").collect()
+    end = summary["end"].item()
+    return feature_context(
+        days=summary["days"].item(),
+        end=None if end is None else pl.select(pl.from_epoch(pl.lit(end), "us")).item(),
+        imei_callers=rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique().collect(),
+        callers=callers,
+        registry=registry,
+        names=names if names.height else None,
+        partitions=partitions,
+        absent=absent_columns(state, days),
+    )
+
+
 def window_features(state: State, as_of: dt.date, window: int, registry: pl.DataFrame | None = None,
                     *, core_only: bool = False) -> pl.DataFrame:
     """The feature table of the ``window`` days ending on ``as_of``, from the rows the state
-    holds: equal to :func:`features.build.build_features` of the same days' rows read at once."""
+    holds, read whole: equal to :func:`features.build.build_features` of the same days' rows read
+    at once."""
     days = window_days(as_of, window)
     events = state.events(days).collect()
-    held_days = events["day"].n_unique()
-    events = events.select(*EVENT_COLUMNS)
-    names = state.names().rename({"text": "msisdn"}).join(
-        events.lazy().select(pl.col("caller_id").alias("id")).unique(), on="id", how="semi").collect()
-    end = events["ts"].max()
-    context = feature_context(
-        days=held_days,
-        end=None if end is None else pl.select(pl.from_epoch(pl.lit(end), "us")).item(),
-        imei_callers=events.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id"),
-        callers=events["caller_id"],
-        registry=registry,
-        names=names if names.height else None,
-        absent=absent_columns(state, days),
-    )
-    return build_partition_features(events, context, Partition(0, 1), core_only=core_only)
+    context = window_context(state, days, registry, events.lazy())
+    return build_partition_features(events.select(*EVENT_COLUMNS), context, Partition(0, 1), core_only=core_only)
+
+
+def window_jobs(state: State, days: Sequence[dt.date], context: FeatureContext, count: int,
+                **options: object) -> list[PartitionJob]:
+    """One :class:`~detector.engine.partitioned.PartitionJob` per partition of ``count`` (which
+    divides the state's partitions), reading the window's rows from the state's files: partition
+    ``i`` holds the state's partitions ``i``, ``i + count``, ... (a number's hash modulo the
+    state's count, modulo ``count``, is its hash modulo ``count``)."""
+    jobs = []
+    for i in range(count):
+        parts = list(range(i, state.partitions, count))
+        jobs.append(PartitionJob(files=tuple(state.files("events", days, parts)),
+                                 incoming_files=tuple(state.files("incoming", days, parts)),
+                                 partition=Partition(i, count), context=context, held=True,
+                                 **options))  # type: ignore[arg-type]
+    return jobs
+
+
+def night_partitions(state: State, days: Sequence[dt.date], engine: Engine, held: int) -> int:
+    """How many partitions the window is scored in: as many as the engine's memory limit asks
+    for the window's rows (or ``--partitions``), rounded up to a divisor of the state's
+    partitions (a power of two), and at most the state's. ``held``: the memory kept throughout."""
+    from detector.engine.partitioned import IN_FLIGHT, partition_count
+
+    rows = int(state.rows_held(days)["rows"].sum())
+    if engine.partitions is not None:
+        wanted = engine.partitions
+    elif engine.kind == "dask":
+        workers = engine.workers or 2
+        wanted = max(partition_count(rows, engine.limit() // workers), 2 * workers)
+    else:
+        wanted = partition_count(rows, engine.limit(), held, IN_FLIGHT)
+    divisors = [d for d in range(1, state.partitions + 1) if state.partitions % d == 0]
+    return next((d for d in divisors if d >= wanted), state.partitions)
+
+
+def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, thresholds: dict[str, float], *,
+                 registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
+                 engine: Engine | None = None) -> tuple[Flags, pl.DataFrame | None, int]:
+    """Every number active in the window ``days`` scored and flagged, in memory or partition by
+    partition (on Dask with a Dask ``engine``): the same scores and flags either way. Also
+    returns the feature table when it was held whole (``None`` when partitioned), and the
+    number of partitions."""
+    from detector.engine.partitioned import merged_flags, resident_bytes, run_locally, spill_directory
+    from detector.engine.pipeline import Engine
+    from models.scoring import flag_numbers, score_numbers
+
+    engine = engine or Engine()
+    held = resident_bytes() + (registry.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
+    count = night_partitions(state, days, engine, held)
+    if count == 1 and engine.kind == "local":
+        table = window_features(state, days[-1], len(days), registry)
+        return flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist), table, 1
+    context = window_context(state, days, registry, state.events(days), partitions=count)
+    jobs = window_jobs(state, days, context, count, model=model, thresholds=thresholds, rules=tuple(rules),
+                       allowlist=allowlist)
+    if engine.kind == "dask":
+        from detector.engine.distributed import run_on_dask
+
+        with spill_directory(engine.tmp_dir) as directory:
+            results = run_on_dask(jobs, directory, workers=engine.workers, scheduler=engine.scheduler)
+    else:
+        results = run_locally(jobs)
+    return merged_flags(results, thresholds), None, count
+
+
+def traffic_window(state: State, days: Sequence[dt.date]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and last start time (local) of the rows of ``days``."""
+    first, last = (state.events(days).select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+                   .select(pl.from_epoch(pl.all(), "us")).collect().row(0))
+    return first, last
 
 
 def absent_columns(state: State, days: Sequence[dt.date]) -> frozenset[str]:
@@ -157,7 +256,12 @@ class NightResult:
     as_of: dt.date
     #: The window's days, oldest first (the state may hold rows of only some of them).
     days: list[dt.date]
-    features: pl.DataFrame
+    #: The window's feature table, when it was computed in memory whole (``None``: partitioned).
+    features: pl.DataFrame | None
+    #: The first and last start time of the window's rows.
+    traffic: tuple[dt.datetime | None, dt.datetime | None]
+    #: The partitions the window was scored in (1: read whole).
+    partitions: int
     scores: pl.DataFrame
     #: The flags, with their cases' ``first_flagged``, ``nights_flagged`` and ``status``.
     flagged: pl.DataFrame
@@ -181,18 +285,18 @@ class NightResult:
 def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: DetectorModel, *,
               registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
               precision: float | None = None, window: int = 7, as_of: dt.date | None = None,
-              keep_days: int | None = None, verify_callees: int = VERIFY_CALLEES) -> NightResult:
+              keep_days: int | None = None, verify_callees: int = VERIFY_CALLEES,
+              engine: Engine | None = None) -> NightResult:
     """Tonight's rows into the state at ``root`` (created if there is none), every number active
     in the ``window`` days ending on ``as_of`` (default: the latest day held) scored and flagged,
     the case ledger updated, the verification list drawn (at most ``verify_callees`` per case
     opened tonight), tonight's flags and surveys recorded, and the days older than the latest
     minus ``keep_days`` (default: the window + :data:`RETENTION_MARGIN_DAYS`) forgotten; all in
-    one commit of the state."""
+    one commit of the state. ``engine``: where the window is scored (:func:`score_window`)."""
     from detector.engine.pipeline import model_thresholds
     from detector.errors import InputError
-    from models.scoring import flag_numbers, score_numbers
 
-    open_or_create(root, mapping)
+    open_or_create(root, mapping, batch.cdrs.height)
     with writing(root) as night:
         added = add_rows(night, batch, mapping)
         view = night.view()
@@ -201,9 +305,10 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         if as_of is None:
             raise InputError(f"the state {root} holds no rows yet, and tonight's files added none")
         days = window_days(as_of, window)
-        table = window_features(view, as_of, window, registry)
         thresholds = model_thresholds(model, precision)
-        flags = flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist)
+        flags, table, partitions = score_window(view, days, model, thresholds, registry=registry, rules=rules,
+                                    allowlist=allowlist, engine=engine)
+        traffic = traffic_window(view, days)
         handsets = window_handsets(view, days)
         absent = absent_columns(view, days)
         cases = update_cases(view.cases(), flags.flagged, as_of, window)
@@ -218,7 +323,9 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         keep = window + RETENTION_MARGIN_DAYS if keep_days is None else keep_days
         forgotten = night.forget_before(latest - dt.timedelta(days=keep)) if latest is not None else 0
         state = night.commit(as_of)
-    return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, scores=flags.scores,
+    return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, traffic=traffic,
+                       partitions=partitions,
+                       scores=flags.scores,
                        flagged=flagged, changes=changes(cases, as_of),
                        thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify, handsets=handsets,
                        absent=absent, history=state.flags(), cases=cases, forgotten=forgotten)

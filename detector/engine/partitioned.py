@@ -72,6 +72,7 @@ from features.build import (
 if TYPE_CHECKING:
     from models.model_file import DetectorModel
     from models.rules import Rule
+    from models.scoring import Flags
 
 #: Peak memory per CDR row a partition holds while its features and scores are computed, in
 #: bytes. Measured on the 50M-row week, one partition alone: 2.1M rows of its callers and 2.1M
@@ -568,6 +569,10 @@ class PartitionJob:
     allowlist: pl.Series | None = None
     #: Two legs of one call start at most this many seconds apart.
     leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S
+    #: The files are a nightly state's Parquet files (:meth:`detector.state.store.State.files`),
+    #: not a spill: ``files`` of ``events``, ``incoming_files`` of ``incoming``, their rows
+    #: de-duplicated and their legs matched when the state took them. Never removed by a run.
+    held: bool = False
 
 
 def run_partition(job: PartitionJob) -> PartitionResult:
@@ -582,6 +587,10 @@ def run_partition(job: PartitionJob) -> PartitionResult:
 def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int, int]:
     """The first half of :func:`run_partition`: the partition's feature table, how many exact
     duplicates its callers' rows held, and how many of their incoming legs were matched."""
+    if job.held:
+        events, incoming = _read_held(job)
+        return build_partition_features(events, job.context, job.partition, incoming=incoming,
+                                        core_only=job.core_only), 0, 0
     events, duplicates = (_own_by_caller(_read_own(job.files)) if job.files
                           else (event_columns(CDR_SCHEMA.to_frame()), 0))
     events, legs = _without_twins(events, job.leg_tolerance_s)
@@ -594,6 +603,22 @@ def partition_features(job: PartitionJob) -> tuple[pl.DataFrame, int, int]:
         incoming = pl.DataFrame(schema={name: events.schema[name] for name in INCOMING_COLUMNS})
     return build_partition_features(events, job.context, job.partition, incoming=incoming,
                                     core_only=job.core_only), duplicates, legs
+
+
+def _read_held(job: PartitionJob) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A held job's rows (:attr:`PartitionJob.held`): its callers' rows sorted by caller, and
+    the rows calling into it from callers of other partitions. The state's partitions are finer
+    than the job's (the job's count divides the state's), so a job holds several of them, and
+    rows between two of them are its own, not incoming."""
+    from detector.state.store import EVENT_COLUMNS
+
+    own = (pl.read_parquet(list(job.files), columns=list(EVENT_COLUMNS)) if job.files
+           else pl.DataFrame(schema=EVENT_COLUMNS))
+    schema = {name: EVENT_COLUMNS[name] for name in INCOMING_COLUMNS}
+    incoming = (pl.read_parquet(list(job.incoming_files), columns=list(INCOMING_COLUMNS))
+                .filter(~job.partition.holds(pl.col("caller_id"))) if job.incoming_files
+                else pl.DataFrame(schema=schema))
+    return by_caller(own.cast(EVENT_COLUMNS)), incoming.cast(schema)
 
 
 def _without_twins(rows: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, int]:
@@ -652,6 +677,18 @@ def finish_partition(job: PartitionJob, table: pl.DataFrame, duplicates: int) ->
                            allowlisted=flags.allowlisted)
 
 
+def merged_flags(results: Sequence[PartitionResult], thresholds: dict[str, float]) -> Flags:
+    """The scores, flags and allowlisted counts of scored partitions, in the order an in-memory
+    run gives them (scores by ``msisdn``; flags highest score first, then by ``msisdn``)."""
+    from models.scoring import FLAGGED_SCHEMA, Flags
+
+    scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
+    flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
+        ["score", "msisdn"], descending=[True, False])
+    allowlisted = {c: sum(r.allowlisted.get(c, 0) for r in results) for c in thresholds}
+    return Flags(scores=scores, flagged=flagged, allowlisted=allowlisted)
+
+
 def partition_jobs(spilled: SpilledInput, **options: object) -> list[PartitionJob]:
     """One :class:`PartitionJob` per partition of ``spilled``, writing what it spills as
     ``spilled`` was written; ``options`` are the jobs' other fields."""
@@ -682,7 +719,7 @@ def run_locally(jobs: Sequence[PartitionJob], on_done: Callable[[PartitionResult
     try:
         for job, running in [(job, pool.submit(run_partition, job)) for job in jobs]:
             results.append(running.result())
-            if remove_files:
+            if remove_files and not job.held:
                 for path in (*job.files, *job.incoming_files):
                     path.unlink(missing_ok=True)
             if on_done is not None:

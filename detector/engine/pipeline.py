@@ -30,6 +30,7 @@ from detector.engine.partitioned import (
     partition_jobs,
     profile_registry,
     resident_bytes,
+    merged_flags,
     run_locally,
     spill_cdrs,
     spill_directory,
@@ -388,7 +389,6 @@ def partitioned_scores(
     """:func:`score_inputs` computed in ``count`` partitions; also returns the shared-IMEI table
     of the report."""
     from detector.outputs.report import shared_imeis
-    from models.scoring import FLAGGED_SCHEMA
 
     progress = progress or RunProgress()
     thresholds = model_thresholds(model, precision)
@@ -398,12 +398,10 @@ def partitioned_scores(
                                             allowlist=allowlist), directory, lambda _r: progress.done())
     run, handsets = PartitionedRun.of(spilled, registry, results), spilled.shared_imeis
     del spilled  # its context: the partitions are done with it (PartitionedRun.of says why)
-    scores = pl.concat([r.scores for r in results if r.scores is not None]).sort("msisdn")
-    flagged = pl.concat([FLAGGED_SCHEMA.to_frame(), *(r.flagged for r in results if r.flagged is not None)]).sort(
-        ["score", "msisdn"], descending=[True, False])
-    allowlisted = {c: sum(r.allowlisted.get(c, 0) for r in results) for c in thresholds}
-    result = ScoreResult(features=None, scores=scores, flagged=flagged, thresholds=thresholds, allowlisted=allowlisted)
-    return run, result, shared_imeis(handsets, flagged)
+    flags = merged_flags(results, thresholds)
+    result = ScoreResult(features=None, scores=flags.scores, flagged=flags.flagged, thresholds=thresholds,
+                         allowlisted=flags.allowlisted)
+    return run, result, shared_imeis(handsets, flags.flagged)
 
 
 def _spill(cdr: Sequence[str | Path], directory: Path, count: int, engine: Engine, subscribers: str | Path | None,

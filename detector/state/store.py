@@ -11,6 +11,11 @@ Tables (each a Delta table in its own folder of the state directory):
     (:func:`features.build.partition_of`). Partitioned by ``day`` and ``part``: a window is a
     range of days, and a large carrier's night runs partition by partition. Exact duplicates of
     rows already held are never added.
+``incoming``
+    ``day``, ``part``, ``caller_id``, ``callee_id``, ``flags``: who called whom, for the rows of
+    ``events`` whose callee is in another hash partition than their caller, under the callee's
+    ``part`` (as the out-of-core engine spills them): a partition's numbers' incoming counts and
+    reciprocity read their own ``part`` of both tables, never the whole window.
 ``names``
     ``id``, ``text``: the text of every number or IMEI whose id is not its own digits
     (:func:`features.build.text_names`).
@@ -35,8 +40,9 @@ Tables (each a Delta table in its own folder of the state directory):
     scored, the rows it added and the duplicates it dropped, and the version of each table above
     it left. Readers read the tables at those versions.
 
-Tables added to the layout after format 1 began (:data:`_ADDED_LATER`) are created empty in an
-older state by its next writer, and read as empty until then: an older state is read, not refused.
+Tables added to the layout after format 1 began (:data:`_ADDED_LATER`) are created in an older
+state by its next writer, as part of its night (``incoming`` filled from ``events``, the others
+empty), and read as empty until then: an older state is read, not refused.
 
 ``state.json`` holds the layout's format and what every row depends on: the number of hash
 partitions and the country code the numbers were normalised for.
@@ -85,6 +91,8 @@ EVENT_COLUMNS: dict[str, pl.DataType] = {
 _SCHEMAS: dict[str, pa.Schema] = {
     "events": pa.schema([("day", pa.date32()), ("part", pa.int32()),
                          *((name, pl.Series([], dtype=t).to_arrow().type) for name, t in EVENT_COLUMNS.items())]),
+    "incoming": pa.schema([("day", pa.date32()), ("part", pa.int32()), ("caller_id", pa.int64()),
+                           ("callee_id", pa.int64()), ("flags", pa.int16())]),
     "names": pa.schema([("id", pa.int64()), ("text", pa.large_string())]),
     "columns": pa.schema([("day", pa.date32()), ("column", pa.large_string())]),
     "cases": pa.schema([("msisdn", pa.large_string()), ("category", pa.large_string()), ("status", pa.large_string()),
@@ -100,13 +108,14 @@ _SCHEMAS: dict[str, pa.Schema] = {
                          ("as_of", pa.date32()), ("rows_added", pa.int64()), ("duplicates", pa.int64()),
                          ("events_version", pa.int64()), ("names_version", pa.int64()),
                          ("columns_version", pa.int64()), ("cases_version", pa.int64()),
-                         ("flags_version", pa.int64()), ("surveys_version", pa.int64())]),
+                         ("flags_version", pa.int64()), ("surveys_version", pa.int64()),
+                         ("incoming_version", pa.int64())]),
 }
-_PARTITION_BY = {"events": ["day", "part"]}
+_PARTITION_BY = {"events": ["day", "part"], "incoming": ["day", "part"]}
 #: The tables a night writes and records the versions of.
-_VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys")
+_VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys", "incoming")
 #: Tables format 1 gained after its first release: a state without them is upgraded, not refused.
-_ADDED_LATER = ("flags", "surveys")
+_ADDED_LATER = ("flags", "surveys", "incoming")
 #: How long a failed write's other tasks take to finish printing their panics (measured: all
 #: within 50 ms; four times that).
 _PANICS_SETTLE_S = 0.2
@@ -136,6 +145,9 @@ class State:
     versions: dict[str, int | None]
     #: The last committed night's sequence number (0: none yet, only the empty tables).
     night: int
+    #: Tables of :data:`_ADDED_LATER` whose version the last night did not record: the next
+    #: writer fills them (``incoming`` from ``events``).
+    unrecorded: frozenset[str] = frozenset()
 
     @classmethod
     def open(cls, root: str | Path) -> State:
@@ -158,7 +170,10 @@ class State:
                              f"{', '.join(missing) or 'a table'}); start a new state for this version")
         last = nights.sort("night").tail(1)
         versions = {name: _recorded_version(root, last, name) for name in _VERSIONED}
-        return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()))
+        unrecorded = frozenset(name for name in _ADDED_LATER
+                               if f"{name}_version" not in last.columns or last[f"{name}_version"].item() is None)
+        return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()),
+                   unrecorded)
 
     def _scan(self, name: str) -> pl.LazyFrame:
         """Table ``name`` at the version the last night recorded (empty if this state predates it)."""
@@ -171,6 +186,32 @@ class State:
         """The rows held (of ``days`` only, if given), as the last night left them."""
         rows = self._scan("events")
         return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
+
+    def incoming(self, days: Sequence[dt.date] | None = None) -> pl.LazyFrame:
+        """Who called whom across partitions (of ``days`` only, if given), by the callee's ``part``."""
+        rows = self._scan("incoming")
+        return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
+
+    def files(self, table: str, days: Sequence[dt.date], parts: Sequence[int]) -> list[str]:
+        """The data files (Parquet, by absolute path or URI) of ``table`` (``events`` or
+        ``incoming``) holding the rows of ``days`` and hash partitions ``parts``, as the last
+        night left it. They hold the table's columns but ``day`` and ``part``."""
+        if self.versions[table] is None or not days or not parts:
+            return []
+        held = DeltaTable(str(self.root / table), version=self.versions[table])
+        return held.file_uris(file_pruning_predicate=[("day", "in", [d.isoformat() for d in days]),
+                                                      ("part", "in", [str(p) for p in parts])])
+
+    def rows_held(self, days: Sequence[dt.date] | None = None) -> pl.DataFrame:
+        """``day``, ``rows``: the ``events`` rows held per day (of ``days`` only, if given), from
+        the table's metadata: no data file is read."""
+        actions = pl.DataFrame(DeltaTable(str(self.root / "events"), version=self.versions["events"])
+                               .get_add_actions(flatten=True))
+        if not actions.height:
+            return pl.DataFrame(schema={"day": pl.Date, "rows": pl.Int64})
+        per_day = (actions.group_by(pl.col("partition.day").alias("day"))
+                   .agg(pl.col("num_records").sum().cast(pl.Int64).alias("rows")).sort("day"))
+        return per_day if days is None else per_day.filter(pl.col("day").is_in(list(days)))
 
     def names(self) -> pl.LazyFrame:
         """``id`` -> ``text`` of the numbers and IMEIs whose id is not their digits."""
@@ -250,6 +291,17 @@ class StateWriter:
         self.state = state
         self._added = 0
         self._duplicates = 0
+        if "incoming" in state.unrecorded:
+            self._fill_incoming()
+
+    def _fill_incoming(self) -> None:
+        """``incoming`` of every row held, day by day: a state from before the table had only
+        ``events``."""
+        for day in self.state.days()["day"]:
+            held = self.state.events([day]).select("day", "part", "caller_id", "callee_id", "flags").collect()
+            crossing = _crossing(held, self.state.partitions)
+            if crossing.height:
+                _write(self.state.root / "incoming", crossing)
 
     def add_events(self, events: pl.DataFrame) -> Added:
         """Add compact CDR rows (:data:`EVENT_COLUMNS`, with ``day``): late rows join their day;
@@ -269,6 +321,9 @@ class StateWriter:
             rows = rows.filter(pl.Series(keep))
         if rows.height:
             _write(self.state.root / "events", rows)
+            crossing = _crossing(rows, self.state.partitions)
+            if crossing.height:
+                _write(self.state.root / "incoming", crossing)
         self._added += rows.height
         self._duplicates += int(fresh.size)
         return Added(rows.height, int(fresh.size), tuple(sorted(rows["day"].unique())))
@@ -314,7 +369,7 @@ class StateWriter:
         """Drop the rows of days before ``day`` (retention); returns how many rows went."""
         gone = self._tonight("events").filter(pl.col("day") < day).select(pl.len()).collect().item()
         if gone:
-            for name in ("events", "columns"):
+            for name in ("events", "incoming", "columns"):
                 DeltaTable(str(self.state.root / name)).delete(f"day < '{day.isoformat()}'")
             DeltaTable(str(self.state.root / "flags")).delete(f"as_of < '{day.isoformat()}'")
             DeltaTable(str(self.state.root / "surveys")).delete(f"asked_on < '{day.isoformat()}'")
@@ -352,6 +407,14 @@ def writing(root: str | Path) -> Iterator[StateWriter]:
         yield StateWriter(_recovered(State.open(root)))
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _crossing(rows: pl.DataFrame, partitions: int) -> pl.DataFrame:
+    """The ``incoming`` rows of ``rows`` (``day``, caller's ``part``, ``caller_id``,
+    ``callee_id``, ``flags``): those whose callee is in another partition, under the callee's."""
+    return (rows.with_columns(partition_of(pl.col("callee_id"), partitions).alias("callee_part"))
+            .filter(pl.col("callee_part") != pl.col("part"))
+            .select("day", pl.col("callee_part").alias("part"), "caller_id", "callee_id", "flags"))
 
 
 def _upgrade(root: Path) -> None:

@@ -154,3 +154,20 @@ def test_a_full_disk_is_one_line_exit_1_and_the_state_as_it_was(world, nights, t
     # The same night's answer as the module's uninterrupted nights (which ran the same two files first).
     second = json.loads(detector("state", "--state", state, "--json").stdout)
     assert second["days"] == json.loads(detector("state", "--state", nights / "state", "--json").stdout)["days"][:2]
+
+
+def test_a_night_within_a_small_memory_limit_gives_the_same_outputs(world, nights, tmp_path):
+    import shutil
+
+    state = tmp_path / "state"
+    shutil.copytree(nights / "state", state)
+    last = sorted((world / "cdr").glob("*.csv"))[-1]
+    done = detector("nightly", "--cdr", last, "--state", state, "--subscribers", world / "subscribers.csv",
+                    "--allowlist", world / "allowlist.csv", "--out", tmp_path / "out", "--window", 3, "--top", 0,
+                    "--memory-limit", "8MiB")
+    assert done.returncode == 0, done.stderr
+    assert "in 4 partitions" in done.stdout
+    assert_frame_equal(pl.read_parquet(tmp_path / "out" / "scores.parquet"),
+                       pl.read_parquet(nights / last.stem / "scores.parquet"))
+    ours, theirs = (pl.read_csv(p / "flagged.csv", infer_schema=False) for p in (tmp_path / "out", nights / last.stem))
+    assert ours.height and ours.equals(theirs)

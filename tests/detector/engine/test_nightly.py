@@ -106,3 +106,48 @@ def test_a_night_forgets_the_days_past_its_retention(world, tmp_path):
     assert done[-1].scores.height  # the window (one day) was scored before anything was forgotten
     kept = run_night(tmp_path / "kept", read_cdrs([files[0]], Mapping()), Mapping(), model)
     assert kept.forgotten == 0  # by default: the window and 30 days more
+
+
+def flags_of(state, files, registry, engine):
+    from detector.engine.nightly import score_window, window_days
+    from models.model_file import SHIPPED_MODEL, load_model
+
+    model = load_model(SHIPPED_MODEL)
+    days = window_days(days_of(files)[-1], 3)
+    return score_window(state, days, model, model.thresholds, registry=registry, engine=engine)
+
+
+@pytest.mark.parametrize("partitions", [2, 3])
+def test_a_night_scored_partition_by_partition_equals_the_night_read_whole(world, nights, partitions):
+    from detector.engine.pipeline import Engine
+
+    state, files, _, _ = nights
+    registry = read_registry(world / "subscribers.csv").subscribers
+    whole, table, one = flags_of(state, files, registry, Engine(partitions=1))
+    split, none, count = flags_of(state, files, registry, Engine(partitions=partitions))
+    assert table is not None and none is None and (one, count) == (1, {2: 2, 3: 4}[partitions])
+    assert state.partitions == 4
+    assert_frame_equal(split.scores, whole.scores)
+    assert_frame_equal(split.flagged, whole.flagged)
+    assert split.allowlisted == whole.allowlisted and whole.flagged.height > 10
+
+
+def test_a_night_on_dask_equals_the_local_night(world, nights, tmp_path):
+    from detector.engine.pipeline import Engine
+
+    state, files, _, _ = nights
+    registry = read_registry(world / "subscribers.csv").subscribers
+    local, _, _ = flags_of(state, files, registry, Engine(partitions=1))
+    dask, _, _ = flags_of(state, files, registry, Engine(kind="dask", workers=2, tmp_dir=tmp_path))
+    assert_frame_equal(dask.scores, local.scores)
+    assert_frame_equal(dask.flagged, local.flagged)
+
+
+def test_a_tight_memory_limit_splits_the_window(nights):
+    from detector.engine.nightly import night_partitions, window_days
+    from detector.engine.pipeline import Engine
+
+    state, files, _, _ = nights
+    days = window_days(days_of(files)[-1], 3)
+    assert night_partitions(state, days, Engine(), 0) == 1  # half this machine's memory: whole
+    assert night_partitions(state, days, Engine(memory_limit=2**20), 0) == state.partitions

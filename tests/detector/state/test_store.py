@@ -42,7 +42,7 @@ def test_a_new_state_is_empty_and_says_what_it_is(state):
     layout = json.loads((state.root / "state.json").read_text())
     assert layout == {"format": 1, "partitions": 4, "country_code": "84"}
     assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "flags", "surveys",
-                                                      "nights", "state.json"}
+                                                      "incoming", "nights", "state.json"}
 
 
 def test_rows_are_held_once_and_a_night_run_twice_changes_nothing(state):
@@ -178,33 +178,38 @@ def test_days_before_the_retention_are_forgotten_in_one_commit(state):
 
 
 def _as_before_flags_and_surveys(state: State) -> None:
-    """Rewrite ``state`` as the engine wrote it before the layout gained ``flags`` and ``surveys``."""
+    """Rewrite ``state`` as the engine wrote it before the layout gained ``flags``, ``surveys`` and
+    ``incoming``."""
     import shutil
 
     from deltalake import write_deltalake
 
-    nights = pl.read_delta(str(state.root / "nights")).drop("flags_version", "surveys_version")
+    nights = pl.read_delta(str(state.root / "nights")).drop("flags_version", "surveys_version", "incoming_version")
     shutil.rmtree(state.root / "nights")
     write_deltalake(str(state.root / "nights"), nights.to_arrow())
-    for name in ("flags", "surveys"):
+    for name in ("flags", "surveys", "incoming"):
         shutil.rmtree(state.root / name)
 
 
 def test_a_state_from_before_the_flags_and_surveys_tables_is_read_then_upgraded(state):
     with writing(state.root) as night:
-        night.add_events(rows(5))
+        night.add_events(rows(500))
         night.commit(DAY)
+    incoming = State.open(state.root).incoming().collect().sort(pl.all())
+    assert incoming.height > 300  # with 4 partitions, about 3 rows in 4 cross
     _as_before_flags_and_surveys(state)
     older = State.open(state.root)
     assert older.versions["flags"] is None and older.flags().height == 0
-    assert older.surveys().collect().height == 0 and held(older).height == 5
+    assert older.surveys().collect().height == 0 and held(older).height == 500
+    assert older.incoming().collect().height == 0 and older.unrecorded == {"flags", "surveys", "incoming"}
 
     flags = pl.DataFrame({"msisdn": ["84900000001"], "category": ["voice_spam"], "score": [0.9],
                           "source": ["model"], "new": [True]})
     with writing(state.root) as night:
         night.set_flags(DAY, flags)
         upgraded = night.commit(DAY)
-    assert upgraded.flags().drop("as_of").equals(flags) and held(upgraded).height == 5
+    assert upgraded.flags().drop("as_of").equals(flags) and held(upgraded).height == 500
+    assert upgraded.incoming().collect().sort(pl.all()).equals(incoming) and not upgraded.unrecorded
     assert State.open(state.root).nights()["flags_version"].to_list()[:2] == [None, None]
 
 
@@ -223,3 +228,21 @@ def test_a_night_run_again_replaces_its_own_flags_and_surveys(state):
     again = State.open(state.root)
     assert again.flags().select("as_of", "msisdn").rows() == [(DAY, "849001"), (DAY + dt.timedelta(days=1), "849003")]
     assert sorted(again.surveys().collect()["callee"]) == ["8490019", "8490039"]
+
+
+def test_incoming_holds_the_rows_that_cross_partitions_under_the_callees(state):
+    from features.build import partition_of
+
+    with writing(state.root) as night:
+        night.add_events(rows(400))
+        night.add_events(rows(50, DAY + dt.timedelta(days=1), seed=3))
+        after = night.commit(DAY)
+    events = after.events().with_columns(partition_of(pl.col("callee_id"), 4).alias("callee_part")).collect()
+    crossing = events.filter(pl.col("callee_part") != pl.col("part"))
+    assert_frame_equal(after.incoming().collect().sort(pl.all()),
+                       crossing.select("day", pl.col("callee_part").alias("part"), "caller_id", "callee_id", "flags")
+                       .sort(pl.all()))
+    files = after.files("events", [DAY], [1, 2])
+    assert files and pl.read_parquet(files).height == events.filter((pl.col("day") == DAY) & pl.col("part").is_in([1, 2])).height
+    assert after.rows_held([DAY])["rows"].to_list() == [400]
+    assert after.rows_held().rows() == [(DAY, 400), (DAY + dt.timedelta(days=1), 50)]
