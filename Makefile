@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := sample_data/demo
 
-.PHONY: install test demo model bench bench-ci bench-scale clean
+.PHONY: install test demo model bench bench-ci bench-scale bench-nightly clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,15 @@ BENCH_SCALE_ROWS ?= 10000000,50000000,200000000
 
 bench-scale: install
 	$(BENCH_ENV) BENCH_SCALE_ROWS=$(BENCH_SCALE_ROWS) $(BIN)/python -m pytest bench/bench_scale.py -p no:logging -q -s
+
+# Issue 26: 28 nights of detector nightly (--window 28), each a whole process, then night 28 with
+# windows 28 and 7 beside detector score of the 28 days' files. The world and the state are cached
+# in .bench_data/; BENCH_NIGHTLY_SUBSCRIBERS=10000 for a quick run, BENCH_NIGHTLY_CARRIER=4000000
+# adds the carrier size (hours).
+BENCH_NIGHTLY_SUBSCRIBERS ?= 100000
+
+bench-nightly: install
+	$(BENCH_ENV) BENCH_NIGHTLY_SUBSCRIBERS=$(BENCH_NIGHTLY_SUBSCRIBERS) $(BIN)/python -m pytest bench/bench_nightly.py -p no:logging -q
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .benchmarks .bench_data

@@ -26,10 +26,13 @@ def record():
 
 
 def pytest_terminal_summary(terminalreporter):
+    from bench.bench_nightly import NIGHTLY, pytest_terminal_summary_nightly
     from bench.bench_scale import SCALE, pytest_terminal_summary_scale
 
     if SCALE:
         pytest_terminal_summary_scale(terminalreporter)
+    if NIGHTLY:
+        pytest_terminal_summary_nightly(terminalreporter)
     if not RESULTS:
         return
     tr = terminalreporter

@@ -24,14 +24,16 @@ ROWS_PER_SUBSCRIBER = 12.5
 CONTACTS = 8
 
 
-def scale_world(rows: int, days: int = 7, seed: int = 5) -> Path:
-    """The directory of a cached world of about ``rows`` CDR rows, written on first use."""
-    root = CACHE / f"scale_{rows}x{days}_s{seed}"
+def scale_world(rows: int, days: int = 7, seed: int = 5, subscribers: int | None = None) -> Path:
+    """The directory of a cached world of about ``rows`` CDR rows over ``days`` days, written on
+    first use; ``subscribers`` fixes the number of subscribers (default: ``rows`` /
+    :data:`ROWS_PER_SUBSCRIBER`, a week's traffic), so that a longer world keeps a carrier's size."""
+    root = CACHE / (f"scale_{rows}x{days}_s{seed}" + (f"_n{subscribers}" if subscribers else ""))
     if (root / "registry.parquet").exists():
         return root
     (root / "cdr").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    subscribers = int(rows / ROWS_PER_SUBSCRIBER)
+    subscribers = subscribers or int(rows / ROWS_PER_SUBSCRIBER)
     numbers = 84_300_000_000 + np.arange(subscribers, dtype=np.int64) * 37
     activity = rng.lognormal(0.0, 1.3, subscribers)
     spammer = rng.random(subscribers) < 0.003
