@@ -871,7 +871,7 @@ def nightly(
                       allowlist=allowed, precision=precision, window=window,
                       as_of=as_of.date() if as_of is not None else None, keep_days=keep_days,
                       verify_callees=verify_callees, engine=run_engine)
-    held = night.state.days().filter(pl.col("day").is_in(night.days))
+    held = night.state.rows_held(night.days)
     rejects = batch.rejects if registry is None else pl.concat([batch.rejects, registry.rejects])
     run = {
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -144,12 +144,12 @@ def window_context(state: State, days: Sequence[dt.date], registry: pl.DataFrame
 
 
 def window_features(state: State, as_of: dt.date, window: int, registry: pl.DataFrame | None = None,
-                    *, core_only: bool = False) -> pl.DataFrame:
+                    *, core_only: bool = False, events: pl.DataFrame | None = None) -> pl.DataFrame:
     """The feature table of the ``window`` days ending on ``as_of``, from the rows the state
-    holds, read whole: equal to :func:`features.build.build_features` of the same days' rows read
-    at once."""
+    holds, read whole (or given: ``events``, ``state.events(days)`` collected): equal to
+    :func:`features.build.build_features` of the same days' rows read at once."""
     days = window_days(as_of, window)
-    events = state.events(days).collect()
+    events = state.events(days).collect() if events is None else events
     context = window_context(state, days, registry, events.lazy())
     return build_partition_features(events.select(*EVENT_COLUMNS), context, Partition(0, 1), core_only=core_only)
 
@@ -188,13 +188,25 @@ def night_partitions(state: State, days: Sequence[dt.date], engine: Engine, held
     return next((d for d in divisors if d >= wanted), state.partitions)
 
 
+@dataclass(frozen=True)
+class WindowScores:
+    """What :func:`score_window` found."""
+
+    flags: Flags
+    #: The window's feature table when it was computed whole (``None``: partitioned).
+    features: pl.DataFrame | None
+    #: The partitions it was scored in (1: read whole).
+    partitions: int
+    #: The window's rows, for the steps after scoring: in memory when they were read whole,
+    #: else scanned from the state.
+    rows: pl.LazyFrame
+
+
 def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, thresholds: dict[str, float], *,
                  registry: pl.DataFrame | None = None, rules: Sequence[Rule] = (), allowlist: pl.Series | None = None,
-                 engine: Engine | None = None) -> tuple[Flags, pl.DataFrame | None, int]:
+                 engine: Engine | None = None) -> WindowScores:
     """Every number active in the window ``days`` scored and flagged, in memory or partition by
-    partition (on Dask with a Dask ``engine``): the same scores and flags either way. Also
-    returns the feature table when it was held whole (``None`` when partitioned), and the
-    number of partitions."""
+    partition (on Dask with a Dask ``engine``): the same scores and flags either way."""
     from detector.engine.partitioned import merged_flags, resident_bytes, run_locally, spill_directory
     from detector.engine.pipeline import Engine
     from models.scoring import flag_numbers, score_numbers
@@ -203,8 +215,10 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
     held = resident_bytes() + (registry.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
     count = night_partitions(state, days, engine, held)
     if count == 1 and engine.kind == "local":
-        table = window_features(state, days[-1], len(days), registry)
-        return flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist), table, 1
+        events = state.events(days).collect()
+        table = window_features(state, days[-1], len(days), registry, events=events)
+        return WindowScores(flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist), table,
+                            1, events.lazy())
     context = window_context(state, days, registry, state.events(days), partitions=count)
     jobs = window_jobs(state, days, context, count, model=model, thresholds=thresholds, rules=tuple(rules),
                        allowlist=allowlist)
@@ -215,12 +229,12 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
             results = run_on_dask(jobs, directory, workers=engine.workers, scheduler=engine.scheduler)
     else:
         results = run_locally(jobs)
-    return merged_flags(results, thresholds), None, count
+    return WindowScores(merged_flags(results, thresholds), None, count, state.events(days))
 
 
-def traffic_window(state: State, days: Sequence[dt.date]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The first and last start time (local) of the rows of ``days``."""
-    first, last = (state.events(days).select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+def traffic_window(rows: pl.LazyFrame) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and last start time (local) of ``rows``."""
+    first, last = (rows.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
                    .select(pl.from_epoch(pl.all(), "us")).collect().row(0))
     return first, last
 
@@ -231,10 +245,12 @@ def absent_columns(state: State, days: Sequence[dt.date]) -> frozenset[str]:
     return frozenset(c for c in OPTIONAL_COLUMNS if c not in present)
 
 
-def window_handsets(state: State, days: Sequence[dt.date]) -> pl.DataFrame:
+def window_handsets(state: State, days: Sequence[dt.date], rows: pl.LazyFrame | None = None) -> pl.DataFrame:
     """``caller``, ``imei``: the texts of each distinct (number, handset) pair of the days' rows
-    with an IMEI, as :func:`detector.outputs.report.shared_imeis` reads a batch's CDRs."""
-    pairs = (state.events(days).filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
+    (``rows``, if given: those rows) with an IMEI, as :func:`detector.outputs.report.shared_imeis`
+    reads a batch's CDRs."""
+    rows = state.events(days) if rows is None else rows
+    pairs = (rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
              .collect())
     names = state.number_names()
     callers = number_texts(pairs, names, "caller_id").rename({"msisdn": "caller"})
@@ -306,16 +322,17 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
             raise InputError(f"the state {root} holds no rows yet, and tonight's files added none")
         days = window_days(as_of, window)
         thresholds = model_thresholds(model, precision)
-        flags, table, partitions = score_window(view, days, model, thresholds, registry=registry, rules=rules,
-                                    allowlist=allowlist, engine=engine)
-        traffic = traffic_window(view, days)
-        handsets = window_handsets(view, days)
+        scored = score_window(view, days, model, thresholds, registry=registry, rules=rules, allowlist=allowlist,
+                              engine=engine)
+        flags = scored.flags
+        traffic = traffic_window(scored.rows)
+        handsets = window_handsets(view, days, scored.rows)
         absent = absent_columns(view, days)
         cases = update_cases(view.cases(), flags.flagged, as_of, window)
         flagged = with_case_columns(flags.flagged, cases)
         new = new_cases(flagged, cases, as_of)
         verify = verification_list(view, days, new, flags.flagged, registry=registry, allowlist=allowlist,
-                                   per_case=verify_callees)
+                                   per_case=verify_callees, rows=scored.rows)
         night.set_cases(cases)
         night.set_flags(as_of, flagged.join(new.select("msisdn", "category", new=pl.lit(True)),
                                             on=["msisdn", "category"], how="left").with_columns(pl.col("new").fill_null(False)))
@@ -323,8 +340,8 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         keep = window + RETENTION_MARGIN_DAYS if keep_days is None else keep_days
         forgotten = night.forget_before(latest - dt.timedelta(days=keep)) if latest is not None else 0
         state = night.commit(as_of)
-    return NightResult(state=state, added=added, as_of=as_of, days=days, features=table, traffic=traffic,
-                       partitions=partitions,
+    return NightResult(state=state, added=added, as_of=as_of, days=days, features=scored.features, traffic=traffic,
+                       partitions=scored.partitions,
                        scores=flags.scores,
                        flagged=flagged, changes=changes(cases, as_of),
                        thresholds=thresholds, allowlisted=flags.allowlisted, verify=verify, handsets=handsets,

@@ -39,12 +39,13 @@ COLUMNS = {"flagged_msisdn": pl.Utf8, "category": pl.Utf8, "callee": pl.Utf8, "l
 
 def verification_list(state: State, days: Sequence[dt.date], cases: pl.DataFrame, flagged: pl.DataFrame, *,
                       registry: pl.DataFrame | None = None, allowlist: pl.Series | None = None,
-                      per_case: int = VERIFY_CALLEES) -> pl.DataFrame:
+                      per_case: int = VERIFY_CALLEES, rows: pl.LazyFrame | None = None) -> pl.DataFrame:
     """``verify.csv`` for the night that ends the window ``days``: for each case of ``cases``
     (``msisdn``, ``category``, ``score``: the cases opened tonight, any category) in
     :data:`SURVEYED`, at most ``per_case`` callees to ask (see the module's rules), with when
     they were last contacted, how often, and how many of its calls they answered in the window.
-    ``flagged`` is tonight's whole flagged list (never asked themselves)."""
+    ``flagged`` is tonight's whole flagged list (never asked themselves). ``rows``: the window's
+    rows if they are at hand (default: scanned from the state)."""
     as_of = days[-1]
     opened = cases.filter(pl.col("category").is_in(SURVEYED)).sort(
         ["score", "msisdn", "category"], descending=[True, False, False])
@@ -53,7 +54,7 @@ def verification_list(state: State, days: Sequence[dt.date], cases: pl.DataFrame
     who = opened.select("msisdn", "category").with_columns(number_id(pl.col("msisdn")).alias("caller_id"))
     recent = as_of - dt.timedelta(days=RECENT_DAYS - 1)
     contacts = (
-        state.events(days).join(who.lazy().select("caller_id").unique(), on="caller_id", how="semi")
+        (state.events(days) if rows is None else rows).join(who.lazy().select("caller_id").unique(), on="caller_id", how="semi")
         .group_by("caller_id", "callee_id")
         .agg(pl.col("ts").max().alias("last_us"), pl.len().alias("contacts"),
              ((pl.col("flags") & VOICE != 0) & (pl.col("flags") & ANSWERED != 0)).sum().alias("answered"),

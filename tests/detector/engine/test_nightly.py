@@ -123,9 +123,10 @@ def test_a_night_scored_partition_by_partition_equals_the_night_read_whole(world
 
     state, files, _, _ = nights
     registry = read_registry(world / "subscribers.csv").subscribers
-    whole, table, one = flags_of(state, files, registry, Engine(partitions=1))
-    split, none, count = flags_of(state, files, registry, Engine(partitions=partitions))
-    assert table is not None and none is None and (one, count) == (1, {2: 2, 3: 4}[partitions])
+    whole, split = (flags_of(state, files, registry, Engine(partitions=n)) for n in (1, partitions))
+    assert whole.features is not None and split.features is None
+    assert (whole.partitions, split.partitions) == (1, {2: 2, 3: 4}[partitions])
+    whole, split = whole.flags, split.flags
     assert state.partitions == 4
     assert_frame_equal(split.scores, whole.scores)
     assert_frame_equal(split.flagged, whole.flagged)
@@ -137,8 +138,8 @@ def test_a_night_on_dask_equals_the_local_night(world, nights, tmp_path):
 
     state, files, _, _ = nights
     registry = read_registry(world / "subscribers.csv").subscribers
-    local, _, _ = flags_of(state, files, registry, Engine(partitions=1))
-    dask, _, _ = flags_of(state, files, registry, Engine(kind="dask", workers=2, tmp_dir=tmp_path))
+    local = flags_of(state, files, registry, Engine(partitions=1)).flags
+    dask = flags_of(state, files, registry, Engine(kind="dask", workers=2, tmp_dir=tmp_path)).flags
     assert_frame_equal(dask.scores, local.scores)
     assert_frame_equal(dask.flagged, local.flagged)
 
