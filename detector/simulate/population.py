@@ -296,12 +296,15 @@ def _add_fraud_operations(d: _Draft) -> None:
         k = len(spans)
         rig_device = devices.new(1)
         own = devices.new(k)
+        # A blocked SIM is replaced in the same handset (domain.md); a careful few rigs change the
+        # handset with each SIM. One choice per rig, drawn per SIM so that later draws stay put.
+        keeps_handset = rng.random(k)[0] < t.bulk_shared_imei_p
         home.add(
             persona=np.full(k, Persona.VOICE_SPAM_BULK),
             group=np.full(k, rig),
             alive_from=np.array([a for a, _ in spans]),
             alive_to=np.array([b for _, b in spans]),
-            device=np.where(rng.random(k) < t.bulk_shared_imei_p, rig_device[0], own),
+            device=np.full(k, rig_device[0]) if keeps_handset else own,
             region=np.full(k, rng.integers(0, d.n_regions)),
             cell_local=np.full(k, rng.integers(0, cells.per_region)),
             cell_spread=1 + (rng.random(k) < 0.3) + d.extra(t.bulk_extra_cells, k),
