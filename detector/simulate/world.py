@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from detector.simulate import noise as export_noise
-from detector.simulate.behaviours import Day, Events, day_events
+from detector.simulate.behaviours import Day, Events, TargetLists, day_events
 from detector.simulate.legs import TWO_LEG_COLUMNS, two_leg_rows
 from detector.simulate.population import SECONDS_PER_DAY, build_population
 from detector.simulate.social import build_graph
@@ -47,14 +47,6 @@ class WorldSummary:
     labels: dict[str, int]
     subscribers: int
     days: int
-
-
-def _entity_of(numbers: np.ndarray, by_number: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The entity index of each of ``wanted``'s numbers (``numbers`` sorted by ``by_number``),
-    or ``len(numbers)`` for a number that is nobody's (a swept range's numbers): never a home SIM."""
-    at = np.minimum(np.searchsorted(numbers, wanted, sorter=by_number), len(numbers) - 1)
-    entity = by_number[at]
-    return np.where(numbers[entity] == wanted, entity, len(numbers))
 
 
 def _check(subscribers: int, days: int, fmt: str, evasion: float, noise: float, export: str) -> None:
@@ -135,12 +127,12 @@ def generate_world(
         imeis=pl.Series(pop.imei_values).cast(pl.Utf8),
     )
     per_persona, per_label = write_side_files(out, pop, epoch_s, lookups.cell_names)
-    by_number = np.argsort(pop.numbers)
     report(f"population: {subscribers:,} subscribers, {pop.numbers.size - subscribers:,} off-net numbers")
 
     rows_per_file: dict[str, int] = {}
     duplicates = garbage = 0
     carry = Events.empty()
+    lists = TargetLists.start(pop)
     for d in range(days):
         date = start_date + dt.timedelta(days=d)
         day = Day(
@@ -150,6 +142,7 @@ def generate_world(
             weekday=date.weekday(),
             rng=np.random.default_rng([seed, _TRAFFIC, d]),
             alive=pop.alive(d),
+            lists=lists,
         )
         events = Events.concat([carry, day_events(day)])
         # Responses can fall after midnight: they belong to the next day's file (or past the window).
@@ -160,8 +153,7 @@ def generate_world(
         legs = export == "two-legs"
         frame, dups = export_noise.dress(today_events, noise_rng, noise, start_date, lookups, event_index=legs)
         if legs:
-            caller, callee = (_entity_of(pop.numbers, by_number, numbers)
-                              for numbers in (today_events.caller, today_events.callee))
+            caller, callee = pop.entity_of(today_events.caller), pop.entity_of(today_events.callee)
             frame = two_leg_rows(frame, caller, callee, pop, d, lookups)
         k = export_noise.garbage_count(noise_rng, noise)
         name = f"cdr_{date.isoformat()}.{fmt}"
