@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from detector.simulate.personas import MOBILE_WORKERS, Persona, lerp
-from detector.simulate.population import SECONDS_PER_DAY, Population
+from detector.simulate.population import BLOCK, SECONDS_PER_DAY, Population
 from detector.simulate.social import ContactGraph
 
 
@@ -140,15 +140,17 @@ class Day:
         return self.in_pool(index)
 
     def in_pool(self, index: np.ndarray) -> np.ndarray:
-        """The entity at each ``index`` of the target pool (wrapping round), skipping to the next
-        one in service when a subscriber there has left the carrier."""
+        """The entity at each ``index`` of the target pool (wrapping round); where a subscriber has
+        left the carrier, one in service half the pool away (not a neighbour, which the same owner
+        may well pick next)."""
         pool = self.pop.target_pool
         index = np.mod(index, pool.size)
         entity = pool[index].astype(np.int64)
         gone = ~self.alive[entity]
         if gone.any():
             serving = np.flatnonzero(self.alive[pool])
-            entity[gone] = pool[serving[np.searchsorted(serving, index[gone]) % serving.size]]
+            far = np.mod(index[gone] + pool.size // 2, pool.size)
+            entity[gone] = pool[serving[np.searchsorted(serving, far) % serving.size]]
         return entity
 
     def emit(
@@ -336,16 +338,26 @@ def call_centre_traffic(day: Day) -> Events:
 def _spam_targets(day: Day, sims: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Callee numbers of ``counts[i]`` calls or texts of each of ``sims``, taken from its target
     list where the list was left: swept in number order (steps of 1-10) for a sequential list,
-    read off a leaked list otherwise.
+    read off a leaked list otherwise. A number on the list that is out of service stays on it:
+    :func:`_reachable` drops the call.
 
     The events must be grouped per SIM in the order of ``sims`` and time-ordered within a SIM.
     """
-    pop = day.pop
+    pop, rng = day.pop, day.rng
     lists = np.repeat(pop.target_list[sims], counts)
     sweep = np.repeat(pop.sequential[sims], counts)
-    steps = np.where(sweep, day.rng.integers(1, 11, lists.size), 1)
+    # The draws of a fresh start per SIM, made (and unused) as before lists were kept, so that the
+    # day's later draws and the other personas' traffic stay as they were.
+    rng.integers(0, pop.target_pool.size, sims.size)
+    steps = np.ones(lists.size, np.int64)
+    if sweep.any():
+        sweeping = int(pop.sequential[sims].sum())
+        rng.integers(0, pop.sweep_starts.size, sweeping)
+        rng.integers(0, BLOCK, sweeping)
+        steps[sweep] = rng.integers(1, 11, int(sweep.sum()))
     position = pop.list_start[lists] + day.lists.advance(lists, steps)
-    return np.where(sweep, pop.sweep_number(position), pop.numbers[day.in_pool(position - 1)])
+    listed = pop.target_pool[np.mod(position - 1, pop.target_pool.size)]
+    return np.where(sweep, pop.sweep_number(position), pop.numbers[listed])
 
 
 def _reachable(day: Day, events: Events) -> Events:

@@ -9,7 +9,9 @@ It adds the home SIMs kind by kind: the fraud operations (:func:`_add_fraud_oper
 pre-activated dealer batches (:func:`_add_preactivated_batches`), the companies' bulk activations
 that look like them (:func:`_add_enterprise_batches`) and everyone else (:func:`_add_people`: the
 busy honest look-alikes, families, the ordinary population); then it draws the registry, the
-numbers and the behaviour parameters of them all, and the numbers outside the carrier.
+numbers and the behaviour parameters of them all, and the numbers outside the carrier. Last it
+draws each spam SIM's target list (:func:`_draw_target_lists`) and the subscribers who leave
+during the window (:func:`_draw_leavers`), after every other draw so that those stay as they were.
 
 Entities are indexed ``0 .. n_home-1`` for home subscribers (this carrier's SIMs, with registry
 rows), then off-net Vietnamese numbers, then international numbers. Numbers are int64 E.164
@@ -90,6 +92,7 @@ class Population:
     numbers: np.ndarray  # int64 E.164 digits
     persona: np.ndarray  # int8 Persona code
     group: np.ndarray  # int32 rig / farm / campaign / family / company id, -1 when none
+    batch: np.ndarray  # int32 pre-activated dealer batch, -1 when none
     preactivated: np.ndarray  # bool: came out of a fraudulent dealer batch
     alive_from: np.ndarray  # int16 first day with traffic
     alive_to: np.ndarray  # int16 day after the last day with traffic
@@ -850,6 +853,29 @@ def _draw_target_lists(
     return target_list, (rng.random(first.size) * span).astype(np.int64)
 
 
+#: Share of ordinary subscribers who leave the carrier in a month (about as many as join: the new
+#: subscribers of :func:`_add_people`).
+LEAVERS_PER_MONTH = 0.015
+
+
+def _draw_leavers(rng: np.random.Generator, persona: np.ndarray, alive_to: np.ndarray, days: int) -> np.ndarray:
+    """``alive_to`` with the ordinary subscribers who leave during the window cut short: each has
+    a last day with traffic before the window's last day, and nothing after it."""
+    ordinary = np.flatnonzero(persona == Persona.ORDINARY)
+    leaves = ordinary[rng.random(ordinary.size) < LEAVERS_PER_MONTH * days / 30]
+    alive_to = alive_to.copy()
+    if days > 1:
+        alive_to[leaves] = rng.integers(1, days, leaves.size)
+    return alive_to
+
+
+def _batch_of(n_home: int, batches: _DealerBatches) -> np.ndarray:
+    """The dealer batch of every home SIM (-1 for a SIM not from one), batches in slot order."""
+    batch = np.full(n_home, -1, np.int32)
+    batch[batches.slot_entity] = np.repeat(np.arange(len(batches.sizes), dtype=np.int32), batches.sizes)
+    return batch
+
+
 def build_population(n_home: int, days: int, evasion: float, rng: np.random.Generator) -> Population:
     """Draw the whole population of a world with ``n_home`` home subscribers.
 
@@ -900,6 +926,7 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     target_list, list_start = _draw_target_lists(
         rng, persona_all, ext(sims.group, -1), sequential_all, target_pool.size, sweep_starts.size * BLOCK
     )
+    alive_to = _draw_leavers(rng, persona_all, ext(sims.alive_to, days), days)
     numbers = np.concatenate([numbers_home, offnet, intl])
 
     return Population(
@@ -910,9 +937,10 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         numbers=numbers,
         persona=persona_all,
         group=ext(sims.group, -1),
+        batch=ext(_batch_of(n_home, batches), -1),
         preactivated=ext(sims.preactivated, False),
         alive_from=ext(sims.alive_from, 0),
-        alive_to=ext(sims.alive_to, days),
+        alive_to=alive_to,
         skip_p=ext(b.skip_p, 0.1),
         region=ext(sims.region, -1),
         cell_local=ext(b.cell_local, 0),

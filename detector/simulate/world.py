@@ -20,6 +20,7 @@ from detector.simulate.writer import (
     write_cdr_csv,
     write_cdr_parquet,
     write_manifest,
+    operation_table,
     write_side_files,
 )
 
@@ -47,6 +48,14 @@ class WorldSummary:
     labels: dict[str, int]
     subscribers: int
     days: int
+
+
+def _note_traffic(first: np.ndarray, last: np.ndarray, entities: np.ndarray, day: int) -> None:
+    """Record ``day`` as a day with traffic of the home SIMs (index below ``first.size``) among
+    ``entities``, the callers and callees of the day's events."""
+    home = entities[entities < first.size]
+    first[home] = np.where(first[home] < 0, day, first[home])
+    last[home] = day
 
 
 def _check(subscribers: int, days: int, fmt: str, evasion: float, noise: float, export: str) -> None:
@@ -84,7 +93,12 @@ def generate_world(
     out:
         Directory to write to (created). Writes ``cdr/cdr_YYYY-MM-DD.{parquet,csv}`` (one file per
         day; earlier CDR files there are removed), ``subscribers.csv``, ``labels.csv``,
-        ``allowlist.csv``, ``personas.csv`` and ``manifest.json``.
+        ``operations.csv``, ``allowlist.csv``, ``personas.csv`` and ``manifest.json``.
+        ``operations.csv`` (``msisdn,operation,first_day,last_day``) lists the fraud SIMs that
+        belong to an operation: ``rig-N`` (a voice spam rig's successive SIMs), ``campaign-N``
+        (an SMS campaign), ``farm-N`` (a SIM-box farm), ``batch-N`` (a pre-activated dealer
+        batch); first and last day are the ISO dates of the SIM's first and last day with traffic
+        in the window (made or received), empty when it has none.
     subscribers:
         Home subscribers (this carrier's SIMs), at least 100. Fraud is a few percent of them.
     days:
@@ -133,6 +147,8 @@ def generate_world(
     duplicates = garbage = 0
     carry = Events.empty()
     lists = TargetLists.start(pop)
+    first_day = np.full(subscribers, -1, np.int64)
+    last_day = np.full(subscribers, -1, np.int64)
     for d in range(days):
         date = start_date + dt.timedelta(days=d)
         day = Day(
@@ -150,10 +166,11 @@ def generate_world(
         carry = events.take(~today & (events.t < days * SECONDS_PER_DAY))
         noise_rng = np.random.default_rng([seed, _NOISE, d])
         today_events = events.take(today)
+        caller, callee = pop.entity_of(today_events.caller), pop.entity_of(today_events.callee)
+        _note_traffic(first_day, last_day, np.concatenate([caller, callee]), d)
         legs = export == "two-legs"
         frame, dups = export_noise.dress(today_events, noise_rng, noise, start_date, lookups, event_index=legs)
         if legs:
-            caller, callee = pop.entity_of(today_events.caller), pop.entity_of(today_events.callee)
             frame = two_leg_rows(frame, caller, callee, pop, d, lookups)
         k = export_noise.garbage_count(noise_rng, noise)
         name = f"cdr_{date.isoformat()}.{fmt}"
@@ -169,6 +186,7 @@ def generate_world(
         garbage += k
         report(f"{name}: {rows:,} rows")
 
+    operation_table(pop, first_day, last_day, start_date).write_csv(out / "operations.csv")
     summary = WorldSummary(
         rows_per_file=rows_per_file,
         total_rows=sum(rows_per_file.values()),
