@@ -426,7 +426,10 @@ def generate(
     """Write a synthetic carrier: daily CDR files, registry, labels, allowlist.
 
     Writes DIR/cdr/cdr_YYYY-MM-DD.{parquet,csv}, DIR/subscribers.csv, DIR/labels.csv,
-    DIR/allowlist.csv, DIR/personas.csv and DIR/manifest.json.
+    DIR/operations.csv, DIR/allowlist.csv, DIR/personas.csv and DIR/manifest.json.
+    operations.csv (msisdn,operation,first_day,last_day) lists the fraud SIMs of each rig,
+    SMS campaign, SIM-box farm and pre-activated batch (rig-N, campaign-N, farm-N, batch-N)
+    with their first and last day with traffic: the ground truth for linking SIMs.
 
     \b
     Example:

@@ -69,6 +69,33 @@ class Events:
         return Events(i, i, i, i, b, b, i, i)
 
 
+@dataclass
+class TargetLists:
+    """How far each target list of :attr:`Population.target_list` has been worked through.
+
+    It is the one thing carried from day to day: a rig's SIM that replaces a blocked one, and
+    every spam SIM on its next day, goes on where the list was left.
+    """
+
+    reached: np.ndarray  # int64 per list: steps taken so far (targets of a leaked list, numbers of a sweep)
+
+    @classmethod
+    def start(cls, pop: Population) -> TargetLists:
+        """Every list of ``pop`` at its start."""
+        return cls(np.zeros(pop.list_start.size, np.int64))
+
+    def advance(self, lists: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The position along its list of each target (``lists[i]`` moved on by ``steps[i]``),
+        targets of one list taken in the order given; the lists are left after the last one."""
+        order = np.argsort(lists, kind="stable")
+        _, sizes = np.unique(lists[order], return_counts=True)
+        moved = np.empty_like(steps)
+        moved[order] = _within_group_cumsum(steps[order], sizes)
+        position = self.reached[lists] + moved
+        self.reached += np.bincount(lists, weights=steps, minlength=self.reached.size).astype(np.int64)
+        return position
+
+
 @dataclass(frozen=True)
 class Day:
     """What every generator needs about the day being generated."""
@@ -79,6 +106,7 @@ class Day:
     weekday: int  # 0 = Monday
     rng: np.random.Generator
     alive: np.ndarray  # bool per entity
+    lists: TargetLists  # moved on by the spam generators as they place today's targets
 
     @property
     def base(self) -> int:
@@ -109,7 +137,21 @@ class Day:
         pool = self.pop.target_pool
         start = self.rng.integers(0, pool.size, counts.size)
         index = np.repeat(start, counts) + _within_group_cumsum(np.ones(int(counts.sum()), np.int64), counts) - 1
-        return pool[index % pool.size].astype(np.int64)
+        return self.in_pool(index)
+
+    def in_pool(self, index: np.ndarray) -> np.ndarray:
+        """The entity at each ``index`` of the target pool (wrapping round); where a subscriber has
+        left the carrier, one in service half the pool away (not a neighbour, which the same owner
+        may well pick next)."""
+        pool = self.pop.target_pool
+        index = np.mod(index, pool.size)
+        entity = pool[index].astype(np.int64)
+        gone = ~self.alive[entity]
+        if gone.any():
+            serving = np.flatnonzero(self.alive[pool])
+            far = np.mod(index[gone] + pool.size // 2, pool.size)
+            entity[gone] = pool[serving[np.searchsorted(serving, far) % serving.size]]
+        return entity
 
     def emit(
         self,
@@ -172,14 +214,6 @@ def _within_group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     prefix = np.concatenate([np.zeros(1, values.dtype), np.cumsum(values)])
     starts = np.cumsum(counts) - counts  # empty groups are fine: they repeat nothing
     return prefix[1:] - np.repeat(prefix[starts], counts)
-
-
-def _sweep(day: Day, counts: np.ndarray) -> np.ndarray:
-    """Target numbers dialled in number order: a fresh stretch of a home block per owner, step 1-10."""
-    pop, rng = day.pop, day.rng
-    start = pop.sweep_starts[rng.integers(0, pop.sweep_starts.size, counts.size)] + rng.integers(0, BLOCK, counts.size)
-    steps = rng.integers(1, 11, int(counts.sum()))
-    return np.repeat(start, counts) + _within_group_cumsum(steps, counts)
 
 
 def _in_time_order(owners: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -301,26 +335,40 @@ def call_centre_traffic(day: Day) -> Events:
 # --- voice spam -----------------------------------------------------------------------------------
 
 
-def _spam_targets(day: Day, owners: np.ndarray, counts: np.ndarray, sequential: np.ndarray) -> np.ndarray:
-    """Callee numbers: swept in number order for sequential owners, from a leaked list otherwise.
+def _spam_targets(day: Day, sims: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Callee numbers of ``counts[i]`` calls or texts of each of ``sims``, taken from its target
+    list where the list was left: swept in number order (steps of 1-10) for a sequential list,
+    read off a leaked list otherwise. A number on the list that is out of service stays on it:
+    :func:`_reachable` drops the call.
 
-    ``owners`` must be grouped and time-ordered per owner; ``counts`` are the group sizes.
+    The events must be grouped per SIM in the order of ``sims`` and time-ordered within a SIM.
     """
-    pop = day.pop
-    numbers = pop.numbers[day.targets(counts)]
-    seq = np.repeat(sequential, counts)
-    if seq.any():
-        numbers[seq] = _sweep(day, counts[sequential])
-    return numbers
+    pop, rng = day.pop, day.rng
+    lists = np.repeat(pop.target_list[sims], counts)
+    sweep = np.repeat(pop.sequential[sims], counts)
+    # The draws of a fresh start per SIM, made (and unused) as before lists were kept, so that the
+    # day's later draws and the other personas' traffic stay as they were.
+    rng.integers(0, pop.target_pool.size, sims.size)
+    steps = np.ones(lists.size, np.int64)
+    if sweep.any():
+        sweeping = int(pop.sequential[sims].sum())
+        rng.integers(0, pop.sweep_starts.size, sweeping)
+        rng.integers(0, BLOCK, sweeping)
+        steps[sweep] = rng.integers(1, 11, int(sweep.sum()))
+    position = pop.list_start[lists] + day.lists.advance(lists, steps)
+    listed = pop.target_pool[np.mod(position - 1, pop.target_pool.size)]
+    return np.where(sweep, pop.sweep_number(position), pop.numbers[listed])
 
 
 def _reachable(day: Day, events: Events) -> Events:
-    """Drop events addressed to SIM-box SIMs: a sweep can hit one, but the box rejects it."""
-    closed = day.pop.closed_numbers
-    if closed.size == 0:
-        return events
-    pos = np.minimum(np.searchsorted(closed, events.callee), closed.size - 1)
-    return events.take(closed[pos] != events.callee)
+    """Drop events a sweep addresses to a SIM-box SIM (the box rejects them) or to a home SIM not
+    in service today (not yet sold, dormant, or gone): the network never connects them."""
+    pop = day.pop
+    callee = pop.entity_of(events.callee)
+    home = callee < pop.n_home
+    closed = home & (pop.persona[np.where(home, callee, 0)] == Persona.SIMBOX)
+    out_of_service = home & ~day.alive[np.where(home, callee, 0)]
+    return events.take(~(closed | out_of_service))
 
 
 def bulk_voice_traffic(day: Day) -> Events:
@@ -330,7 +378,7 @@ def bulk_voice_traffic(day: Day) -> Events:
     counts = day.daily_count(sims)
     owners = np.repeat(sims, counts)
     owners, t = _in_time_order(owners, day.times(owners.size, lerp(OFFICE_HOURS, ORDINARY_HOURS, tac.spam_hours_mix)))
-    callee = _spam_targets(day, owners, counts, pop.sequential[sims])
+    callee = _spam_targets(day, sims, counts)
     answered = rng.random(owners.size) < pop.answer_p[owners]
     duration = np.where(answered, day.talk(pop.dur_median[owners], tac.bulk_dur_sigma, owners.size), 0)
     calls = _reachable(day, day.emit(owners, callee, t, duration, sms=False, fixed=True))
@@ -351,7 +399,7 @@ def lowslow_traffic(day: Day) -> Events:
     gaps = rng.gamma(1 / cv**2, mean_gap * cv**2)
     start = np.repeat(day.base + 8.5 * 3600 + rng.uniform(0, 3600, sims.size), counts)
     t = np.rint(start + _within_group_cumsum(gaps, counts)).astype(np.int64)
-    callee = _spam_targets(day, owners, counts, pop.sequential[sims])
+    callee = _spam_targets(day, sims, counts)
     answered = rng.random(owners.size) < pop.answer_p[owners]
     duration = np.where(answered, day.talk(pop.dur_median[owners], tac.bulk_dur_sigma, owners.size), 0)
     return _reachable(day, day.emit(owners, callee, t, duration, sms=False, fixed=True))
@@ -414,7 +462,7 @@ def sms_bulk_traffic(day: Day) -> Events:
     t = _bursts(day, counts, n_bursts, starts, rng.uniform(*tac.sms_bulk_spacing_s, sims.size))
     owners = np.repeat(sims, counts)
     owners, t = _in_time_order(owners, t)
-    callee = _spam_targets(day, owners, counts, pop.sequential[sims])
+    callee = _spam_targets(day, sims, counts)
     texts = _reachable(day, day.emit(owners, callee, t, np.zeros(owners.size, np.int64), sms=True, fixed=True))
     voice_n = rng.poisson(0.3, sims.size)
     voice_owner = np.repeat(sims, voice_n)
@@ -463,8 +511,7 @@ def simbox_traffic(day: Day) -> Events:
     callee = day.targets(counts)
     # Careful farms re-use a recurring set of callees, which looks more like a social circle.
     recurring = rng.random(owners.size) < tac.simbox_repeat_p
-    pool = pop.target_pool
-    callee[recurring] = pool[(owners[recurring] * 7919 + rng.integers(0, 12, int(recurring.sum()))) % pool.size]
+    callee[recurring] = day.in_pool(owners[recurring] * 7919 + rng.integers(0, 12, int(recurring.sum())))
     t = day.times(owners.size, lerp(ROUND_THE_CLOCK, ORDINARY_HOURS, tac.simbox_hours_mix))
     return day.calls(owners, callee, t, pop.answer_p[owners], pop.dur_median[owners], 0.9, fixed=True)
 

@@ -95,7 +95,7 @@ class Tactics:
     bulk_sequential_p: float
     bulk_life_days: tuple[int, int]
     bulk_extra_cells: float
-    bulk_shared_imei_p: float
+    bulk_shared_imei_p: float  # share of rigs whose successive SIMs stay in the rig's one handset
     spam_hours_mix: float  # 0 = office-hours profile, 1 = the ordinary daily rhythm
     # Low-and-slow voice spam.
     lowslow_calls: tuple[float, float]
@@ -150,7 +150,7 @@ def tactics(evasion: float) -> Tactics:
         bulk_sequential_p=lerp(0.6, 0.0, e),
         bulk_life_days=ipair((1, 3), (4, 10)),
         bulk_extra_cells=lerp(0.3, 4.0, e),
-        bulk_shared_imei_p=lerp(1.0, 0.0, e),
+        bulk_shared_imei_p=lerp(1.0, 0.7, e),
         spam_hours_mix=lerp(0.0, 0.8, e),
         lowslow_calls=pair((15, 50), (8, 25)),
         lowslow_answer=pair((0.30, 0.50), (0.50, 0.75)),

@@ -9,7 +9,9 @@ It adds the home SIMs kind by kind: the fraud operations (:func:`_add_fraud_oper
 pre-activated dealer batches (:func:`_add_preactivated_batches`), the companies' bulk activations
 that look like them (:func:`_add_enterprise_batches`) and everyone else (:func:`_add_people`: the
 busy honest look-alikes, families, the ordinary population); then it draws the registry, the
-numbers and the behaviour parameters of them all, and the numbers outside the carrier.
+numbers and the behaviour parameters of them all, and the numbers outside the carrier. Last it
+draws each spam SIM's target list (:func:`_draw_target_lists`) and the subscribers who leave
+during the window (:func:`_draw_leavers`), after every other draw so that those stay as they were.
 
 Entities are indexed ``0 .. n_home-1`` for home subscribers (this carrier's SIMs, with registry
 rows), then off-net Vietnamese numbers, then international numbers. Numbers are int64 E.164
@@ -90,6 +92,7 @@ class Population:
     numbers: np.ndarray  # int64 E.164 digits
     persona: np.ndarray  # int8 Persona code
     group: np.ndarray  # int32 rig / farm / campaign / family / company id, -1 when none
+    batch: np.ndarray  # int32 pre-activated dealer batch, -1 when none
     preactivated: np.ndarray  # bool: came out of a fraudulent dealer batch
     alive_from: np.ndarray  # int16 first day with traffic
     alive_to: np.ndarray  # int16 day after the last day with traffic
@@ -112,8 +115,29 @@ class Population:
     registry: Registry
     sweep_starts: np.ndarray  # int64 first number of each populated home block
     target_pool: np.ndarray  # int32 entities that answer phones: spam and customer targets
-    closed_numbers: np.ndarray  # int64 sorted: SIM-box SIMs, which reject incoming traffic
     rates_per_contact: np.ndarray = field(repr=False)  # bool: off-net rates scale with contacts
+    #: The target list each spam SIM works through (-1 = none): one per rig, shared by its
+    #: successive SIMs, and one per other SIM that sweeps or reads a leaked list.
+    target_list: np.ndarray = field(repr=False)  # int32 list index per entity
+    #: Where each list starts: an offset along :meth:`sweep_number` for a sweep, an index into
+    #: :attr:`target_pool` for a leaked list.
+    list_start: np.ndarray = field(repr=False)  # int64 per list
+    by_number: np.ndarray = field(repr=False)  # int64 entity indices in number order
+
+    def sweep_number(self, offset: np.ndarray) -> np.ndarray:
+        """The number ``offset`` places along the populated home blocks in number order (wrapping
+        round): a sweep that reaches a block's end goes on at the next block."""
+        blocks = np.sort(self.sweep_starts)
+        at = np.mod(offset, blocks.size * BLOCK)
+        return blocks[at // BLOCK] + at % BLOCK
+
+    def entity_of(self, wanted: np.ndarray) -> np.ndarray:
+        """The entity holding each of ``wanted``'s numbers, or ``numbers.size`` for a number that
+        is nobody's (a swept range's numbers): never a home SIM."""
+        numbers = self.numbers
+        at = np.minimum(np.searchsorted(numbers, wanted, sorter=self.by_number), numbers.size - 1)
+        entity = self.by_number[at]
+        return np.where(numbers[entity] == wanted, entity, numbers.size)
 
     def alive(self, day: int) -> np.ndarray:
         """Boolean mask of entities that may have traffic on ``day``."""
@@ -296,12 +320,15 @@ def _add_fraud_operations(d: _Draft) -> None:
         k = len(spans)
         rig_device = devices.new(1)
         own = devices.new(k)
+        # A blocked SIM is replaced in the same handset (domain.md); a careful few rigs change the
+        # handset with each SIM. One choice per rig, drawn per SIM so that later draws stay put.
+        keeps_handset = rng.random(k)[0] < t.bulk_shared_imei_p
         home.add(
             persona=np.full(k, Persona.VOICE_SPAM_BULK),
             group=np.full(k, rig),
             alive_from=np.array([a for a, _ in spans]),
             alive_to=np.array([b for _, b in spans]),
-            device=np.where(rng.random(k) < t.bulk_shared_imei_p, rig_device[0], own),
+            device=np.full(k, rig_device[0]) if keeps_handset else own,
             region=np.full(k, rng.integers(0, d.n_regions)),
             cell_local=np.full(k, rng.integers(0, cells.per_region)),
             cell_spread=1 + (rng.random(k) < 0.3) + d.extra(t.bulk_extra_cells, k),
@@ -803,6 +830,52 @@ def _draw_outside_numbers(d: _Draft, degree0: np.ndarray) -> tuple[np.ndarray, n
     return offnet, np.unique(intl)
 
 
+#: Spam SIMs that work through a target list (the others draw fresh targets every day).
+LIST_PERSONAS = (Persona.VOICE_SPAM_BULK, Persona.VOICE_SPAM_LOWSLOW, Persona.SMS_SPAM_BULK)
+
+
+def _draw_target_lists(
+    rng: np.random.Generator, persona: np.ndarray, group: np.ndarray, sequential: np.ndarray, pool_size: int,
+    sweep_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The target list of every spam SIM that keeps one, and where each list starts.
+
+    A rig's SIMs share one list, so a SIM that replaces a blocked one goes on where it stopped
+    (domain.md: target lists swept in number order or drawn from leaked lists); every other such
+    SIM has a list of its own, which it works through day after day instead of starting afresh.
+    """
+    spam = np.flatnonzero(np.isin(persona, LIST_PERSONAS))
+    key = np.where(group[spam] >= 0, group[spam], -1 - spam)  # a lone SIM is its own operation
+    _, first, list_of = np.unique(key, return_index=True, return_inverse=True)
+    target_list = np.full(persona.size, -1, np.int32)
+    target_list[spam] = list_of
+    span = np.where(sequential[spam[first]], sweep_size, pool_size)
+    return target_list, (rng.random(first.size) * span).astype(np.int64)
+
+
+#: Share of ordinary subscribers who leave the carrier in a month (about as many as join: the new
+#: subscribers of :func:`_add_people`).
+LEAVERS_PER_MONTH = 0.015
+
+
+def _draw_leavers(rng: np.random.Generator, persona: np.ndarray, alive_to: np.ndarray, days: int) -> np.ndarray:
+    """``alive_to`` with the ordinary subscribers who leave during the window cut short: each has
+    a last day with traffic before the window's last day, and nothing after it."""
+    ordinary = np.flatnonzero(persona == Persona.ORDINARY)
+    leaves = ordinary[rng.random(ordinary.size) < LEAVERS_PER_MONTH * days / 30]
+    alive_to = alive_to.copy()
+    if days > 1:
+        alive_to[leaves] = rng.integers(1, days, leaves.size)
+    return alive_to
+
+
+def _batch_of(n_home: int, batches: _DealerBatches) -> np.ndarray:
+    """The dealer batch of every home SIM (-1 for a SIM not from one), batches in slot order."""
+    batch = np.full(n_home, -1, np.int32)
+    batch[batches.slot_entity] = np.repeat(np.arange(len(batches.sizes), dtype=np.int32), batches.sizes)
+    return batch
+
+
 def build_population(n_home: int, days: int, evasion: float, rng: np.random.Generator) -> Population:
     """Draw the whole population of a world with ``n_home`` home subscribers.
 
@@ -843,19 +916,31 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
     pool = np.flatnonzero(
         np.isin(persona_all, (Persona.ORDINARY, Persona.FAMILY, Persona.ENTERPRISE_EMPLOYEE, Persona.OFFNET))
     )
+    ext_answer = rng.uniform(0.7, 0.9, n_ext)
+    ext_dur = rng.uniform(60, 180, n_ext)
+    imei_values = d.devices.imeis(rng)
+    identity_hash = rng.integers(0, np.iinfo(np.uint64).max, d.identities, dtype=np.uint64, endpoint=True)
+    target_pool = rng.permutation(pool).astype(np.int32)  # shuffled: a stretch is a random set
+    sequential_all = ext(b.sequential, False)
+    # Drawn after everything else, so that what was drawn before stays as it was.
+    target_list, list_start = _draw_target_lists(
+        rng, persona_all, ext(sims.group, -1), sequential_all, target_pool.size, sweep_starts.size * BLOCK
+    )
+    alive_to = _draw_leavers(rng, persona_all, ext(sims.alive_to, days), days)
+    numbers = np.concatenate([numbers_home, offnet, intl])
 
-    # The draws below happen in the order of these arguments.
     return Population(
         n_home=n_home,
         days=days,
         tactics=d.t,
         cells=d.cells,
-        numbers=np.concatenate([numbers_home, offnet, intl]),
+        numbers=numbers,
         persona=persona_all,
         group=ext(sims.group, -1),
+        batch=ext(_batch_of(n_home, batches), -1),
         preactivated=ext(sims.preactivated, False),
         alive_from=ext(sims.alive_from, 0),
-        alive_to=ext(sims.alive_to, days),
+        alive_to=alive_to,
         skip_p=ext(b.skip_p, 0.1),
         region=ext(sims.region, -1),
         cell_local=ext(b.cell_local, 0),
@@ -868,10 +953,10 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
         voice_rate=np.concatenate([b.voice_rate, ext_voice]),
         sms_rate=np.concatenate([b.sms_rate, ext_sms]),
         volume=ext(b.volume, 0.0),
-        answer_p=np.concatenate([b.answer_p, rng.uniform(0.7, 0.9, n_ext)]),
-        dur_median=np.concatenate([b.dur_median, rng.uniform(60, 180, n_ext)]),
-        sequential=ext(b.sequential, False),
-        imei_values=d.devices.imeis(rng),
+        answer_p=np.concatenate([b.answer_p, ext_answer]),
+        dur_median=np.concatenate([b.dur_median, ext_dur]),
+        sequential=sequential_all,
+        imei_values=imei_values,
         registry=Registry(
             activation_s=activation,
             dealer=dealer,
@@ -880,10 +965,12 @@ def build_population(n_home: int, days: int, evasion: float, rng: np.random.Gene
             iccid=iccid,
             imsi=imsi,
             activation_cell=activation_cell,
-            identity_hash=rng.integers(0, np.iinfo(np.uint64).max, d.identities, dtype=np.uint64, endpoint=True),
+            identity_hash=identity_hash,
         ),
         sweep_starts=sweep_starts,
-        target_pool=rng.permutation(pool).astype(np.int32),  # shuffled: a stretch is a random set
-        closed_numbers=np.sort(numbers_home[sims.persona == Persona.SIMBOX]),
+        target_pool=target_pool,
         rates_per_contact=np.concatenate([np.zeros(n_home, bool), np.ones(n_ext, bool)]),
+        target_list=target_list,
+        list_start=list_start,
+        by_number=np.argsort(numbers),
     )

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from detector.simulate import noise as export_noise
-from detector.simulate.behaviours import Day, Events, day_events
+from detector.simulate.behaviours import Day, Events, TargetLists, day_events
 from detector.simulate.legs import TWO_LEG_COLUMNS, two_leg_rows
 from detector.simulate.population import SECONDS_PER_DAY, build_population
 from detector.simulate.social import build_graph
@@ -20,6 +20,7 @@ from detector.simulate.writer import (
     write_cdr_csv,
     write_cdr_parquet,
     write_manifest,
+    operation_table,
     write_side_files,
 )
 
@@ -49,12 +50,12 @@ class WorldSummary:
     days: int
 
 
-def _entity_of(numbers: np.ndarray, by_number: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The entity index of each of ``wanted``'s numbers (``numbers`` sorted by ``by_number``),
-    or ``len(numbers)`` for a number that is nobody's (a swept range's numbers): never a home SIM."""
-    at = np.minimum(np.searchsorted(numbers, wanted, sorter=by_number), len(numbers) - 1)
-    entity = by_number[at]
-    return np.where(numbers[entity] == wanted, entity, len(numbers))
+def _note_traffic(first: np.ndarray, last: np.ndarray, entities: np.ndarray, day: int) -> None:
+    """Record ``day`` as a day with traffic of the home SIMs (index below ``first.size``) among
+    ``entities``, the callers and callees of the day's events."""
+    home = entities[entities < first.size]
+    first[home] = np.where(first[home] < 0, day, first[home])
+    last[home] = day
 
 
 def _check(subscribers: int, days: int, fmt: str, evasion: float, noise: float, export: str) -> None:
@@ -92,7 +93,12 @@ def generate_world(
     out:
         Directory to write to (created). Writes ``cdr/cdr_YYYY-MM-DD.{parquet,csv}`` (one file per
         day; earlier CDR files there are removed), ``subscribers.csv``, ``labels.csv``,
-        ``allowlist.csv``, ``personas.csv`` and ``manifest.json``.
+        ``operations.csv``, ``allowlist.csv``, ``personas.csv`` and ``manifest.json``.
+        ``operations.csv`` (``msisdn,operation,first_day,last_day``) lists the fraud SIMs that
+        belong to an operation: ``rig-N`` (a voice spam rig's successive SIMs), ``campaign-N``
+        (an SMS campaign), ``farm-N`` (a SIM-box farm), ``batch-N`` (a pre-activated dealer
+        batch); first and last day are the ISO dates of the SIM's first and last day with traffic
+        in the window (made or received), empty when it has none.
     subscribers:
         Home subscribers (this carrier's SIMs), at least 100. Fraud is a few percent of them.
     days:
@@ -135,12 +141,14 @@ def generate_world(
         imeis=pl.Series(pop.imei_values).cast(pl.Utf8),
     )
     per_persona, per_label = write_side_files(out, pop, epoch_s, lookups.cell_names)
-    by_number = np.argsort(pop.numbers)
     report(f"population: {subscribers:,} subscribers, {pop.numbers.size - subscribers:,} off-net numbers")
 
     rows_per_file: dict[str, int] = {}
     duplicates = garbage = 0
     carry = Events.empty()
+    lists = TargetLists.start(pop)
+    first_day = np.full(subscribers, -1, np.int64)
+    last_day = np.full(subscribers, -1, np.int64)
     for d in range(days):
         date = start_date + dt.timedelta(days=d)
         day = Day(
@@ -150,6 +158,7 @@ def generate_world(
             weekday=date.weekday(),
             rng=np.random.default_rng([seed, _TRAFFIC, d]),
             alive=pop.alive(d),
+            lists=lists,
         )
         events = Events.concat([carry, day_events(day)])
         # Responses can fall after midnight: they belong to the next day's file (or past the window).
@@ -157,11 +166,11 @@ def generate_world(
         carry = events.take(~today & (events.t < days * SECONDS_PER_DAY))
         noise_rng = np.random.default_rng([seed, _NOISE, d])
         today_events = events.take(today)
+        caller, callee = pop.entity_of(today_events.caller), pop.entity_of(today_events.callee)
+        _note_traffic(first_day, last_day, np.concatenate([caller, callee]), d)
         legs = export == "two-legs"
         frame, dups = export_noise.dress(today_events, noise_rng, noise, start_date, lookups, event_index=legs)
         if legs:
-            caller, callee = (_entity_of(pop.numbers, by_number, numbers)
-                              for numbers in (today_events.caller, today_events.callee))
             frame = two_leg_rows(frame, caller, callee, pop, d, lookups)
         k = export_noise.garbage_count(noise_rng, noise)
         name = f"cdr_{date.isoformat()}.{fmt}"
@@ -177,6 +186,7 @@ def generate_world(
         garbage += k
         report(f"{name}: {rows:,} rows")
 
+    operation_table(pop, first_day, last_day, start_date).write_csv(out / "operations.csv")
     summary = WorldSummary(
         rows_per_file=rows_per_file,
         total_rows=sum(rows_per_file.values()),

@@ -1,4 +1,5 @@
-"""Files of a synthetic world: daily CDR files, registry, labels, allowlist, personas, manifest.
+"""Files of a synthetic world: daily CDR files, registry, labels, operations, allowlist, personas,
+manifest.
 
 Everything is written with Polars; nothing here draws random numbers except where a garbage line
 is placed, which the caller decides.
@@ -6,6 +7,7 @@ is placed, which the caller decides.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -108,6 +110,41 @@ def label_table(pop: Population) -> pl.DataFrame:
         }
     )
     return frame.unique().sort("msisdn", "label")
+
+
+#: The operations whose SIMs share a group id, by the persona of their SIMs.
+OPERATION_KINDS = {Persona.VOICE_SPAM_BULK: "rig", Persona.SMS_SPAM_SPREAD: "campaign", Persona.SIMBOX: "farm"}
+
+
+def operation_table(pop: Population, first_day: np.ndarray, last_day: np.ndarray, start: dt.date) -> pl.DataFrame:
+    """``msisdn,operation,first_day,last_day`` of every fraud SIM that belongs to an operation,
+    sorted: a voice spam rig's successive SIMs (``rig-N``), an SMS campaign's SIMs
+    (``campaign-N``), a SIM-box farm's (``farm-N``) and a pre-activated dealer batch's
+    (``batch-N``; a rig's SIM bought from a batch is in both). ``first_day`` and ``last_day``
+    (home entity day indices, -1 = none) become the ISO dates of its first and last day with
+    traffic in the window, empty for a SIM with none (a dormant one): the ground truth for linking
+    SIMs into operations (domain.md: a fraud team thinks in operations, not only numbers).
+    """
+    n = pop.n_home
+    parts = [(np.flatnonzero(pop.batch[:n] >= 0), "batch", pop.batch[:n])]
+    for persona, kind in OPERATION_KINDS.items():
+        sims = np.flatnonzero((pop.persona[:n] == persona) & (pop.group[:n] >= 0))
+        ordinal = np.zeros(n, np.int64)
+        ordinal[sims] = np.unique(pop.group[sims], return_inverse=True)[1]  # numbered 1.. in group order
+        parts.append((sims, kind, ordinal))
+    sims = np.concatenate([sims for sims, _, _ in parts])
+
+    def day(index: np.ndarray) -> pl.Expr:
+        days = pl.lit(pl.Series(index, dtype=pl.Int64))
+        return pl.when(days >= 0).then(pl.lit(start) + pl.duration(days=days)).cast(pl.Utf8)
+
+    frame = pl.DataFrame(
+        {
+            "msisdn": pl.Series(pop.numbers[sims]).cast(pl.Utf8),
+            "operation": np.concatenate([np.char.add(f"{kind}-", (number[s] + 1).astype(str)) for s, kind, number in parts]),
+        }
+    ).with_columns(day(first_day[sims]).alias("first_day"), day(last_day[sims]).alias("last_day"))
+    return frame.sort("msisdn", "operation")
 
 
 def persona_table(pop: Population) -> pl.DataFrame:
