@@ -290,6 +290,7 @@ def spill_cdrs(
     days: set[int] = set()
     start = end = None
     names, imei_names = _DistinctRows(batch_rows), _DistinctRows(batch_rows)
+    latest = _LatestRows(mapping.leg_tolerance_s) if mapping.has_incoming_legs else None
     rows = 0
     # Threads write batches' partitions (hashing, grouping and writing them, the longer side of
     # the spill) while this one reads the next batch; :data:`WRITERS` batches in flight at most.
@@ -307,6 +308,8 @@ def spill_cdrs(
             days.update(_days(events["ts"]))
             first, last = batch["start_time"].min(), batch["start_time"].max()
             end = last if end is None or (last is not None and last > end) else end
+            if latest is not None:
+                latest.add(events)
             start = first if start is None or (first is not None and first < start) else start
             names.add(text_names(events["caller_id"], batch["caller"]))
             imei_names.add(text_names(events["imei"], batch["imei"]))
@@ -316,6 +319,8 @@ def spill_cdrs(
         for written in pending:
             written.result()
         callers, pairs = _own_callers(directory, count)
+    if latest is not None:
+        end = latest.end() or end
     context = feature_context(
         days=len(days),
         end=end,
@@ -407,6 +412,34 @@ def _shared_imei_pairs(pairs: pl.DataFrame, context: FeatureContext, imei_names:
     imeis = number_texts(shared, imei_names if imei_names.height else None, "imei").rename({"msisdn": "text"})
     return number_texts(imeis, context.names, "caller_id").select(pl.col("text").alias("imei"),
                                                                   pl.col("msisdn").alias("caller"))
+
+
+class _LatestRows:
+    """The rows near the end of the input, to find its last call as the in-memory engine does:
+    after the incoming leg of each call between two home subscribers is matched with its
+    outgoing leg and dropped (:func:`_without_twins`). The last raw row may be such a twin, a
+    second or two after the call it belongs to. Its partner starts at most one tolerance
+    earlier, and that partner's other candidates one more: rows within ten tolerances of the
+    latest start decide the end whatever the batches."""
+
+    def __init__(self, tolerance_s: int) -> None:
+        self.tolerance_s = tolerance_s
+        self.rows: pl.DataFrame | None = None
+
+    def add(self, events: pl.DataFrame) -> None:
+        """Keep the rows of ``events`` (:func:`~features.build.event_columns`) near the latest start so far."""
+        rows = events.select(*INCOMING_COLUMNS, *_LEG_COLUMNS)
+        both = rows if self.rows is None else pl.concat([self.rows, rows])
+        last = both["ts"].max()
+        if last is not None:
+            self.rows = both.filter(pl.col("ts") >= last - 10 * self.tolerance_s * 1_000_000)
+
+    def end(self) -> dt.datetime | None:
+        """The start of the last call once twins are dropped (``None``: no rows)."""
+        if self.rows is None or not self.rows.height:
+            return None
+        last = _without_twins(self.rows, self.tolerance_s)[0]["ts"].max()
+        return pl.select(pl.from_epoch(pl.lit(last), "us")).item()
 
 
 class _DistinctRows:
