@@ -40,7 +40,8 @@ def evaluate(scores: pl.DataFrame, labels: pl.DataFrame, flagged: pl.DataFrame |
         s = table[f"score_{category}"].to_numpy()
         row: dict[str, object] = {"category": category, "positives": int(y.sum()), "numbers": int(y.size)}
         both_classes = 0 < y.sum() < y.size and category not in unscored
-        row["pr_auc"] = float(average_precision_score(y, s)) if both_classes else None
+        # A perfect ranking's sum of precision x recall steps can round to 1 + 2e-16: clipped.
+        row["pr_auc"] = min(1.0, float(average_precision_score(y, s))) if both_classes else None
         fpr, tpr, _ = roc_curve(y, s) if both_classes else (None, None, None)
         for rate in FALSE_POSITIVE_RATES:
             row[f"recall_at_fpr_{rate:g}"] = float(tpr[fpr <= rate].max()) if both_classes else None
