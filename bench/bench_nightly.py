@@ -80,11 +80,6 @@ def _parent_mib() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-def _help(command: str) -> str:
-    return subprocess.run([sys.executable, "-m", "detector", command, "--help"], env=_env(), cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout
-
-
 def _bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -191,22 +186,17 @@ def test_nightly_carrier_scale(tmp_path):
 
     root = scale_world(CARRIER_ROWS_PER_DAY * NIGHTS, days=NIGHTS, subscribers=CARRIER)
     files = sorted(str(p) for p in (root / "cdr").glob("*.parquet"))
-    # nightly had no --memory-limit when this was written: passed only once it exists, and the
-    # table says which.
-    limited = "--memory-limit" in _help("nightly")
     result = _measure(f"carrier {CARRIER:,} subscribers", root, files, root / "registry.parquet", tmp_path,
-                      nightly_options=("--memory-limit", CARRIER_LIMIT) if limited else (),
-                      score_options=("--memory-limit", CARRIER_LIMIT))
-    result["nightly_limit"] = CARRIER_LIMIT if limited else "none (nightly has no --memory-limit)"
+                      nightly_options=("--memory-limit", CARRIER_LIMIT), score_options=("--memory-limit", CARRIER_LIMIT))
+    result["nightly_limit"] = CARRIER_LIMIT
     assert result["identical"]
 
 
 @pytest.mark.skipif(not SUBSCRIBERS, reason="set BENCH_NIGHTLY_SUBSCRIBERS (make bench-nightly)")
 def test_nightly_dask_two_workers(tmp_path):
     """Night 28 with 2 local Dask workers against the local engine: the same scores, and the
-    overhead."""
-    if "--engine" not in _help("nightly"):
-        pytest.skip("detector nightly has no --engine yet (issue 26: the Dask engine for a night)")
+    overhead. (The window fits in memory here: with a Dask engine a night is always scored in
+    partitions, at least two per worker.)"""
     root = world(SUBSCRIBERS, days=NIGHTS)
     files = sorted(str(p) for p in (root / "cdr").glob("*.parquet"))
     cache = CACHE / f"nightly_{root.name}_w{NIGHTS}" / "default"
