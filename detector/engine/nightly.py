@@ -116,6 +116,12 @@ def latest_day(state: State) -> dt.date | None:
     return held["day"].max() if held.height else None
 
 
+def last_scored(state: State) -> dt.date | None:
+    """The ``as_of`` of the state's last scored night (``None``: none yet)."""
+    scored = state.nights()["as_of"].drop_nulls()
+    return scored.max() if scored.len() else None
+
+
 def window_days(as_of: dt.date, window: int) -> list[dt.date]:
     """The ``window`` days ending on ``as_of``, oldest first."""
     return [as_of - dt.timedelta(days=back) for back in range(window - 1, -1, -1)]
@@ -320,6 +326,12 @@ def run_night(root: str | Path, batch: CdrBatch, mapping: Mapping, model: Detect
         as_of = as_of or latest
         if as_of is None:
             raise InputError(f"the state {root} holds no rows yet, and tonight's files added none")
+        last = last_scored(view)
+        if last is not None and as_of < last:
+            # The ledger, flags and surveys moved on from that night: scoring it again would
+            # rewrite history under later nights. A past window is what `detector score` is for.
+            raise InputError(f"--as-of {as_of} is before the state's last night ({last}); a night can be run "
+                             "again only for that day or later (detector score scores any past window)")
         days = window_days(as_of, window)
         thresholds = model_thresholds(model, precision)
         scored = score_window(view, days, model, thresholds, registry=registry, rules=rules, allowlist=allowlist,

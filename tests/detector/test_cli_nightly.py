@@ -171,3 +171,13 @@ def test_a_night_within_a_small_memory_limit_gives_the_same_outputs(world, night
                        pl.read_parquet(nights / last.stem / "scores.parquet"))
     ours, theirs = (pl.read_csv(p / "flagged.csv", infer_schema=False) for p in (tmp_path / "out", nights / last.stem))
     assert ours.height and ours.equals(theirs)
+
+
+def test_a_night_before_the_last_one_is_refused_in_one_line(world, nights, tmp_path):
+    before = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
+    first = sorted((world / "cdr").glob("*.csv"))[0]
+    done = detector("nightly", "--cdr", first, "--state", nights / "state", "--out", tmp_path, "--as-of", "2026-11-02")
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "before the state's last night (2026-11-04)" in done.stderr
+    after = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
+    assert after == before
