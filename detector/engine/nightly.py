@@ -132,15 +132,15 @@ def window_context(state: State, days: Sequence[dt.date], registry: pl.DataFrame
     """The :class:`~features.build.FeatureContext` of the window ``days``, gathered from
     ``rows`` (the window's rows: held in memory, or scanned from the state): the same small
     tables a batch run gathers from the same days' raw files. ``partitions``: the window is
-    scored in this many partitions."""
-    summary = rows.select(pl.col("day").n_unique().alias("days"), pl.col("ts").max().alias("end")).collect()
-    callers = rows.select("caller_id").unique().collect()["caller_id"]
-    names = state.names().rename({"text": "msisdn"}).join(callers.to_frame("id").lazy(), on="id", how="semi").collect()
+    scored in this many partitions. Streamed: a carrier's window is never held whole here."""
+    summary = rows.select(pl.col("day").n_unique().alias("days"), pl.col("ts").max().alias("end")).collect(engine="streaming")
+    callers = rows.select("caller_id").unique().collect(engine="streaming")["caller_id"]
+    names = state.names().rename({"text": "msisdn"}).join(callers.to_frame("id").lazy(), on="id", how="semi").collect(engine="streaming")
     end = summary["end"].item()
     return feature_context(
         days=summary["days"].item(),
         end=None if end is None else pl.select(pl.from_epoch(pl.lit(end), "us")).item(),
-        imei_callers=rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique().collect(),
+        imei_callers=rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("imei", "caller_id").unique().collect(engine="streaming"),
         callers=callers,
         registry=registry,
         names=names if names.height else None,
@@ -241,7 +241,7 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
 def traffic_window(rows: pl.LazyFrame) -> tuple[dt.datetime | None, dt.datetime | None]:
     """The first and last start time (local) of ``rows``."""
     first, last = (rows.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
-                   .select(pl.from_epoch(pl.all(), "us")).collect().row(0))
+                   .select(pl.from_epoch(pl.all(), "us")).collect(engine="streaming").row(0))
     return first, last
 
 
@@ -257,7 +257,7 @@ def window_handsets(state: State, days: Sequence[dt.date], rows: pl.LazyFrame | 
     reads a batch's CDRs."""
     rows = state.events(days) if rows is None else rows
     pairs = (rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
-             .collect())
+             .collect(engine="streaming"))
     names = state.number_names()
     callers = number_texts(pairs, names, "caller_id").rename({"msisdn": "caller"})
     return number_texts(callers, names, "imei").select("caller", pl.col("msisdn").alias("imei"))

@@ -60,7 +60,7 @@ def verification_list(state: State, days: Sequence[dt.date], cases: pl.DataFrame
              ((pl.col("flags") & VOICE != 0) & (pl.col("flags") & ANSWERED != 0)).sum().alias("answered"),
              (pl.col("day") >= recent).any().alias("recent"), _home(registry is not None).alias("home"))
         .filter("recent")
-        .collect()
+        .collect(engine="streaming")
     )
     if registry is not None:
         home = registry.select(number_id(pl.col("msisdn")).alias("callee_id"))
