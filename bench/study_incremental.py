@@ -569,5 +569,62 @@ def kmerge(work: Path, rounds: int) -> dict:
     return report
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] != ["fast"]:
     main()
+
+
+def fast(work: Path, rounds: int) -> dict:
+    """Sort-free merges (numba, caller-sorted day summaries): the (a)-class stats and the pair
+    table's distinct callees, against the Polars group_by prototype; and the window's sizes."""
+    days = [p.stem for p in day_files(work)]
+    report = {}
+    for window in (28, 7):
+        wd = days[-window:]
+        r = {}
+        stats = [pl.read_parquet(work / "summaries" / "stats" / f"{d}.parquet") for d in wd]
+        pairs = [pl.read_parquet(work / "summaries" / "pairs" / f"{d}.parquet") for d in wd]
+        r["read_stats_s"], _ = timed(lambda: [pl.read_parquet(work / "summaries" / "stats" / f"{d}.parquet")
+                                             for d in wd], rounds=rounds)
+        r["read_pairs_s"], _ = timed(lambda: [pl.read_parquet(work / "summaries" / "pairs" / f"{d}.parquet")
+                                             for d in wd], rounds=rounds)
+
+        def stats_merge():
+            m = merged_by_caller(stats)
+            c = m["caller_id"].to_numpy()
+            starts = kernels.segment_starts(c)
+            out = {"id": c[starts[:-1]]}
+            for col in ("n_out", "voice_out", "answered_n", "answered_seconds", "short_n", "very_short_n", "night_n",
+                        "abroad_n", "abroad_known_n", "offnet_n", "offnet_known_n", *(f"h{b}" for b in range(7)),
+                        "voice_distinct", "sms_distinct", "seq_hits"):
+                out[col] = np.add.reduceat(m[col].fill_null(0).to_numpy().astype(np.int64), starts[:-1])
+            for col in ("voice_out", "voice_distinct", "burst"):
+                out[col + "_max"] = np.maximum.reduceat(m[col].fill_null(0).to_numpy().astype(np.int64), starts[:-1])
+            out["hours"] = np.bitwise_or.reduceat(m["hours"].to_numpy().astype(np.int64), starts[:-1])
+            out["first"] = np.minimum.reduceat(m["first_ts"].to_numpy(), starts[:-1])
+            out["last"] = np.maximum.reduceat(m["last_ts"].to_numpy(), starts[:-1])
+            return out
+
+        r["stats_merge_numpy_s"], out = timed(stats_merge, rounds=rounds)
+
+        def pair_distinct():
+            m = merged_by_caller(pairs)
+            c = m["caller_id"].to_numpy()
+            starts = kernels.segment_starts(c)
+            voice = m["voice"].to_numpy()
+            callee = m["callee_id"].to_numpy()
+            return kernels.distinct_sorted(starts, callee, voice), kernels.distinct_sorted(starts, callee, ~voice)
+
+        r["pairs_kmerge_distinct_s"], (v, s) = timed(pair_distinct, rounds=rounds)
+        r["window_pair_rows"] = sum(f.height for f in pairs)
+        r["window_distinct_pairs"] = int(v[1].size + s[1].size)
+        r["window_callers"] = int(out["id"].size)
+        durs = pl.concat([pl.read_parquet(work / "summaries" / "durs" / f"{d}.parquet") for d in wd])
+        r["window_dur_rows"] = durs.height
+        r["window_distinct_caller_dur"] = durs.select("caller_id", "duration_s").n_unique()
+        report[f"window_{window}"] = r
+        print(window, r, flush=True)
+    return report
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["fast"]:
+    (Path("/tmp/incr") / "fast.json").write_text(json.dumps(fast(Path("/tmp/incr"), 3), indent=1))
