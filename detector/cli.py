@@ -604,7 +604,7 @@ def _cdr_file_count(cdr: list[str]) -> int:
 
 
 def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path | None,
-                        n_files: int | None = None) -> Any:
+                        n_files: int | None = None, *, match_legs: bool = True) -> Any:
     """Read the inputs of a run (:func:`detector.engine.pipeline.read_inputs`) with a bar over the files."""
     from detector.engine.pipeline import read_inputs
     from detector.inputs.mapping import load_mapping
@@ -612,7 +612,7 @@ def _read_with_progress(cdr: list[str], subscribers: Path | None, mapping: Path 
     mapping_ = load_mapping(mapping)
     n_files = _cdr_file_count(cdr) if n_files is None else n_files
     with _progress("reading", total=n_files) as advance:
-        return read_inputs(cdr, subscribers, mapping_, progress=lambda _p, _r: advance(1))
+        return read_inputs(cdr, subscribers, mapping_, progress=lambda _p, _r: advance(1), match_legs=match_legs)
 
 
 @app.command()
@@ -867,7 +867,8 @@ def nightly(
     run_engine = _engine(engine, workers, scheduler, memory_limit, tmp_dir, partitions)
     _started()
     _untrained_note(detector_model)
-    batch = _read_with_progress(cdr, None, mapping).batch
+    # Legs are paired by the state, with those of earlier nights (a late switch's file).
+    batch = _read_with_progress(cdr, None, mapping, match_legs=False).batch
     registry = read_registry(subscribers, mapping_) if subscribers is not None else None
     night = run_night(state, batch, mapping_, detector_model,
                       registry=registry.subscribers if registry is not None else None, rules=rule_set,
@@ -887,7 +888,7 @@ def nightly(
         "target precision": precision if precision is not None else detector_model.precision,
     }
     run |= run_facts(window=night.traffic, duplicates=batch.duplicates + night.added.duplicates,
-                     legs_matched=batch.legs_matched, registry=subscribers is not None, absent=night.absent)
+                     legs_matched=night.added.legs, registry=subscribers is not None, absent=night.absent)
     paths = write_run_outputs(out, flagged=night.flagged, scores=night.scores,
                               registry=registry.subscribers if registry is not None else None, rejects=rejects,
                               imeis=shared_imeis(night.handsets, night.flagged), run=run,

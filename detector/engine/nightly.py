@@ -87,7 +87,8 @@ def compact_rows(batch: CdrBatch, mapping: Mapping) -> pl.DataFrame:
 
 
 def add_rows(night: StateWriter, batch: CdrBatch, mapping: Mapping) -> Added:
-    """Add a batch's rows (read by :func:`detector.inputs.cdr.read_cdrs`) to tonight's changes:
+    """Add a batch's rows (read by :func:`detector.inputs.cdr.read_cdrs`, best with
+    ``match_legs=False``: the state pairs the legs of calls across nights) to tonight's changes:
     the rows, the texts of the numbers and IMEIs whose id is not their digits, and the optional
     columns its files had, for the days its rows belong to."""
     events = compact_rows(batch, mapping)
@@ -95,7 +96,7 @@ def add_rows(night: StateWriter, batch: CdrBatch, mapping: Mapping) -> Added:
     names = pl.concat([text_names(events["caller_id"], cdrs["caller"]),
                        text_names(events["callee_id"], cdrs["callee"]),
                        text_names(events["imei"], cdrs["imei"])]).rename({"msisdn": "text"})
-    added = night.add_events(events)
+    added = night.add_events(events, leg_tolerance_s=mapping.leg_tolerance_s)
     night.add_names(names)
     night.add_columns(sorted(events["day"].unique().drop_nulls()), [c for c in OPTIONAL_COLUMNS if c not in batch.absent])
     return added

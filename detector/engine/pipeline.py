@@ -142,9 +142,11 @@ def read_inputs(
     subscribers: str | Path | None = None,
     mapping: Mapping | None = None,
     progress: Callable[[Path, FileReport], None] | None = None,
+    *,
+    match_legs: bool = True,
 ) -> Inputs:
-    """Read the CDR files and, if given, the subscriber registry."""
-    batch = read_cdrs(cdr, mapping, progress=progress)
+    """Read the CDR files and, if given, the subscriber registry (``match_legs``: :func:`read_cdrs`'s)."""
+    batch = read_cdrs(cdr, mapping, progress=progress, match_legs=match_legs)
     registry = read_registry(subscribers, mapping) if subscribers is not None else None
     mapping = mapping or Mapping()
     return Inputs(batch=batch, registry=registry, country_code=mapping.country_code,

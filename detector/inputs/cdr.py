@@ -438,8 +438,13 @@ def read_cdrs(
     paths: Sequence[str | Path],
     mapping: Mapping | None = None,
     progress: Callable[[Path, FileReport], None] | None = None,
+    *,
+    match_legs: bool = True,
 ) -> CdrBatch:
     """Read CDR files (CSV, .csv.gz, Parquet; files, directories, globs) into a :class:`CdrBatch`.
+
+    ``match_legs``: count the two legs of one call once (:func:`merge_legs`). A nightly run reads
+    with ``False``: its state pairs tonight's legs with those of the nights before.
 
     Raises :class:`InputError` (one clear line) for unreadable input, a missing required column,
     or input with no rows at all.
@@ -472,7 +477,7 @@ def read_cdrs(
     cdrs = normalise_columns(cdrs, ["caller", "callee"], mapping.country_code)
     cdrs, duplicates = drop_exact_duplicates(cdrs)
     legs_matched = 0
-    if mapping.has_incoming_legs:
+    if match_legs and mapping.has_incoming_legs:
         cdrs, legs_matched = merge_legs(cdrs, mapping.leg_tolerance_s)
     rejects = pl.concat(reject_frames, how="vertical") if reject_frames else REJECTS_SCHEMA.to_frame()
     return CdrBatch(cdrs=cdrs, rejects=rejects, files=reports, duplicates=duplicates, legs_matched=legs_matched,

@@ -16,6 +16,12 @@ Tables (each a Delta table in its own folder of the state directory):
     ``events`` whose callee is in another hash partition than their caller, under the callee's
     ``part`` (as the out-of-core engine spills them): a partition's numbers' incoming counts and
     reciprocity read their own ``part`` of both tables, never the whole window.
+``twins``
+    The incoming legs (two-leg exports, data-contract.md) that are the twin of an outgoing leg
+    held in ``events``, in ``events``' columns: the call is counted once, by its outgoing leg, as
+    when the files are scored at once. Kept so that a file delivered again is known, and re-paired
+    when a later night brings a leg of the same call (a late switch's file, a call across
+    midnight): tonight's rows are paired with the held rows of their days and the days beside.
 ``names``
     ``id``, ``text``: the text of every number or IMEI whose id is not its own digits
     (:func:`features.build.text_names`).
@@ -76,7 +82,8 @@ from deltalake import DeltaTable, write_deltalake
 
 from detector.errors import InputError
 from detector.inputs.cdr import duplicate_rows
-from features.build import partition_of
+from detector.inputs.legs import leg_pairs
+from features.build import INCOMING_LEG, VOICE, partition_of
 
 #: The layout written here; a state of another format is refused, never misread.
 FORMAT = 1
@@ -109,13 +116,19 @@ _SCHEMAS: dict[str, pa.Schema] = {
                          ("events_version", pa.int64()), ("names_version", pa.int64()),
                          ("columns_version", pa.int64()), ("cases_version", pa.int64()),
                          ("flags_version", pa.int64()), ("surveys_version", pa.int64()),
-                         ("incoming_version", pa.int64())]),
+                         ("incoming_version", pa.int64()), ("twins_version", pa.int64())]),
 }
-_PARTITION_BY = {"events": ["day", "part"], "incoming": ["day", "part"]}
+_SCHEMAS["twins"] = _SCHEMAS["events"]
+_PARTITION_BY = {"events": ["day", "part"], "incoming": ["day", "part"], "twins": ["day", "part"]}
 #: The tables a night writes and records the versions of.
-_VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys", "incoming")
+_VERSIONED = ("events", "names", "columns", "cases", "flags", "surveys", "incoming", "twins")
 #: Tables format 1 gained after its first release: a state without them is upgraded, not refused.
-_ADDED_LATER = ("flags", "surveys", "incoming")
+_ADDED_LATER = ("flags", "surveys", "incoming", "twins")
+#: The ``columns`` entry of a day some of whose files held incoming legs (the canonical rows'
+#: ``incoming_leg``, :data:`detector.inputs.cdr.LEG_SCHEMA`): its rows may pair with later ones.
+LEGS_COLUMN = "incoming_leg"
+#: What two legs of one call share (:func:`detector.inputs.legs.leg_pairs`), on the compact rows.
+_LEG_KEYS = ("caller_id", "callee_id", "__voice", "duration_s")
 #: How long a failed write's other tasks take to finish printing their panics (measured: all
 #: within 50 ms; four times that).
 _PANICS_SETTLE_S = 0.2
@@ -282,6 +295,9 @@ class Added:
     rows: int
     duplicates: int
     days: tuple[dt.date, ...]
+    #: Incoming legs newly counted by their outgoing twin (:data:`_LEG_KEYS`; net of held ones
+    #: a re-pairing set free).
+    legs: int = 0
 
 
 class StateWriter:
@@ -303,15 +319,17 @@ class StateWriter:
             if crossing.height:
                 _write(self.state.root / "incoming", crossing)
 
-    def add_events(self, events: pl.DataFrame) -> Added:
+    def add_events(self, events: pl.DataFrame, leg_tolerance_s: int | None = None) -> Added:
         """Add compact CDR rows (:data:`EVENT_COLUMNS`, with ``day``): late rows join their day;
         rows equal in every column to a row held, or to an earlier row here, are dropped and
-        counted."""
+        counted. With ``leg_tolerance_s``, incoming legs are paired with outgoing ones
+        (:meth:`_paired`) and the twins go to ``twins``."""
         rows = events.select(pl.col("day").cast(pl.Date),
                              partition_of(pl.col("caller_id"), self.state.partitions).alias("part"),
                              *(pl.col(name).cast(t) for name, t in EVENT_COLUMNS.items()))
         days = tuple(sorted(rows["day"].unique().drop_nulls()))
-        held = self._tonight("events").filter(pl.col("day").is_in(list(days))).collect() if days else rows.clear()
+        held = (pl.concat([self._tonight(name).filter(pl.col("day").is_in(list(days))) for name in ("events", "twins")])
+                .collect() if days else rows.clear())
         both = pl.concat([held, rows])
         drop = duplicate_rows(both)
         fresh = drop[drop >= held.height] - held.height
@@ -319,14 +337,80 @@ class StateWriter:
             keep = np.ones(rows.height, dtype=np.bool_)
             keep[fresh] = False
             rows = rows.filter(pl.Series(keep))
+        twins, legs = rows.clear(), 0
+        if leg_tolerance_s is not None and rows.height:
+            rows, twins, legs = self._paired(rows, leg_tolerance_s)
         if rows.height:
-            _write(self.state.root / "events", rows)
-            crossing = _crossing(rows, self.state.partitions)
-            if crossing.height:
-                _write(self.state.root / "incoming", crossing)
+            self._append_events(rows)
+        if twins.height:
+            _write(self.state.root / "twins", twins)
         self._added += rows.height
         self._duplicates += int(fresh.size)
-        return Added(rows.height, int(fresh.size), tuple(sorted(rows["day"].unique())))
+        return Added(rows.height, int(fresh.size), tuple(sorted({*rows["day"].unique(), *twins["day"].unique()})),
+                     legs + twins.height)
+
+    def _append_events(self, rows: pl.DataFrame) -> None:
+        """Append ``rows`` (``events``' columns) to ``events``, and those crossing partitions to ``incoming``."""
+        _write(self.state.root / "events", rows)
+        crossing = _crossing(rows, self.state.partitions)
+        if crossing.height:
+            _write(self.state.root / "incoming", crossing)
+
+    def _paired(self, rows: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """Tonight's new ``rows`` split into those counted (for ``events``) and the incoming legs
+        that are the twin of an outgoing leg (for ``twins``), paired as a batch run pairs the same
+        rows (:func:`~detector.inputs.legs.leg_pairs`) together with the held rows of the same
+        calls' keys on their days and the days beside (a leg that came another night, or a call
+        across midnight). Held rows whose pairing that changes move between ``events`` and
+        ``twins`` here; the count is the net number moved into ``twins``."""
+        leg = (pl.col("flags") & INCOMING_LEG) != 0
+        near = sorted({d + dt.timedelta(days=k) for d in rows["day"].unique() for k in (-1, 0, 1)})
+        legs_held = (self._tonight("columns").filter(pl.col("day").is_in(near) & (pl.col("column") == LEGS_COLUMN))
+                     .select(pl.len()).collect().item())
+        legs_tonight = rows.filter(leg)["day"].unique()
+        if legs_tonight.len():
+            self.add_columns(legs_tonight.to_list(), [LEGS_COLUMN])
+        elif not legs_held:
+            return rows, rows.clear(), 0
+        voice = (pl.col("flags") & VOICE).alias("__voice")
+        calls = rows.select(voice, "caller_id", "callee_id", "duration_s").unique().lazy()
+
+        def held(name: str) -> pl.DataFrame:
+            return (self._tonight(name).filter(pl.col("day").is_in(near)).with_columns(voice)
+                    .join(calls, on=list(_LEG_KEYS), how="semi").drop("__voice").collect())
+
+        events, twins = held("events"), held("twins")
+        both = pl.concat([events, twins, rows])
+        twin = np.zeros(both.height, dtype=np.bool_)
+        twin[leg_pairs(both.with_columns(voice), list(_LEG_KEYS), pl.col("ts"), leg, tolerance_s * 1_000_000)[0]] = True
+        a, b = events.height, events.height + twins.height
+        now_twins, freed = events.filter(pl.Series(twin[:a])), twins.filter(pl.Series(~twin[a:b]))
+        if now_twins.height:
+            self._remove_events(now_twins)
+            _write(self.state.root / "twins", now_twins)
+        if freed.height:
+            _delete_rows(self.state.root / "twins", freed, list(_SCHEMAS["twins"].names))
+            self._append_events(freed)
+        tonight = pl.Series(twin[b:])
+        return rows.filter(~tonight), rows.filter(tonight), now_twins.height - freed.height
+
+    def _remove_events(self, rows: pl.DataFrame) -> None:
+        """Remove held ``rows`` (whole rows of ``events``, each held once) from ``events`` and
+        their entries from ``incoming`` (where equal entries are as many as the rows they stand
+        for: all of a key's go, and those that stay come back)."""
+        _delete_rows(self.state.root / "events", rows, list(_SCHEMAS["events"].names))
+        gone = _crossing(rows, self.state.partitions)
+        if not gone.height:
+            return
+        keys = list(_SCHEMAS["incoming"].names)
+        counts = gone.group_by(keys).agg(pl.len().alias("gone"))
+        days = gone["day"].unique().to_list()
+        held = (self._tonight("incoming").filter(pl.col("day").is_in(days)).join(counts.lazy(), on=keys, how="semi")
+                .group_by(keys).agg(pl.len().alias("held")).collect())
+        _delete_rows(self.state.root / "incoming", counts.select(keys), keys)
+        stay = held.join(counts, on=keys).with_columns((pl.col("held") - pl.col("gone")).alias("n")).filter(pl.col("n") > 0)
+        if stay.height:
+            _write(self.state.root / "incoming", stay.select(pl.col(keys).repeat_by("n").explode()))
 
     def add_names(self, names: pl.DataFrame) -> int:
         """Add ``id``, ``text`` pairs not held yet; returns how many were new."""
@@ -369,7 +453,7 @@ class StateWriter:
         """Drop the rows of days before ``day`` (retention); returns how many rows went."""
         gone = self._tonight("events").filter(pl.col("day") < day).select(pl.len()).collect().item()
         if gone:
-            for name in ("events", "incoming", "columns"):
+            for name in ("events", "incoming", "twins", "columns"):
                 DeltaTable(str(self.state.root / name)).delete(f"day < '{day.isoformat()}'")
             DeltaTable(str(self.state.root / "flags")).delete(f"as_of < '{day.isoformat()}'")
             DeltaTable(str(self.state.root / "surveys")).delete(f"asked_on < '{day.isoformat()}'")
@@ -486,6 +570,18 @@ def _alive(holder: dict) -> bool:
     except (PermissionError, ValueError, OverflowError):
         return True
     return True
+
+
+def _delete_rows(table: Path, rows: pl.DataFrame, columns: Sequence[str]) -> None:
+    """Delete from ``table`` every row equal to one of ``rows`` in ``columns`` (nulls equal),
+    reading only the files of the rows' days and partitions."""
+    days = ", ".join(f"'{d.isoformat()}'" for d in rows["day"].unique().sort())
+    parts = ", ".join(str(p) for p in rows["part"].unique().sort())
+    predicate = " AND ".join([f"t.day IN ({days})", f"t.part IN ({parts})",
+                              *(f"(t.{c} IS NOT DISTINCT FROM s.{c})" for c in columns)])
+    source = rows.select(columns).unique().to_arrow().cast(pa.schema([_SCHEMAS[table.name].field(c) for c in columns]))
+    with _panics_kept_off_stderr():
+        DeltaTable(str(table)).merge(source, predicate, source_alias="s", target_alias="t").when_matched_delete().execute()
 
 
 def _write(table: Path, rows: pl.DataFrame, mode: str = "append", **options: str) -> None:

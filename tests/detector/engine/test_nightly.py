@@ -4,6 +4,7 @@ reading the same days' raw files at once, value for value (issue 26, nightly.md)
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,10 +13,13 @@ from polars.testing import assert_frame_equal
 from detector.engine.nightly import add_night, window_features
 from detector.engine.pipeline import feature_table, read_inputs
 from detector.inputs.cdr import read_cdrs
-from detector.inputs.mapping import Mapping
+from detector.inputs.mapping import Mapping, load_mapping
 from detector.inputs.registry import read_registry
 from detector.simulate import generate_world
 from detector.state.store import State
+
+
+TWO_LEGS = Path(__file__).resolve().parents[3] / "sample_data" / "mappings" / "two_legs.toml"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,36 @@ def test_late_rows_and_rows_delivered_twice_give_the_batch_answer(world, tmp_pat
     assert held.nights()["duplicates"].sum() == read_cdrs([again], Mapping()).cdrs.height > 450
     ours = window_features(held, days_of(files)[-1], 3, read_registry(world / "subscribers.csv").subscribers)
     assert_frame_equal(ours, feature_table(read_inputs(files, world / "subscribers.csv")))
+
+
+def test_the_two_legs_of_a_call_delivered_on_different_nights_are_counted_once(tmp_path):
+    """A switch's file a night late, in a two-leg export: a tenth of day one's incoming legs come
+    with night two (their outgoing twins held already), a tenth of day two's outgoing legs with
+    night three (their incoming twins held, waiting), and some of the late legs come again."""
+    world = tmp_path / "world"
+    generate_world(world, subscribers=1500, days=3, seed=5, fmt="parquet", export="two-legs")
+    mapping = load_mapping(TWO_LEGS)
+    files = sorted((world / "cdr").glob("*.parquet"))
+    first, second, third = (pl.read_parquet(f).with_row_index("i") for f in files)
+    incoming = pl.col("RECORD_TYPE").is_in(["MTC", "SMS_MT"])
+    late_in, late_out = (pl.col("i") % 10 == 0) & incoming, (pl.col("i") % 10 == 0) & ~incoming
+    deliveries = [first.filter(~late_in), pl.concat([second.filter(~late_out), first.filter(late_in)]),
+                  pl.concat([third, second.filter(late_out), first.filter(late_in).head(200)])]
+    state = tmp_path / "state"
+    added, within = [], []
+    for i, rows in enumerate(deliveries):
+        path = tmp_path / f"delivery_{i}.parquet"
+        rows.drop("i").write_parquet(path)
+        added.append(add_night(state, read_cdrs([path], mapping, match_legs=False), mapping).added)
+        within.append(read_cdrs([path], mapping).legs_matched)
+    batch = read_inputs(files, world / "subscribers.csv", mapping)
+    assert sum(a.legs for a in added) == batch.batch.legs_matched
+    # Nights two and three paired legs with twins of earlier nights: hundreds each.
+    assert added[1].legs - within[1] > 500 and added[2].legs - within[2] > 500
+    assert added[2].duplicates >= 200
+    held = State.open(state)
+    ours = window_features(held, days_of(files)[-1], 3, read_registry(world / "subscribers.csv", mapping).subscribers)
+    assert_frame_equal(ours, feature_table(batch))
 
 
 def test_a_column_missing_from_some_nights_is_missing_only_where_no_file_had_it(world, tmp_path):

@@ -42,7 +42,7 @@ def test_a_new_state_is_empty_and_says_what_it_is(state):
     layout = json.loads((state.root / "state.json").read_text())
     assert layout == {"format": 1, "partitions": 4, "country_code": "84"}
     assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "flags", "surveys",
-                                                      "incoming", "nights", "state.json"}
+                                                      "incoming", "twins", "nights", "state.json"}
 
 
 def test_rows_are_held_once_and_a_night_run_twice_changes_nothing(state):
@@ -246,3 +246,37 @@ def test_incoming_holds_the_rows_that_cross_partitions_under_the_callees(state):
     assert files and pl.read_parquet(files).height == events.filter((pl.col("day") == DAY) & pl.col("part").is_in([1, 2])).height
     assert after.rows_held([DAY])["rows"].to_list() == [400]
     assert after.rows_held().rows() == [(DAY, 400), (DAY + dt.timedelta(days=1), 50)]
+
+
+def test_legs_are_paired_across_nights_as_at_once_and_held_rows_move_when_the_pairing_does(state):
+    """Greedy pairing in time order (:func:`detector.inputs.legs.leg_pairs`), seconds after
+    23:59: an outgoing leg at 55 and its incoming twin at 57; a later night brings an incoming
+    leg of the same key at 54, which takes the outgoing leg, so the one at 57 counts again; then
+    an outgoing leg at 61 (the next day) takes that one. ``incoming`` follows ``events``."""
+    from features.build import INCOMING_LEG, VOICE, partition_of
+
+    base = int(dt.datetime.combine(DAY, dt.time(23, 59)).timestamp() * 1_000_000)
+
+    def leg(second: int, incoming: bool) -> pl.DataFrame:
+        flags = VOICE + INCOMING_LEG * incoming
+        return pl.DataFrame({"caller_id": [84_900_000_001], "callee_id": [84_900_000_002],
+                             "ts": [base + second * 1_000_000], "duration_s": [30], "flags": [flags],
+                             "cell": [second], "imei": [7], "callee_key": [84_900_000_002]},
+                            schema=EVENT_COLUMNS).with_columns(
+            pl.lit(DAY + dt.timedelta(days=int(second >= 60))).alias("day"))
+
+    def night(*legs: pl.DataFrame):
+        with writing(state.root) as writer:
+            added = writer.add_events(pl.concat(legs), leg_tolerance_s=5)
+            after = writer.commit(None)
+        counted = after.events().collect().sort("ts")["ts"].to_list()
+        twins = pl.scan_delta(str(after.root / "twins")).collect().sort("ts")["ts"].to_list()
+        crossing = (after.events().filter(partition_of(pl.col("callee_id"), 4) != pl.col("part")).select(pl.len())
+                    .collect().item())
+        assert after.incoming().select(pl.len()).collect().item() == crossing
+        return added.legs, [(t - base) // 1_000_000 for t in counted], [(t - base) // 1_000_000 for t in twins]
+
+    assert night(leg(55, False), leg(57, True)) == (1, [55], [57])
+    assert night(leg(54, True)) == (0, [55, 57], [54])
+    assert night(leg(61, False)) == (1, [55, 61], [54, 57])
+    assert night(leg(57, True)) == (0, [55, 61], [54, 57])  # delivered again: a duplicate
