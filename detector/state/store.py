@@ -51,7 +51,8 @@ state by its next writer, as part of its night (``incoming`` filled from ``event
 empty), and read as empty until then: an older state is read, not refused.
 
 ``state.json`` holds the layout's format and what every row depends on: the number of hash
-partitions and the country code the numbers were normalised for.
+partitions, the country code the numbers were normalised for and the carrier's home prefixes its
+off-net flags were read with.
 
 A night commits all of its changes at once or none: its writes to ``events`` and ``names`` make
 new table versions that nobody reads until the one append to ``nights`` names them. A run killed
@@ -161,6 +162,9 @@ class State:
     #: Tables of :data:`_ADDED_LATER` whose version the last night did not record: the next
     #: writer fills them (``incoming`` from ``events``).
     unrecorded: frozenset[str] = frozenset()
+    #: The carrier's ``home_prefixes`` the rows' off-net flags were read with (``None``: a state
+    #: from before they were recorded).
+    home_prefixes: tuple[str, ...] | None = None
 
     @classmethod
     def open(cls, root: str | Path) -> State:
@@ -185,8 +189,9 @@ class State:
         versions = {name: _recorded_version(root, last, name) for name in _VERSIONED}
         unrecorded = frozenset(name for name in _ADDED_LATER
                                if f"{name}_version" not in last.columns or last[f"{name}_version"].item() is None)
+        prefixes = layout.get("home_prefixes")
         return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()),
-                   unrecorded)
+                   unrecorded, None if prefixes is None else tuple(prefixes))
 
     def _scan(self, name: str) -> pl.LazyFrame:
         """Table ``name`` at the version the last night recorded (empty if this state predates it)."""
@@ -263,7 +268,7 @@ class State:
                 .sort("day").collect())
 
 
-def create_state(root: str | Path, *, partitions: int, country_code: str) -> State:
+def create_state(root: str | Path, *, partitions: int, country_code: str, home_prefixes: Sequence[str] = ()) -> State:
     """A new, empty state at ``root`` (which must not exist, or be an empty directory). Built in
     a temporary directory beside it and renamed into place, so it is there whole or not at all."""
     root = Path(root)
@@ -278,7 +283,8 @@ def create_state(root: str | Path, *, partitions: int, country_code: str) -> Sta
             {"night": [0], "committed_at": [_now()], "as_of": [None], "rows_added": [0], "duplicates": [0],
              **{f"{name}_version": [0] for name in _VERSIONED}}))
         (building / _LAYOUT).write_text(json.dumps(
-            {"format": FORMAT, "partitions": partitions, "country_code": country_code}, indent=2) + "\n")
+            {"format": FORMAT, "partitions": partitions, "country_code": country_code,
+             "home_prefixes": sorted(home_prefixes)}, indent=2) + "\n")
         if root.exists():
             root.rmdir()
         os.rename(building, root)

@@ -181,3 +181,17 @@ def test_a_night_before_the_last_one_is_refused_in_one_line(world, nights, tmp_p
     assert "before the state's last night (2026-11-04)" in done.stderr
     after = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
     assert after == before
+
+
+def test_other_home_prefixes_than_the_state_was_read_with_are_refused_in_one_line(world, nights, tmp_path):
+    """The held rows' off-net flags follow the prefixes they were read with: a mapping with others
+    would score one window by two dialling plans."""
+    before = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
+    mapping = tmp_path / "prefixes.toml"
+    mapping.write_text('[format]\nhome_prefixes = ["8491", "8494"]\n')
+    last = sorted((world / "cdr").glob("*.csv"))[-1]
+    done = detector("nightly", "--cdr", last, "--state", nights / "state", "--out", tmp_path / "out",
+                    "--mapping", mapping)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "home_prefixes []; the mapping says ['8491', '8494']" in done.stderr
+    assert json.loads(detector("state", "--state", nights / "state", "--json").stdout) == before
