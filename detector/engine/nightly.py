@@ -60,22 +60,32 @@ class NightAdded:
 def open_or_create(root: str | Path, mapping: Mapping, rows: int = 0) -> State:
     """The state at ``root``, created empty if there is none (partitioned for a first night of
     ``rows`` rows, :func:`state_partitions`); refused if its numbers were normalised for another
-    country than ``mapping``'s, or its off-net flags read with other ``home_prefixes``."""
+    country than ``mapping``'s, or its rows read with other ``home_prefixes`` (off-net flags),
+    ``timezone`` (local times and days) or ``leg_tolerance_s`` (paired legs). The other mapping
+    fields say how tonight's export is written, which may change from one night to the next."""
     root = Path(root)
     if not (root / "state.json").exists():
         return create_state(root, partitions=state_partitions(rows), country_code=mapping.country_code,
-                            home_prefixes=mapping.home_prefixes)
+                            home_prefixes=mapping.home_prefixes, timezone=mapping.timezone,
+                            leg_tolerance_s=mapping.leg_tolerance_s)
     state = State.open(root)
     if state.country_code != mapping.country_code:
         raise StateError(f"the state {root} holds numbers of country code {state.country_code}; the mapping "
                          f"says {mapping.country_code}: use another --state for another country")
-    # The held rows' off-net flags were read with the state's prefixes: other prefixes tonight
-    # would score the window's days by two different plans.
-    if state.home_prefixes is not None and state.home_prefixes != tuple(sorted(mapping.home_prefixes)):
-        raise StateError(f"the state {root} was read with home_prefixes {list(state.home_prefixes)}; the mapping "
-                         f"says {sorted(mapping.home_prefixes)}: keep the state's, or start a new --state "
-                         "from the raw files for the new ones")
+    # The held rows were read this way: another tonight would score one window's days two ways.
+    held = {"home_prefixes": (state.home_prefixes, tuple(sorted(mapping.home_prefixes))),
+            "timezone": (state.timezone, mapping.timezone),
+            "leg_tolerance_s": (state.leg_tolerance_s, mapping.leg_tolerance_s)}
+    for name, (kept, tonight) in held.items():
+        if kept is not None and kept != tonight:
+            raise StateError(f"the state {root} was read with {name} {_shown(kept)}; the mapping says "
+                             f"{_shown(tonight)}: keep the state's, or start a new --state from the raw files "
+                             "for the new one")
     return state
+
+
+def _shown(value: object) -> str:
+    return str(list(value)) if isinstance(value, tuple) else str(value)
 
 
 def state_partitions(rows: int) -> int:

@@ -84,6 +84,7 @@ from deltalake import DeltaTable, write_deltalake
 from detector.errors import InputError
 from detector.inputs.cdr import duplicate_rows
 from detector.inputs.legs import leg_pairs
+from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S, DEFAULT_TIMEZONE
 from features.build import INCOMING_LEG, VOICE, partition_of
 
 #: The layout written here; a state of another format is refused, never misread.
@@ -165,6 +166,10 @@ class State:
     #: The carrier's ``home_prefixes`` the rows' off-net flags were read with (``None``: a state
     #: from before they were recorded).
     home_prefixes: tuple[str, ...] | None = None
+    #: The ``timezone`` the rows' local times and days are in, and the ``leg_tolerance_s`` their
+    #: legs were paired with (``None``: a state from before they were recorded).
+    timezone: str | None = None
+    leg_tolerance_s: int | None = None
 
     @classmethod
     def open(cls, root: str | Path) -> State:
@@ -189,9 +194,10 @@ class State:
         versions = {name: _recorded_version(root, last, name) for name in _VERSIONED}
         unrecorded = frozenset(name for name in _ADDED_LATER
                                if f"{name}_version" not in last.columns or last[f"{name}_version"].item() is None)
-        prefixes = layout.get("home_prefixes")
+        prefixes, tolerance = layout.get("home_prefixes"), layout.get("leg_tolerance_s")
         return cls(root, int(layout["partitions"]), str(layout["country_code"]), versions, int(last["night"].item()),
-                   unrecorded, None if prefixes is None else tuple(prefixes))
+                   unrecorded, None if prefixes is None else tuple(prefixes), layout.get("timezone"),
+                   None if tolerance is None else int(tolerance))
 
     def _scan(self, name: str) -> pl.LazyFrame:
         """Table ``name`` at the version the last night recorded (empty if this state predates it)."""
@@ -268,9 +274,12 @@ class State:
                 .sort("day").collect())
 
 
-def create_state(root: str | Path, *, partitions: int, country_code: str, home_prefixes: Sequence[str] = ()) -> State:
-    """A new, empty state at ``root`` (which must not exist, or be an empty directory). Built in
-    a temporary directory beside it and renamed into place, so it is there whole or not at all."""
+def create_state(root: str | Path, *, partitions: int, country_code: str, home_prefixes: Sequence[str] = (),
+                 timezone: str = DEFAULT_TIMEZONE, leg_tolerance_s: int = DEFAULT_LEG_TOLERANCE_S) -> State:
+    """A new, empty state at ``root`` (which must not exist, or be an empty directory), for rows
+    read with the given country, prefixes, timezone and leg tolerance (recorded in its layout:
+    :class:`State`). Built in a temporary directory beside it and renamed into place, so it is
+    there whole or not at all."""
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise StateError(f"{root} exists and is not an empty directory; give a new path for a new state")
@@ -284,7 +293,8 @@ def create_state(root: str | Path, *, partitions: int, country_code: str, home_p
              **{f"{name}_version": [0] for name in _VERSIONED}}))
         (building / _LAYOUT).write_text(json.dumps(
             {"format": FORMAT, "partitions": partitions, "country_code": country_code,
-             "home_prefixes": sorted(home_prefixes)}, indent=2) + "\n")
+             "home_prefixes": sorted(home_prefixes), "timezone": timezone, "leg_tolerance_s": leg_tolerance_s},
+            indent=2) + "\n")
         if root.exists():
             root.rmdir()
         os.rename(building, root)

@@ -183,15 +183,20 @@ def test_a_night_before_the_last_one_is_refused_in_one_line(world, nights, tmp_p
     assert after == before
 
 
-def test_other_home_prefixes_than_the_state_was_read_with_are_refused_in_one_line(world, nights, tmp_path):
-    """The held rows' off-net flags follow the prefixes they were read with: a mapping with others
-    would score one window by two dialling plans."""
+@pytest.mark.parametrize(("fmt", "said"), [
+    ('home_prefixes = ["8491", "8494"]', "home_prefixes []; the mapping says ['8491', '8494']"),
+    ('timezone = "Asia/Bangkok"', "timezone Asia/Ho_Chi_Minh; the mapping says Asia/Bangkok"),
+    ("leg_tolerance_s = 30", "leg_tolerance_s 5; the mapping says 30"),
+])
+def test_another_reading_than_the_state_was_read_with_is_refused_in_one_line(world, nights, tmp_path, fmt, said):
+    """The held rows' off-net flags, local days and paired legs follow the mapping they were read
+    with: a mapping that reads them otherwise would score one window two ways."""
     before = json.loads(detector("state", "--state", nights / "state", "--json").stdout)
-    mapping = tmp_path / "prefixes.toml"
-    mapping.write_text('[format]\nhome_prefixes = ["8491", "8494"]\n')
+    mapping = tmp_path / "reading.toml"
+    mapping.write_text(f"[format]\n{fmt}\n")
     last = sorted((world / "cdr").glob("*.csv"))[-1]
     done = detector("nightly", "--cdr", last, "--state", nights / "state", "--out", tmp_path / "out",
                     "--mapping", mapping)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
-    assert "home_prefixes []; the mapping says ['8491', '8494']" in done.stderr
+    assert said in done.stderr
     assert json.loads(detector("state", "--state", nights / "state", "--json").stdout) == before

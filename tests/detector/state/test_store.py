@@ -40,7 +40,8 @@ def state(tmp_path):
 def test_a_new_state_is_empty_and_says_what_it_is(state):
     assert state.night == 0 and state.days().height == 0 and state.events().collect().height == 0
     layout = json.loads((state.root / "state.json").read_text())
-    assert layout == {"format": 1, "partitions": 4, "country_code": "84", "home_prefixes": []}
+    assert layout == {"format": 1, "partitions": 4, "country_code": "84", "home_prefixes": [],
+                      "timezone": "Asia/Ho_Chi_Minh", "leg_tolerance_s": 5}
     assert {p.name for p in state.root.iterdir()} == {"events", "names", "columns", "cases", "flags", "surveys",
                                                       "incoming", "twins", "nights", "state.json"}
 
