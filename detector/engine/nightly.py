@@ -25,6 +25,7 @@ from detector.inputs.cdr import CdrBatch
 from detector.inputs.mapping import OPTIONAL_COLUMNS, Mapping
 from detector.state.store import EVENT_COLUMNS, Added, State, StateError, StateWriter, create_state, writing
 from detector.engine.verification import VERIFY_CALLEES, verification_list
+from detector.state.window_edges import EdgeCorrections, edge_corrections
 from features.build import (
     HAS_IMEI, FeatureContext, Partition, build_partition_features, event_columns, feature_context, number_texts,
     text_names,
@@ -167,19 +168,27 @@ def window_context(state: State, days: Sequence[dt.date], registry: pl.DataFrame
     )
 
 
+def window_rows(state: State, days: Sequence[dt.date], edges: EdgeCorrections | None = None) -> pl.LazyFrame:
+    """The rows the window ``days`` counts: its ``events``, with the legs its edges split counted
+    as a batch run over its files counts them (``edges``: :func:`edge_corrections` of the window,
+    if computed already)."""
+    edges = edge_corrections(state, days) if edges is None else edges
+    return edges.applied(state.events(days))
+
+
 def window_features(state: State, as_of: dt.date, window: int, registry: pl.DataFrame | None = None,
                     *, core_only: bool = False, events: pl.DataFrame | None = None) -> pl.DataFrame:
     """The feature table of the ``window`` days ending on ``as_of``, from the rows the state
-    holds, read whole (or given: ``events``, ``state.events(days)`` collected): equal to
+    holds, read whole (or given: ``events``, :func:`window_rows` collected): equal to
     :func:`features.build.build_features` of the same days' rows read at once."""
     days = window_days(as_of, window)
-    events = state.events(days).collect() if events is None else events
+    events = window_rows(state, days).collect() if events is None else events
     context = window_context(state, days, registry, events.lazy())
     return build_partition_features(events.select(*EVENT_COLUMNS), context, Partition(0, 1), core_only=core_only)
 
 
 def window_jobs(state: State, days: Sequence[dt.date], context: FeatureContext, count: int,
-                **options: object) -> list[PartitionJob]:
+                edges: EdgeCorrections | None = None, **options: object) -> list[PartitionJob]:
     """One :class:`~detector.engine.partitioned.PartitionJob` per partition of ``count`` (which
     divides the state's partitions), reading the window's rows from the state's files: partition
     ``i`` holds the state's partitions ``i``, ``i + count``, ... (a number's hash modulo the
@@ -190,6 +199,7 @@ def window_jobs(state: State, days: Sequence[dt.date], context: FeatureContext, 
         jobs.append(PartitionJob(files=tuple(state.files("events", days, parts)),
                                  incoming_files=tuple(state.files("incoming", days, parts)),
                                  partition=Partition(i, count), context=context, held=True,
+                                 edges=edges if edges is not None and not edges.empty else None,
                                  **options))  # type: ignore[arg-type]
     return jobs
 
@@ -238,13 +248,15 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
     engine = engine or Engine()
     held = resident_bytes() + (registry.height * BYTES_PER_SUBSCRIBER if registry is not None else 0)
     count = night_partitions(state, days, engine, held)
+    edges = edge_corrections(state, days)
     if count == 1 and engine.kind == "local":
-        events = state.events(days).collect()
+        events = window_rows(state, days, edges).collect()
         table = window_features(state, days[-1], len(days), registry, events=events)
         return WindowScores(flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist), table,
                             1, events.lazy())
-    context = window_context(state, days, registry, state.events(days), partitions=count)
-    jobs = window_jobs(state, days, context, count, model=model, thresholds=thresholds, rules=tuple(rules),
+    rows = window_rows(state, days, edges)
+    context = window_context(state, days, registry, rows, partitions=count)
+    jobs = window_jobs(state, days, context, count, edges, model=model, thresholds=thresholds, rules=tuple(rules),
                        allowlist=allowlist)
     if engine.kind == "dask":
         from detector.engine.distributed import run_on_dask
@@ -253,7 +265,7 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
             results = run_on_dask(jobs, directory, workers=engine.workers, scheduler=engine.scheduler)
     else:
         results = run_locally(jobs)
-    return WindowScores(merged_flags(results, thresholds), None, count, state.events(days))
+    return WindowScores(merged_flags(results, thresholds), None, count, rows)
 
 
 def traffic_window(rows: pl.LazyFrame) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -273,7 +285,7 @@ def window_handsets(state: State, days: Sequence[dt.date], rows: pl.LazyFrame | 
     """``caller``, ``imei``: the texts of each distinct (number, handset) pair of the days' rows
     (``rows``, if given: those rows) with an IMEI, as :func:`detector.outputs.report.shared_imeis`
     reads a batch's CDRs."""
-    rows = state.events(days) if rows is None else rows
+    rows = window_rows(state, days) if rows is None else rows
     pairs = (rows.filter((pl.col("flags") & HAS_IMEI) != 0).select("caller_id", "imei").unique()
              .collect(engine="streaming"))
     names = state.number_names()

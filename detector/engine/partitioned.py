@@ -51,6 +51,7 @@ from detector.engine.spill_files import read_ipc, write_ipc
 from detector.inputs.cdr import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, duplicate_rows, find_cdr_files
 from detector.inputs.legs import leg_pairs
 from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S, Mapping
+from detector.state.window_edges import EdgeCorrections
 from features import kernels
 from features.build import (
     HAS_IMEI,
@@ -606,6 +607,9 @@ class PartitionJob:
     #: not a spill: ``files`` of ``events``, ``incoming_files`` of ``incoming``, their rows
     #: de-duplicated and their legs matched when the state took them. Never removed by a run.
     held: bool = False
+    #: A held window's rows to take out and add where its edges split calls' legs
+    #: (:func:`detector.state.window_edges.edge_corrections`; ``None``: none).
+    edges: EdgeCorrections | None = None
 
 
 def run_partition(job: PartitionJob) -> PartitionResult:
@@ -646,12 +650,30 @@ def _read_held(job: PartitionJob) -> tuple[pl.DataFrame, pl.DataFrame]:
     from detector.state.store import EVENT_COLUMNS
 
     own = (pl.read_parquet(list(job.files), columns=list(EVENT_COLUMNS)) if job.files
-           else pl.DataFrame(schema=EVENT_COLUMNS))
+           else pl.DataFrame(schema=EVENT_COLUMNS)).cast(EVENT_COLUMNS)
     schema = {name: EVENT_COLUMNS[name] for name in INCOMING_COLUMNS}
     incoming = (pl.read_parquet(list(job.incoming_files), columns=list(INCOMING_COLUMNS))
                 .filter(~job.partition.holds(pl.col("caller_id"))) if job.incoming_files
-                else pl.DataFrame(schema=schema))
-    return by_caller(own.cast(EVENT_COLUMNS)), incoming.cast(schema)
+                else pl.DataFrame(schema=schema)).cast(schema)
+    if job.edges is not None:
+        mine = job.partition.holds(pl.col("caller_id"))
+        into = job.partition.holds(pl.col("callee_id")) & ~mine
+        own = EdgeCorrections(job.edges.drop.filter(mine), job.edges.add.filter(mine)).applied(own.lazy()).collect()
+        gone, come = (rows.filter(into).select(INCOMING_COLUMNS).cast(schema) for rows in (job.edges.drop, job.edges.add))
+        incoming = pl.concat([_without_entries(incoming, gone), come])
+    return by_caller(own), incoming
+
+
+def _without_entries(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` without one row equal to each of ``entries`` (rows of ``incoming`` stand for
+    calls: equal ones are as many as the calls)."""
+    if not entries.height:
+        return rows
+    keys = rows.columns
+    gone = entries.group_by(keys).agg(pl.len().alias("__gone"))
+    return (rows.with_columns(pl.int_range(pl.len()).over(keys).alias("__n"))
+            .join(gone, on=keys, how="left", nulls_equal=True)
+            .filter(pl.col("__n") >= pl.col("__gone").fill_null(0)).select(keys))
 
 
 def _without_twins(rows: pl.DataFrame, tolerance_s: int) -> tuple[pl.DataFrame, int]:

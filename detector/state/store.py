@@ -211,6 +211,17 @@ class State:
         rows = self._scan("events")
         return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
 
+    def twins(self, days: Sequence[dt.date] | None = None) -> pl.LazyFrame:
+        """The incoming legs held as the twin of an outgoing leg in ``events`` (of ``days`` only,
+        if given): not counted, kept for the pairing of later nights."""
+        rows = self._scan("twins")
+        return rows if days is None else rows.filter(pl.col("day").is_in(list(days)))
+
+    def days_with_legs(self) -> set[dt.date]:
+        """The days with rows from a file that wrote calls' legs apart (``incoming_leg`` in ``columns``)."""
+        rows = self._scan("columns").filter(pl.col("column") == LEGS_COLUMN).select("day").collect()
+        return set(rows["day"].to_list())
+
     def incoming(self, days: Sequence[dt.date] | None = None) -> pl.LazyFrame:
         """Who called whom across partitions (of ``days`` only, if given), by the callee's ``part``."""
         rows = self._scan("incoming")

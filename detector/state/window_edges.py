@@ -1,0 +1,131 @@
+"""The legs of the calls a window's edge splits, counted as a batch run over the window's files
+counts them.
+
+The state pairs the two legs of a call across every day it holds (a switch's file a night late,
+a call across midnight): the outgoing leg is in ``events``, its incoming twin in ``twins``. A
+batch run over a window's files pairs only the legs inside the window. The two agree but where
+the window's first or last midnight falls between a call's two legs: the leg inside the window
+has its twin outside, so the batch, seeing it alone, counts it, where the state holds it in
+``twins`` (or the state counts it, its twin being inside); and legs paired in a chain with such
+a leg may pair otherwise.
+
+Only groups of legs (caller, callee, kind, duration) with a leg on each side of an edge, within
+the leg tolerance of its midnight, can pair otherwise: elsewhere a gap longer than the tolerance
+separates what lies inside the window from what lies outside, and pairing (two cursors in time
+order, :func:`detector.inputs.legs.leg_pairs`) never pairs across such a gap. So
+:func:`edge_corrections` pairs those groups' legs inside the window, as a batch run does, and
+says which rows of the window's ``events`` the batch does not count (``drop``) and which of
+``twins`` it does (``add``): a handful of rows a night.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from detector.inputs.legs import leg_pairs
+from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S
+from features.build import INCOMING_LEG, VOICE
+from features.kernels import US_PER_DAY
+
+if TYPE_CHECKING:
+    from detector.state.store import State
+
+_KEYS = ("caller_id", "callee_id", "__voice", "duration_s")
+_VOICE = (pl.col("flags") & VOICE).alias("__voice")
+
+
+@dataclass(frozen=True)
+class EdgeCorrections:
+    """Rows of the state (``events``' columns, with ``day`` and ``part``) that make a window's
+    ``events`` the rows a batch run over the window's files counts."""
+
+    #: Rows of the window's ``events`` the batch pairs away as the twin of another leg.
+    drop: pl.DataFrame
+    #: Rows of the window's ``twins`` the batch counts.
+    add: pl.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return not (self.drop.height or self.add.height)
+
+    def applied(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """``rows`` (some of the window's ``events`` rows) without those of :attr:`drop`, with
+        those of :attr:`add` (each filtered by the caller: ``rows``' own). Rows of ``events``
+        are distinct, so a row of ``drop`` stands for one row."""
+        if self.empty:
+            return rows
+        columns = rows.collect_schema().names()
+        kept = rows.join(self.drop.lazy().select(columns), on=columns, how="anti", nulls_equal=True)
+        return pl.concat([kept, self.add.lazy().select(columns)])
+
+
+def edge_corrections(state: State, days: Sequence[dt.date]) -> EdgeCorrections:
+    """What :class:`EdgeCorrections` makes of the window ``days`` (consecutive, oldest first)
+    of ``state``: nothing unless its legs were read apart (``incoming_leg`` in ``columns``) on
+    an edge day or the day beyond it, and the state holds rows on both."""
+    none = EdgeCorrections(*(state.events([]).collect() for _ in range(2)))
+    if not days:
+        return none
+    tolerance = (state.leg_tolerance_s if state.leg_tolerance_s is not None else DEFAULT_LEG_TOLERANCE_S) * 1_000_000
+    first, last = days[0], days[-1]
+    edges = [(first - dt.timedelta(days=1), first), (last + dt.timedelta(days=1), last)]
+    held = set(state.rows_held()["day"].to_list())
+    with_legs = state.days_with_legs()
+    edges = [(out, inside) for out, inside in edges
+             if out in held and inside in held and (out in with_legs or inside in with_legs)]
+    keys = [_straddling(state, out, inside, tolerance) for out, inside in edges]
+    keys = [k for k in keys if k.height]
+    if not keys:
+        return none
+    wanted = pl.concat(keys).unique()
+    window = set(days)
+    rows = pl.concat([_chain(state, wanted, inside, 1 if inside == first else -1, window, tolerance)
+                      for (_, inside), k in zip(edges, keys, strict=False) if k.height]).unique(maintain_order=True)
+    twin = np.zeros(rows.height, dtype=np.bool_)
+    twin[leg_pairs(rows.with_columns(_VOICE), list(_KEYS), pl.col("ts"), (pl.col("flags") & INCOMING_LEG) != 0,
+                   tolerance)[0]] = True
+    from_twins = rows["__twins"].to_numpy()
+    return EdgeCorrections(drop=rows.filter(pl.Series(twin & ~from_twins)).drop("__twins"),
+                           add=rows.filter(pl.Series(~twin & from_twins)).drop("__twins"))
+
+
+def _held(state: State, day: dt.date) -> pl.LazyFrame:
+    """Every leg the state holds of ``day``: ``events``' and ``twins``' (marked ``__twins``)."""
+    return pl.concat([state.events([day]).with_columns(pl.lit(False).alias("__twins")),
+                      state.twins([day]).with_columns(pl.lit(True).alias("__twins"))])
+
+
+def _midnight_us(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days * US_PER_DAY
+
+
+def _straddling(state: State, out: dt.date, inside: dt.date, tolerance: int) -> pl.DataFrame:
+    """The keys (:data:`_KEYS`) with a leg on day ``out`` and one on day ``inside`` (beside it),
+    each within ``tolerance`` of the midnight between them."""
+    midnight = _midnight_us(max(out, inside))
+    near = (pl.col("ts") - midnight).abs() <= tolerance
+    sides = [_held(state, day).filter(near).select(_VOICE, *(k for k in _KEYS if k != "__voice")).unique()
+             for day in (out, inside)]
+    return sides[0].join(sides[1], on=list(_KEYS), how="semi").collect()
+
+
+def _chain(state: State, keys: pl.DataFrame, day: dt.date, step: int, window: set[dt.date],
+           tolerance: int) -> pl.DataFrame:
+    """The legs of ``keys`` inside the window from edge day ``day`` inwards (``step``: +1 from
+    the first day, -1 from the last), a day at a time while one of them lies within
+    ``tolerance`` of the next day's midnight: beyond a longer gap they pair alike either way."""
+    taken = []
+    while day in window:
+        rows = _held(state, day).with_columns(_VOICE).join(keys.lazy(), on=list(_KEYS), how="semi").drop("__voice").collect()
+        taken.append(rows)
+        far = _midnight_us(day + dt.timedelta(days=1)) if step > 0 else _midnight_us(day)
+        if not rows.height or not rows.select(((pl.col("ts") - far).abs() <= tolerance).any()).item():
+            break
+        day += dt.timedelta(days=step)
+    return pl.concat(taken)
