@@ -79,14 +79,13 @@ def edge_corrections(state: State, days: Sequence[dt.date]) -> EdgeCorrections:
     with_legs = state.days_with_legs()
     edges = [(out, inside) for out, inside in edges
              if out in held and inside in held and (out in with_legs or inside in with_legs)]
-    keys = [_straddling(state, out, inside, tolerance) for out, inside in edges]
-    keys = [k for k in keys if k.height]
-    if not keys:
+    split = [(inside, keys) for out, inside in edges if (keys := _straddling(state, out, inside, tolerance)).height]
+    if not split:
         return none
-    wanted = pl.concat(keys).unique()
+    wanted = pl.concat([keys for _, keys in split]).unique()
     window = set(days)
     rows = pl.concat([_chain(state, wanted, inside, 1 if inside == first else -1, window, tolerance)
-                      for (_, inside), k in zip(edges, keys, strict=False) if k.height]).unique(maintain_order=True)
+                      for inside, _ in split]).unique(maintain_order=True)
     twin = np.zeros(rows.height, dtype=np.bool_)
     twin[leg_pairs(rows.with_columns(_VOICE), list(_KEYS), pl.col("ts"), (pl.col("flags") & INCOMING_LEG) != 0,
                    tolerance)[0]] = True

@@ -111,11 +111,12 @@ def test_the_two_legs_of_a_call_delivered_on_different_nights_are_counted_once(t
     assert_frame_equal(ours, feature_table(batch))
 
 
-def test_the_legs_a_window_edge_splits_are_counted_as_scoring_the_window_files_counts_them(tmp_path):
-    """Calls across the window's first midnight, their legs in two days' files: the state pairs
-    them (one leg before the window), a batch run over the window's files sees the leg inside
-    alone and counts it; and a leg the state left unpaired, that a batch run pairs with a leg
-    inside once the one before is out of its sight, is not counted."""
+@pytest.mark.parametrize("edge", ["first", "last"])
+def test_the_legs_a_window_edge_splits_are_counted_as_scoring_the_window_files_counts_them(tmp_path, edge):
+    """Calls across the window's first (or last) midnight, their legs in two days' files: the
+    state pairs them (one leg outside the window), a batch run over the window's files sees the
+    leg inside alone and counts it. At the first edge also a leg the state left unpaired, that a
+    batch run pairs with a leg inside once the one before is out of its sight: not counted."""
     from detector.engine.nightly import score_window, window_days
     from detector.engine.pipeline import Engine, score_inputs
     from models.model_file import SHIPPED_MODEL, load_model
@@ -125,47 +126,52 @@ def test_the_legs_a_window_edge_splits_are_counted_as_scoring_the_window_files_c
     mapping = load_mapping(TWO_LEGS)
     files = sorted((world / "cdr").glob("*.parquet"))
     days = [pl.read_parquet(f) for f in files]
-    midnight = dt.datetime.combine(days_of(files)[1], dt.time())
-    second = days[1].with_row_index("i")
-    # Answered calls of day two with both legs: the outgoing leg and its incoming twin.
-    out = second.filter((pl.col("RECORD_TYPE") == "MOC") & pl.col("ANSWERED"))
-    pairs = out.join(second.filter(pl.col("RECORD_TYPE") == "MTC"),
-                     left_on=["SERVED_MSISDN", "OTHER_PARTY", "DURATION"],
-                     right_on=["OTHER_PARTY", "SERVED_MSISDN", "DURATION"], suffix="_in")
+    # The legs of calls of day `after` move to the midnight it starts with, the earlier leg
+    # into day `after - 1`'s file: the window begins with day `after` or ends with `after - 1`.
+    after = 1 if edge == "first" else 2
+    midnight = dt.datetime.combine(days_of(files)[after], dt.time())
+    rows = days[after].with_row_index("i")
+    # Answered calls with both legs: the outgoing leg (row i) and its incoming twin (row i_in).
+    pairs = rows.filter((pl.col("RECORD_TYPE") == "MOC") & pl.col("ANSWERED")).join(
+        rows.filter(pl.col("RECORD_TYPE") == "MTC"), left_on=["SERVED_MSISDN", "OTHER_PARTY", "DURATION"],
+        right_on=["OTHER_PARTY", "SERVED_MSISDN", "DURATION"], suffix="_in")
     pairs = (pairs.filter((pl.col("EVENT_TIME_in") - pl.col("EVENT_TIME")).abs() <= dt.timedelta(seconds=3))
              .unique("i", keep="first", maintain_order=True).unique("i_in", keep="first", maintain_order=True))
-    split, chained = pairs.slice(0, 30), pairs.slice(30, 30)
-    columns = days[1].columns
+    # Split: the leg outside the window (the outgoing one before the first midnight, or after
+    # the last) is the one the state counts; the leg inside is its twin.
+    split = pairs.slice(0, 30)
+    early, late = (split["i"], split["i_in"]) if edge == "first" else (split["i_in"], split["i"])
+    # Chained: the incoming leg two seconds before the first midnight, the outgoing one after,
+    # and a second incoming leg of the same call four seconds later.
+    chained = pairs.slice(30, 30) if edge == "first" else pairs.clear()
+    early, late = pl.concat([early, chained["i_in"]]).to_list(), pl.concat([late, chained["i"]]).to_list()
+    columns = days[after].columns
     at = lambda seconds: pl.lit(midnight + dt.timedelta(seconds=seconds))  # noqa: E731
-    # Split: the outgoing leg two seconds before midnight (day one's file), its twin one after.
-    moved_out = second.filter(pl.col("i").is_in(split["i"].to_list())).with_columns(EVENT_TIME=at(-2))
-    # Chained: the incoming leg two seconds before midnight, the outgoing one after, and a second
-    # incoming leg of the same call four seconds later.
-    moved_in = second.filter(pl.col("i").is_in(chained["i_in"].to_list())).with_columns(EVENT_TIME=at(-2))
-    again = second.filter(pl.col("i").is_in(chained["i_in"].to_list())).with_columns(EVENT_TIME=at(5))
-    second = second.with_columns(
-        pl.when(pl.col("i").is_in(split["i_in"].to_list()) | pl.col("i").is_in(chained["i"].to_list())).then(at(1))
-        .otherwise(pl.col("EVENT_TIME")).alias("EVENT_TIME"))
-    moved = pl.col("i").is_in(pl.concat([split["i"], chained["i_in"]]).to_list())
-    days[0] = pl.concat([days[0], moved_out.select(columns), moved_in.select(columns)])
-    days[1] = pl.concat([second.filter(~moved).select(columns), again.select(columns)])
+    again = rows.filter(pl.col("i").is_in(chained["i_in"].to_list())).with_columns(EVENT_TIME=at(5))
+    rows = rows.with_columns(pl.when(pl.col("i").is_in(early)).then(at(-2))
+                             .when(pl.col("i").is_in(late)).then(at(1)).otherwise(pl.col("EVENT_TIME")).alias("EVENT_TIME"))
+    moved = pl.col("i").is_in(early)
+    days[after - 1] = pl.concat([days[after - 1], rows.filter(moved).select(columns)])
+    days[after] = pl.concat([rows.filter(~moved).select(columns), again.select(columns)])
     delivered = []
-    for i, rows in enumerate(days):
+    for i, frame in enumerate(days):
         delivered.append(tmp_path / f"day_{i}.parquet")
-        rows.write_parquet(delivered[-1])
+        frame.write_parquet(delivered[-1])
     state = tmp_path / "state"
     for path in delivered:
         add_night(state, read_cdrs([path], mapping, match_legs=False), mapping)
     held = State.open(state)
-    assert held.twins(days_of(files)[:1]).collect().height >= 30  # the legs before the window, paired
+    # The legs before the midnight that the state paired with a leg after it.
+    assert held.twins(days_of(files)[after - 1: after]).collect().height >= 30
     registry = read_registry(world / "subscribers.csv", mapping).subscribers
-    batch = read_inputs(delivered[1:], world / "subscribers.csv", mapping)
-    assert_frame_equal(window_features(held, days_of(files)[-1], 2, registry), feature_table(batch))
+    inside = delivered[1:] if edge == "first" else delivered[:2]
+    as_of = days_of(files)[2] if edge == "first" else days_of(files)[1]
+    batch = read_inputs(inside, world / "subscribers.csv", mapping)
+    assert_frame_equal(window_features(held, as_of, 2, registry), feature_table(batch))
     model = load_model(SHIPPED_MODEL)
     whole = score_inputs(batch, model)
-    window = window_days(days_of(files)[-1], 2)
     for partitions in (1, 2):
-        scored = score_window(held, window, model, model.thresholds, registry=registry,
+        scored = score_window(held, window_days(as_of, 2), model, model.thresholds, registry=registry,
                               engine=Engine(partitions=partitions))
         assert scored.partitions == partitions
         assert_frame_equal(scored.flags.scores, whole.scores)
