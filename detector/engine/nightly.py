@@ -179,10 +179,10 @@ def window_rows(state: State, days: Sequence[dt.date], edges: EdgeCorrections | 
 def window_features(state: State, as_of: dt.date, window: int, registry: pl.DataFrame | None = None,
                     *, core_only: bool = False, events: pl.DataFrame | None = None) -> pl.DataFrame:
     """The feature table of the ``window`` days ending on ``as_of``, from the rows the state
-    holds, read whole (or given: ``events``, :func:`window_rows` collected): equal to
+    holds, read whole (or given: ``events``, :func:`window_rows` in memory): equal to
     :func:`features.build.build_features` of the same days' rows read at once."""
     days = window_days(as_of, window)
-    events = window_rows(state, days).collect() if events is None else events
+    events = edge_corrections(state, days).applied(state.events(days).collect()) if events is None else events
     context = window_context(state, days, registry, events.lazy())
     return build_partition_features(events.select(*EVENT_COLUMNS), context, Partition(0, 1), core_only=core_only)
 
@@ -250,7 +250,7 @@ def score_window(state: State, days: Sequence[dt.date], model: DetectorModel, th
     count = night_partitions(state, days, engine, held)
     edges = edge_corrections(state, days)
     if count == 1 and engine.kind == "local":
-        events = window_rows(state, days, edges).collect()
+        events = edges.applied(state.events(days).collect())
         table = window_features(state, days[-1], len(days), registry, events=events)
         return WindowScores(flag_numbers(score_numbers(model, table), table, thresholds, rules, allowlist), table,
                             1, events.lazy())

@@ -658,7 +658,7 @@ def _read_held(job: PartitionJob) -> tuple[pl.DataFrame, pl.DataFrame]:
     if job.edges is not None:
         mine = job.partition.holds(pl.col("caller_id"))
         into = job.partition.holds(pl.col("callee_id")) & ~mine
-        own = EdgeCorrections(job.edges.drop.filter(mine), job.edges.add.filter(mine)).applied(own.lazy()).collect()
+        own = EdgeCorrections(job.edges.drop.filter(mine), job.edges.add.filter(mine)).applied(own)
         gone, come = (rows.filter(into).select(INCOMING_COLUMNS).cast(schema) for rows in (job.edges.drop, job.edges.add))
         incoming = pl.concat([_without_entries(incoming, gone), come])
     return by_caller(own), incoming

@@ -54,15 +54,27 @@ class EdgeCorrections:
     def empty(self) -> bool:
         return not (self.drop.height or self.add.height)
 
-    def applied(self, rows: pl.LazyFrame) -> pl.LazyFrame:
-        """``rows`` (some of the window's ``events`` rows) without those of :attr:`drop`, with
-        those of :attr:`add` (each filtered by the caller: ``rows``' own). Rows of ``events``
-        are distinct, so a row of ``drop`` stands for one row."""
+    def applied(self, rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+        """``rows`` (the window's ``events`` rows, or a partition's, with the corrections of the
+        same numbers) without those of :attr:`drop`, with those of :attr:`add` after them; rows
+        held in memory keep their order. Rows of ``events`` are distinct, so a row of ``drop``
+        stands for one row. Only rows that can be in ``drop`` are compared: in memory, those of
+        its callers; in a scan of the state (with ``day``), those of its days, so that the other
+        days' files are read once."""
         if self.empty:
             return rows
         columns = rows.collect_schema().names()
-        kept = rows.join(self.drop.lazy().select(columns), on=columns, how="anti", nulls_equal=True)
-        return pl.concat([kept, self.add.lazy().select(columns)])
+        drop, add = self.drop.select(columns), self.add.select(columns)
+        if isinstance(rows, pl.LazyFrame):
+            named = pl.col("day").is_in(drop["day"].unique().implode())
+            kept = rows.filter(named).join(drop.lazy(), on=columns, how="anti", nulls_equal=True, maintain_order="left")
+            return pl.concat([rows.filter(~named), kept, add.lazy()])
+        numbered = rows.with_row_index("__row")
+        gone = (numbered.filter(pl.col("caller_id").is_in(drop["caller_id"].unique().implode()))
+                .join(drop, on=columns, how="semi", nulls_equal=True)["__row"].to_numpy())
+        keep = np.ones(rows.height, dtype=np.bool_)
+        keep[gone] = False
+        return pl.concat([rows.filter(pl.Series(keep)), add])
 
 
 def edge_corrections(state: State, days: Sequence[dt.date]) -> EdgeCorrections:
