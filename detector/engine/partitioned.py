@@ -51,7 +51,6 @@ from detector.engine.spill_files import read_ipc, write_ipc
 from detector.inputs.cdr import CDR_SCHEMA, CdrStream, FileReport, drop_exact_duplicates, duplicate_rows, find_cdr_files
 from detector.inputs.legs import leg_pairs
 from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S, Mapping
-from detector.state.window_edges import EdgeCorrections
 from features import kernels
 from features.build import (
     HAS_IMEI,
@@ -71,6 +70,7 @@ from features.build import (
 )
 
 if TYPE_CHECKING:
+    from detector.state.window_edges import EdgeCorrections
     from models.model_file import DetectorModel
     from models.rules import Rule
     from models.scoring import Flags
@@ -648,6 +648,7 @@ def _read_held(job: PartitionJob) -> tuple[pl.DataFrame, pl.DataFrame]:
     than the job's (the job's count divides the state's), so a job holds several of them, and
     rows between two of them are its own, not incoming."""
     from detector.state.store import EVENT_COLUMNS
+    from detector.state.window_edges import EdgeCorrections
 
     own = (pl.read_parquet(list(job.files), columns=list(EVENT_COLUMNS)) if job.files
            else pl.DataFrame(schema=EVENT_COLUMNS)).cast(EVENT_COLUMNS)

@@ -129,8 +129,10 @@ _ADDED_LATER = ("flags", "surveys", "incoming", "twins")
 #: The ``columns`` entry of a day some of whose files held incoming legs (the canonical rows'
 #: ``incoming_leg``, :data:`detector.inputs.cdr.LEG_SCHEMA`): its rows may pair with later ones.
 LEGS_COLUMN = "incoming_leg"
-#: What two legs of one call share (:func:`detector.inputs.legs.leg_pairs`), on the compact rows.
-_LEG_KEYS = ("caller_id", "callee_id", "__voice", "duration_s")
+#: What two legs of one call share (:func:`detector.inputs.legs.leg_pairs`), on the compact rows
+#: with their kind as :data:`LEG_KIND`.
+LEG_KEYS = ("caller_id", "callee_id", "__voice", "duration_s")
+LEG_KIND = (pl.col("flags") & VOICE).alias("__voice")
 #: How long a failed write's other tasks take to finish printing their panics (measured: all
 #: within 50 ms; four times that).
 _PANICS_SETTLE_S = 0.2
@@ -322,7 +324,7 @@ class Added:
     rows: int
     duplicates: int
     days: tuple[dt.date, ...]
-    #: Incoming legs newly counted by their outgoing twin (:data:`_LEG_KEYS`; net of held ones
+    #: Incoming legs newly counted by their outgoing twin (:data:`LEG_KEYS`; net of held ones
     #: a re-pairing set free).
     legs: int = 0
 
@@ -399,17 +401,16 @@ class StateWriter:
             self.add_columns(legs_tonight.to_list(), [LEGS_COLUMN])
         elif not legs_held:
             return rows, rows.clear(), 0
-        voice = (pl.col("flags") & VOICE).alias("__voice")
-        calls = rows.select(voice, "caller_id", "callee_id", "duration_s").unique().lazy()
+        calls = rows.select(LEG_KIND, "caller_id", "callee_id", "duration_s").unique().lazy()
 
         def held(name: str) -> pl.DataFrame:
-            return (self._tonight(name).filter(pl.col("day").is_in(near)).with_columns(voice)
-                    .join(calls, on=list(_LEG_KEYS), how="semi").drop("__voice").collect())
+            return (self._tonight(name).filter(pl.col("day").is_in(near)).with_columns(LEG_KIND)
+                    .join(calls, on=list(LEG_KEYS), how="semi").drop("__voice").collect())
 
         events, twins = held("events"), held("twins")
         both = pl.concat([events, twins, rows])
         twin = np.zeros(both.height, dtype=np.bool_)
-        twin[leg_pairs(both.with_columns(voice), list(_LEG_KEYS), pl.col("ts"), leg, tolerance_s * 1_000_000)[0]] = True
+        twin[leg_pairs(both.with_columns(LEG_KIND), list(LEG_KEYS), pl.col("ts"), leg, tolerance_s * 1_000_000)[0]] = True
         a, b = events.height, events.height + twins.height
         now_twins, freed = events.filter(pl.Series(twin[:a])), twins.filter(pl.Series(~twin[a:b]))
         if now_twins.height:

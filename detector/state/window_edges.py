@@ -30,14 +30,12 @@ import polars as pl
 
 from detector.inputs.legs import leg_pairs
 from detector.inputs.mapping import DEFAULT_LEG_TOLERANCE_S
-from features.build import INCOMING_LEG, VOICE
+from detector.state.store import LEG_KEYS, LEG_KIND
+from features.build import INCOMING_LEG
 from features.kernels import US_PER_DAY
 
 if TYPE_CHECKING:
     from detector.state.store import State
-
-_KEYS = ("caller_id", "callee_id", "__voice", "duration_s")
-_VOICE = (pl.col("flags") & VOICE).alias("__voice")
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,8 @@ def edge_corrections(state: State, days: Sequence[dt.date]) -> EdgeCorrections:
     """What :class:`EdgeCorrections` makes of the window ``days`` (consecutive, oldest first)
     of ``state``: nothing unless its legs were read apart (``incoming_leg`` in ``columns``) on
     an edge day or the day beyond it, and the state holds rows on both."""
-    none = EdgeCorrections(*(state.events([]).collect() for _ in range(2)))
+    empty = state.events([]).collect()
+    none = EdgeCorrections(empty, empty)
     if not days:
         return none
     tolerance = (state.leg_tolerance_s if state.leg_tolerance_s is not None else DEFAULT_LEG_TOLERANCE_S) * 1_000_000
@@ -99,7 +98,7 @@ def edge_corrections(state: State, days: Sequence[dt.date]) -> EdgeCorrections:
     rows = pl.concat([_chain(state, wanted, inside, 1 if inside == first else -1, window, tolerance)
                       for inside, _ in split]).unique(maintain_order=True)
     twin = np.zeros(rows.height, dtype=np.bool_)
-    twin[leg_pairs(rows.with_columns(_VOICE), list(_KEYS), pl.col("ts"), (pl.col("flags") & INCOMING_LEG) != 0,
+    twin[leg_pairs(rows.with_columns(LEG_KIND), list(LEG_KEYS), pl.col("ts"), (pl.col("flags") & INCOMING_LEG) != 0,
                    tolerance)[0]] = True
     from_twins = rows["__twins"].to_numpy()
     return EdgeCorrections(drop=rows.filter(pl.Series(twin & ~from_twins)).drop("__twins"),
@@ -117,13 +116,13 @@ def _midnight_us(day: dt.date) -> int:
 
 
 def _straddling(state: State, out: dt.date, inside: dt.date, tolerance: int) -> pl.DataFrame:
-    """The keys (:data:`_KEYS`) with a leg on day ``out`` and one on day ``inside`` (beside it),
+    """The keys (:data:`~detector.state.store.LEG_KEYS`) with a leg on day ``out`` and one on day ``inside`` (beside it),
     each within ``tolerance`` of the midnight between them."""
     midnight = _midnight_us(max(out, inside))
     near = (pl.col("ts") - midnight).abs() <= tolerance
-    sides = [_held(state, day).filter(near).select(_VOICE, *(k for k in _KEYS if k != "__voice")).unique()
+    sides = [_held(state, day).filter(near).select(LEG_KIND, *(k for k in LEG_KEYS if k != "__voice")).unique()
              for day in (out, inside)]
-    return sides[0].join(sides[1], on=list(_KEYS), how="semi").collect()
+    return sides[0].join(sides[1], on=list(LEG_KEYS), how="semi").collect()
 
 
 def _chain(state: State, keys: pl.DataFrame, day: dt.date, step: int, window: set[dt.date],
@@ -133,7 +132,8 @@ def _chain(state: State, keys: pl.DataFrame, day: dt.date, step: int, window: se
     ``tolerance`` of the next day's midnight: beyond a longer gap they pair alike either way."""
     taken = []
     while day in window:
-        rows = _held(state, day).with_columns(_VOICE).join(keys.lazy(), on=list(_KEYS), how="semi").drop("__voice").collect()
+        rows = (_held(state, day).with_columns(LEG_KIND).join(keys.lazy(), on=list(LEG_KEYS), how="semi")
+                .drop("__voice").collect())
         taken.append(rows)
         far = _midnight_us(day + dt.timedelta(days=1)) if step > 0 else _midnight_us(day)
         if not rows.height or not rows.select(((pl.col("ts") - far).abs() <= tolerance).any()).item():
